@@ -1,0 +1,130 @@
+//! The event log: every arrival, attempt, failover, fault window and outcome
+//! with its time. Reports and invariant checks are computed from it alone, in
+//! sim and live alike. Events borrow the request so that recording costs no
+//! clone; sinks that keep events convert them.
+
+use crate::{AttemptReport, EndpointIdx, ErrorKind, Nanodollars, Outcome, Request};
+
+/// One record of the event log.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A request arrived.
+    Arrived {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+    },
+    /// An attempt was sent.
+    AttemptStarted {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+        /// 1-based across the chain.
+        attempt: u32,
+        /// Where it went.
+        endpoint: EndpointIdx,
+        /// The attempt limit of the request's plan.
+        attempt_limit: u32,
+    },
+    /// An attempt ended.
+    AttemptFinished {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+        /// 1-based across the chain.
+        attempt: u32,
+        /// Where it went.
+        endpoint: EndpointIdx,
+        /// When it started.
+        started_at: u64,
+        /// What came back.
+        report: &'a AttemptReport,
+    },
+    /// The executor moved a request to another endpoint after an error.
+    Failover {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+        /// The endpoint that failed.
+        from: EndpointIdx,
+        /// The next endpoint.
+        to: EndpointIdx,
+        /// The error that caused it.
+        reason: ErrorKind,
+    },
+    /// A fault window became active on an endpoint (the sim emits these).
+    FaultWindow {
+        /// The endpoint.
+        endpoint: EndpointIdx,
+        /// The index of the fault in the endpoint's `faults` list.
+        fault: u16,
+        /// Start of the window.
+        start: u64,
+        /// End of the window (`u64::MAX` = to the end of the run).
+        end: u64,
+    },
+    /// A request reached its one outcome.
+    Finished {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+        /// How it ended.
+        outcome: Outcome,
+        /// Attempts made.
+        attempts: u32,
+        /// The endpoint that answered, for successes.
+        endpoint: Option<EndpointIdx>,
+        /// Time to first token of the answer, from arrival.
+        ttft_ms: Option<u64>,
+        /// All attempts' cost.
+        cost: Nanodollars,
+        /// The answer's quality.
+        quality: Option<f64>,
+    },
+}
+
+impl Event<'_> {
+    /// The time of the event (a fault window's start).
+    pub fn at(&self) -> u64 {
+        match *self {
+            Event::Arrived { at, .. }
+            | Event::AttemptStarted { at, .. }
+            | Event::AttemptFinished { at, .. }
+            | Event::Failover { at, .. }
+            | Event::Finished { at, .. } => at,
+            Event::FaultWindow { start, .. } => start,
+        }
+    }
+}
+
+/// Receives the event log as it is written.
+pub trait EventSink {
+    /// Records one event. Events arrive in time order.
+    fn record(&mut self, event: &Event<'_>);
+}
+
+/// Discards events.
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl EventSink for NullSink {
+    fn record(&mut self, _: &Event<'_>) {}
+}
+
+impl<A: EventSink, B: EventSink> EventSink for (A, B) {
+    fn record(&mut self, event: &Event<'_>) {
+        self.0.record(event);
+        self.1.record(event);
+    }
+}
+
+impl<S: EventSink + ?Sized> EventSink for &mut S {
+    fn record(&mut self, event: &Event<'_>) {
+        (**self).record(event);
+    }
+}

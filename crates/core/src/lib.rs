@@ -1,0 +1,55 @@
+//! windtunnel's vocabulary, shared by every other crate: no I/O, no async.
+//!
+//! It owns the words of SPEC (request, endpoint, plan, attempt outcome with
+//! its error kinds, outcome, event) and the two integration traits:
+//! [`Adapter`] (one attempt on one endpoint) and [`Planner`] (route and
+//! on_error), much as tower-service holds `Service`. It must not grow
+//! behaviour that belongs to the executor, the simulator or the policy engine.
+//!
+//! # Design
+//! - Money is integer ([`Nanodollars`], [`PricePerMtok`]): totals never drift.
+//! - Time is a plain `u64` of milliseconds on the driver's clock (virtual in
+//!   simulation, since-start in live mode); nothing here reads a clock.
+//! - Randomness comes only from [`Streams`]: named, seeded ChaCha8 streams.
+//! - Attempt failures are data ([`AttemptError`] with an [`ErrorKind`]), not
+//!   Rust errors.
+//!
+//! # Where things happen
+//! - `adapter` — [`Adapter`], [`AttemptStart`], [`Scheduled`], partial billing.
+//! - `planner` — [`Planner`], [`FixedChain`], [`ErrorAction`].
+//! - `error_kind` — [`ErrorKind`] (`RateLimited` is a 429), [`AttemptError`].
+//! - `event` — the event log ([`Event`], [`EventSink`]).
+//! - `money`, `duration`, `rng`, `request`, `endpoint`, `plan`, `outcome`.
+//!
+//! # Dependencies
+//! - rand_distr: the standard normal behind [`Dist`].
+//! - serde: `Serialize` on the few types reports print directly.
+//! - thiserror: [`DurationError`].
+//! - rand, rand_chacha: the portable ChaCha8 generator behind [`Streams`].
+
+mod adapter;
+mod dist;
+mod duration;
+mod endpoint;
+mod error_kind;
+mod event;
+mod money;
+mod outcome;
+mod plan;
+mod planner;
+mod request;
+mod rng;
+
+pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, Started, Usage};
+pub use dist::{Dist, DistError};
+pub use duration::{DurationError, format_duration_ms, parse_duration_ms};
+pub use endpoint::{EndpointId, EndpointIdx};
+pub use error_kind::{AttemptError, ErrorKind};
+pub use event::{Event, EventSink, NullSink};
+pub use money::{NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
+pub use outcome::{FailReason, Outcome, RejectReason};
+pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
+pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
+pub use request::{Request, RequestIdDisplay, Sym};
+pub use rng::{KeyedStream, Rng, Streams};
+pub use rand_chacha::ChaCha8Rng;
