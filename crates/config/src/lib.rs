@@ -1,1 +1,3 @@
-//! placeholder
+//! Scenario configuration: placeholder while the crate is written.
+mod spec;
+pub use spec::*;

@@ -50,6 +50,6 @@ pub use money::{NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
 pub use outcome::{FailReason, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
+pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};
-pub use rand_chacha::ChaCha8Rng;

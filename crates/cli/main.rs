@@ -1,0 +1,2 @@
+//! windtunnel command line (being written).
+fn main() {}

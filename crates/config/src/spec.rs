@@ -1,0 +1,296 @@
+//! Validated scenario types: what the rest of windtunnel reads. Every value
+//! here has passed validation; invalid states are not representable where a
+//! type can say so (money is [`Nanodollars`], durations are milliseconds,
+//! endpoint references are indices).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use windtunnel_core::{Dist, EndpointId, EndpointIdx, Nanodollars, Price};
+use windtunnel_trace::{SyntheticSpec, TraceFormat};
+
+/// One scenario file, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// `name`, or the file stem when absent.
+    pub name: String,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// `seed` (default 0), possibly overridden by `--seed`.
+    pub seed: u64,
+    /// The policy: a script path or a fixed chain.
+    pub policy: PolicySpec,
+    /// The traffic.
+    pub trace: TraceSpec,
+    /// SLA per class; classes absent here have no SLA.
+    pub sla: BTreeMap<String, SlaSpec>,
+    /// Budget per tenant, for the whole run.
+    pub budgets: BTreeMap<String, Nanodollars>,
+    /// The endpoints, in file order; [`EndpointIdx`] indexes this list.
+    pub endpoints: Vec<EndpointSpec>,
+    /// The `[assert]` table.
+    pub assert: AssertSpec,
+    /// `--set policy.NAME=VALUE` overrides, in command-line order: (NAME, VALUE as typed).
+    pub policy_params: Vec<(String, String)>,
+}
+
+impl Scenario {
+    /// The index of an endpoint by name.
+    pub fn endpoint_idx(&self, name: &str) -> Option<EndpointIdx> {
+        self.endpoints.iter().position(|e| e.id.as_str() == name).map(|i| EndpointIdx(i as u16))
+    }
+}
+
+/// Which policy drives the run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicySpec {
+    /// A Rhai script, path resolved against the scenario's folder.
+    Script(PathBuf),
+    /// The built-in fixed chain (`policy = { chain = [...] }`).
+    Chain(Vec<EndpointIdx>),
+}
+
+/// `[trace]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceSpec {
+    /// Where requests come from.
+    pub source: TraceSource,
+    /// `limit`: replay only requests arriving before this.
+    pub limit_ms: Option<u64>,
+    /// `speed`: arrival times are divided by it (> 1 compresses). Default 1.
+    pub speed: f64,
+    /// `skip_bad_lines`: skip and count bad lines instead of failing.
+    pub skip_bad_lines: bool,
+}
+
+/// A file or a generator.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceSource {
+    /// A trace file, path resolved against the scenario's folder.
+    File {
+        /// Resolved path.
+        path: PathBuf,
+        /// Its format (default jsonl).
+        format: TraceFormat,
+    },
+    /// `[trace.synthetic]`.
+    Synthetic(SyntheticSpec),
+}
+
+/// `[sla.CLASS]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlaSpec {
+    /// End-to-end latency above which a request is a violation.
+    pub latency_ms: Option<u64>,
+    /// For streamed requests: time to first token above which it is a violation.
+    pub ttft_ms: Option<u64>,
+    /// The request is abandoned (failed: deadline) after this.
+    pub deadline_ms: Option<u64>,
+}
+
+/// One `[[endpoints]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointSpec {
+    /// `name`, `provider/model`.
+    pub id: EndpointId,
+    /// Price at the start of the run (default: free).
+    pub price: Price,
+    /// `context_window` in this endpoint's tokens; `None` = unlimited.
+    pub context_window: Option<u32>,
+    /// `max_output_tokens`; `None` = unlimited.
+    pub max_output_tokens: Option<u32>,
+    /// `tokenizer`.
+    pub tokenizer: TokenizerSpec,
+    /// `latency`.
+    pub latency: LatencySpec,
+    /// `rate_limit`.
+    pub rate_limit: RateLimitSpec,
+    /// `concurrency`: in-flight requests served at once; more queue. `None` = unlimited.
+    pub concurrency: Option<u32>,
+    /// `errors`.
+    pub errors: ErrorsSpec,
+    /// `quality`.
+    pub quality: QualitySpec,
+    /// `[[endpoints.faults]]`, in file order.
+    pub faults: Vec<FaultSpec>,
+    /// `[[endpoints.price_changes]]`, sorted by time.
+    pub price_changes: Vec<PriceChange>,
+}
+
+/// `tokenizer = { ratio = 1.0, lang = { zh = 1.3 } }`: tokens counted here per reference token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenizerSpec {
+    /// Default ratio (default 1.0).
+    pub ratio: f64,
+    /// Per-language overrides.
+    pub lang: BTreeMap<String, f64>,
+}
+
+impl Default for TokenizerSpec {
+    fn default() -> TokenizerSpec {
+        TokenizerSpec { ratio: 1.0, lang: BTreeMap::new() }
+    }
+}
+
+/// `latency = { ttft_ms = {...}, tokens_per_s = {...} }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencySpec {
+    /// Time to first token, ms. Default lognormal median 500, p99 2000.
+    pub ttft_ms: Dist,
+    /// Decode speed, tokens per second. Default normal mean 80, sd 10.
+    pub tokens_per_s: Dist,
+}
+
+/// `rate_limit = { rpm = 500, tpm = 800000 }`; absent keys = no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitSpec {
+    /// Requests per minute.
+    pub rpm: Option<u64>,
+    /// Tokens per minute, as this endpoint counts them.
+    pub tpm: Option<u64>,
+}
+
+/// `errors = { server_error_rate = 0.002 }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ErrorsSpec {
+    /// Share of attempts that fail with a 500 after their TTFT, outside any fault.
+    pub server_error_rate: f64,
+}
+
+/// `quality = { mean = 0.9, sd = 0.05 }`: per-response score, clamped to [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QualitySpec {
+    /// Mean (default 0.9).
+    pub mean: f64,
+    /// Standard deviation (default 0).
+    pub sd: f64,
+}
+
+impl Default for QualitySpec {
+    fn default() -> QualitySpec {
+        QualitySpec { mean: 0.9, sd: 0.0 }
+    }
+}
+
+/// One `[[endpoints.faults]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// What an affected attempt meets.
+    pub kind: FaultKind,
+    /// When the fault is active.
+    pub window: FaultWindowSpec,
+    /// Share of attempts inside a window that are hit (default 1.0).
+    pub probability: f64,
+}
+
+/// The fault kinds of SPEC with their kind-specific keys.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Fails at once with `status` (default 503).
+    Outage {
+        /// HTTP status.
+        status: u16,
+    },
+    /// Never answers; only a timeout ends it.
+    Hang,
+    /// A rate 429 with Retry-After.
+    RateLimitBurst {
+        /// Announced Retry-After.
+        retry_after_ms: u64,
+    },
+    /// A quota error (`quota_exceeded`) with `status` (default 429).
+    Quota {
+        /// HTTP status.
+        status: u16,
+    },
+    /// TTFT and decode time multiplied.
+    LatencySpike {
+        /// Factor (default 5).
+        multiplier: f64,
+    },
+    /// Fails with `status` (default 500) after its TTFT.
+    ErrorRate {
+        /// HTTP status.
+        status: u16,
+    },
+    /// Answers 200 with a body that cannot be parsed.
+    Malformed,
+    /// Stops after `after_tokens` output tokens (default: half the output).
+    StreamCut {
+        /// Tokens before the cut.
+        after_tokens: Option<u32>,
+    },
+}
+
+impl FaultKind {
+    /// SPEC's name (`rate_limit_burst`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FaultKind::Outage { .. } => "outage",
+            FaultKind::Hang => "hang",
+            FaultKind::RateLimitBurst { .. } => "rate_limit_burst",
+            FaultKind::Quota { .. } => "quota",
+            FaultKind::LatencySpike { .. } => "latency_spike",
+            FaultKind::ErrorRate { .. } => "error_rate",
+            FaultKind::Malformed => "malformed",
+            FaultKind::StreamCut { .. } => "stream_cut",
+        }
+    }
+}
+
+/// When a fault is active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultWindowSpec {
+    /// `start`, `end` (absent = to the end of the run).
+    Fixed {
+        /// Start, ms from the trace start.
+        start_ms: u64,
+        /// End (exclusive).
+        end_ms: Option<u64>,
+    },
+    /// `every` (mean gap) and `lasting` (mean length), both exponential.
+    Stochastic {
+        /// Mean gap between windows.
+        every_ms: u64,
+        /// Mean window length.
+        lasting_ms: u64,
+    },
+}
+
+/// One `[[endpoints.price_changes]]`: the new price from `at_ms` on. Keys left
+/// out keep the price in force before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceChange {
+    /// When.
+    pub at_ms: u64,
+    /// The full price from then on.
+    pub price: Price,
+}
+
+/// `[assert]`: limits the `check` gate enforces. Absent = not asserted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AssertSpec {
+    /// Total cost.
+    pub max_cost_usd: Option<Nanodollars>,
+    /// failed / total.
+    pub max_error_rate: Option<f64>,
+    /// SLA violations / total.
+    pub max_sla_violation_rate: Option<f64>,
+    /// p99 end-to-end latency of successes.
+    pub max_p99_ms: Option<u64>,
+    /// p95 end-to-end latency of successes.
+    pub max_p95_ms: Option<u64>,
+    /// Mean quality of successes.
+    pub min_quality: Option<f64>,
+    /// Which invariants must hold.
+    pub invariants: InvariantSelection,
+}
+
+/// `invariants = "all"` or a list of names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum InvariantSelection {
+    /// Every invariant (the default).
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<String>),
+}
