@@ -100,8 +100,19 @@ pub struct Scheduled {
     pub report: AttemptReport,
     /// The price at the attempt's start, for partial billing.
     pub price: Price,
-    /// Adapter bookkeeping (a concurrency slot) to release on cancel.
-    pub slot: Option<(u32, u64)>,
+    /// The concurrency slot the attempt holds, to release on cancel.
+    pub slot: Option<SlotHold>,
+}
+
+/// A concurrency slot held by a scheduled attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotHold {
+    /// Which slot.
+    pub slot: u32,
+    /// Who holds it (a later attempt may have taken it over).
+    pub owner: u64,
+    /// When the attempt's service started (it may have queued before).
+    pub since: u64,
 }
 
 /// A never-answering attempt's `done_at`.

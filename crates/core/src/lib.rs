@@ -40,7 +40,7 @@ mod planner;
 mod request;
 mod rng;
 
-pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, Started, Usage};
+pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
 pub use dist::{Dist, DistError};
 pub use duration::{DurationError, format_duration_ms, parse_duration_ms};
 pub use endpoint::{EndpointId, EndpointIdx};

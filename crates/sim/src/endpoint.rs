@@ -1,0 +1,284 @@
+//! One simulated endpoint: the [`Adapter`] that answers attempts in virtual time.
+//!
+//! An attempt's whole course is decided when it starts, in this order:
+//! 1. context window: the prompt and `max_tokens` as tokenized here must fit,
+//!    else `context_exceeded` (not retryable here);
+//! 2. faults that refuse at once (outage, quota, rate-limit burst) and hangs;
+//! 3. RPM/TPM buckets (over: a rate 429 with Retry-After);
+//! 4. the queue above `concurrency`;
+//! 5. service: TTFT plus decode at a sampled speed, with latency spikes, errors
+//!    after TTFT (error_rate faults, `server_error_rate`), malformed bodies and
+//!    stream cuts; partial billing for cuts.
+//!
+//! Every random draw of an attempt comes from the endpoint's stream keyed by
+//! the request's position in the trace and the attempt's number *on this
+//! endpoint*, drawn in a fixed order whatever happens, so two policies meet the
+//! same draws (common random numbers).
+
+use crate::fault::FaultWindows;
+use crate::price::PriceSchedule;
+use crate::queue::Slots;
+use crate::rate_limit::TokenBucket;
+use crate::tokenizer::Tokenizer;
+use windtunnel_config::{EndpointSpec, FaultKind};
+use windtunnel_core::{
+    Adapter, AttemptError, AttemptReport, AttemptStart, Dist, EndpointIdx, ErrorKind, KeyedStream, NEVER, Rng,
+    Scheduled, SlotHold, Started, Streams, Usage,
+};
+
+/// How long an upstream takes to refuse at once (429, 503, 400): one round
+/// trip to a provider's edge. Constant so that refusals cost time but add no
+/// randomness of their own.
+pub const FAST_FAIL_MS: u64 = 20;
+
+/// A simulated endpoint.
+#[derive(Clone, Debug)]
+pub struct SimEndpoint {
+    idx: EndpointIdx,
+    spec: EndpointSpec,
+    tokenizer: Tokenizer,
+    prices: PriceSchedule,
+    rpm: Option<TokenBucket>,
+    tpm: Option<TokenBucket>,
+    slots: Option<Slots>,
+    faults: Vec<FaultWindows>,
+    draws: KeyedStream,
+    quality: Dist,
+}
+
+/// A draw per fault and the fixed per-attempt draws, taken in one order.
+struct Draws {
+    fault_u: [f64; MAX_FAULT_DRAWS],
+    server_error_u: f64,
+    ttft_ms: f64,
+    tokens_per_s: f64,
+    quality: f64,
+}
+
+/// Faults beyond this many per endpoint share the last draw. Scenarios use a
+/// handful; a fixed array keeps the hot path free of allocation.
+const MAX_FAULT_DRAWS: usize = 16;
+
+impl SimEndpoint {
+    /// The endpoint at `idx` of a scenario, with streams from the run's seed.
+    pub fn from_seed(idx: EndpointIdx, spec: &EndpointSpec, streams: &Streams) -> SimEndpoint {
+        let name = spec.id.as_str();
+        let faults = spec
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FaultWindows::new(f.window, streams.stream(&format!("fault:{name}:{i}"))))
+            .collect();
+        SimEndpoint {
+            idx,
+            tokenizer: Tokenizer::new(&spec.tokenizer),
+            prices: PriceSchedule::new(spec.price, &spec.price_changes),
+            rpm: spec.rate_limit.rpm.map(TokenBucket::new),
+            tpm: spec.rate_limit.tpm.map(TokenBucket::new),
+            slots: spec.concurrency.map(Slots::new),
+            faults,
+            draws: streams.keyed(&format!("endpoint:{name}")),
+            quality: Dist::Normal { mean: spec.quality.mean, sd: spec.quality.sd },
+            spec: spec.clone(),
+        }
+    }
+
+    /// The scenario's description of this endpoint.
+    pub fn spec(&self) -> &EndpointSpec {
+        &self.spec
+    }
+
+    /// Announces fault windows that have started by `now`, as
+    /// `(fault index, start, end)`. The driver calls it as time advances.
+    pub fn announce_faults(&mut self, now: u64, mut f: impl FnMut(u16, u64, u64)) {
+        for (i, w) in self.faults.iter_mut().enumerate() {
+            while let Some((s, e)) = w.announce(now) {
+                f(i as u16, s, e);
+            }
+        }
+    }
+
+    /// Attempts in service or queued at `now` (concurrency-limited endpoints only).
+    pub fn busy(&self, now: u64) -> usize {
+        self.slots.as_ref().map_or(0, |s| s.busy(now))
+    }
+
+    fn draw(&mut self, a: &AttemptStart<'_>) -> Draws {
+        let rng = self.draws.at(a.req.seq, u64::from(a.endpoint_attempt));
+        let mut fault_u = [0.0; MAX_FAULT_DRAWS];
+        for u in fault_u.iter_mut().take(self.spec.faults.len().min(MAX_FAULT_DRAWS)) {
+            *u = rng.random();
+        }
+        Draws {
+            fault_u,
+            server_error_u: rng.random(),
+            ttft_ms: self.spec.latency.ttft_ms.sample(rng),
+            tokens_per_s: self.spec.latency.tokens_per_s.sample(rng).max(1.0),
+            quality: self.quality.sample(rng).clamp(0.0, 1.0),
+        }
+    }
+
+    fn refuse(&self, now: u64, err: AttemptError, input_tokens: u32) -> Started {
+        Started::Scheduled(Scheduled {
+            started_at: now,
+            first_token_at: None,
+            done_at: now + FAST_FAIL_MS,
+            report: AttemptReport::failure(err, Usage { input_tokens, ..Usage::default() }, None),
+            price: self.prices.at(now),
+            slot: None,
+        })
+    }
+}
+
+impl Adapter for SimEndpoint {
+    fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
+        debug_assert_eq!(a.endpoint, self.idx);
+        let d = self.draw(a);
+        let req = a.req;
+        let ratio = self.tokenizer.ratio(req);
+        let input = Tokenizer::count(ratio, req.input_tokens);
+        let mut max_tokens = Tokenizer::count(ratio, req.max_tokens);
+        if let Some(cap) = self.spec.max_output_tokens {
+            max_tokens = max_tokens.min(cap);
+        }
+        let output = Tokenizer::count(ratio, req.output_tokens).min(max_tokens);
+
+        // 1. Context window.
+        if let Some(window) = self.spec.context_window {
+            if u64::from(input) + u64::from(max_tokens) > u64::from(window) {
+                return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(400), input);
+            }
+        }
+
+        // 2. Faults. Latency spikes combine; of the others the first hit wins.
+        let mut spike = 1.0;
+        let mut after_ttft: Option<FaultKind> = None;
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            if !self.faults[i].is_active(now) || d.fault_u[i.min(MAX_FAULT_DRAWS - 1)] >= f.probability {
+                continue;
+            }
+            match f.kind {
+                FaultKind::Outage { status } => return self.refuse(now, AttemptError::from_status(status), input),
+                FaultKind::Quota { status } => {
+                    let err = AttemptError::new(ErrorKind::QuotaExceeded).with_status(status);
+                    return self.refuse(now, err, input);
+                }
+                FaultKind::RateLimitBurst { retry_after_ms } => {
+                    let mut err = AttemptError::new(ErrorKind::RateLimited).with_status(429);
+                    err.retry_after_ms = Some(retry_after_ms);
+                    return self.refuse(now, err, input);
+                }
+                FaultKind::Hang => {
+                    return Started::Scheduled(Scheduled {
+                        started_at: now,
+                        first_token_at: None,
+                        done_at: NEVER,
+                        report: AttemptReport::failure(
+                            AttemptError::new(ErrorKind::Timeout),
+                            Usage { input_tokens: input, ..Usage::default() },
+                            None,
+                        ),
+                        price: self.prices.at(now),
+                        slot: None,
+                    });
+                }
+                FaultKind::LatencySpike { multiplier } => spike *= multiplier,
+                FaultKind::ErrorRate { .. } | FaultKind::Malformed | FaultKind::StreamCut { .. } => {
+                    after_ttft = after_ttft.or(Some(f.kind));
+                }
+            }
+        }
+
+        // 3. Rate limits: both buckets must have room before either is charged.
+        let tpm_units = u64::from(input) + u64::from(max_tokens);
+        let wait = self
+            .rpm
+            .as_mut()
+            .map_or(0, |b| b.wait_ms(now, 1))
+            .max(self.tpm.as_mut().map_or(0, |b| b.wait_ms(now, tpm_units)));
+        if wait > 0 {
+            let mut err = AttemptError::new(ErrorKind::RateLimited).with_status(429);
+            err.retry_after_ms = Some(wait);
+            return self.refuse(now, err, input);
+        }
+        if let Some(b) = self.rpm.as_mut() {
+            b.take(1);
+        }
+        if let Some(b) = self.tpm.as_mut() {
+            b.take(tpm_units);
+        }
+
+        // 4. Queue.
+        let admission = self.slots.as_mut().map(|s| s.admit(now));
+        let service_start = admission.map_or(now, |a| a.start);
+
+        // 5. Service.
+        let ttft = (d.ttft_ms * spike).round() as u64;
+        let decode_ms = |tokens: u32| (f64::from(tokens) * 1000.0 / d.tokens_per_s * spike).round() as u64;
+        let first_token_at = service_start + ttft;
+        let price = self.prices.at(now);
+        let bill = |out: u32| Usage {
+            input_tokens: input,
+            output_tokens: out,
+            cost: price.cost(u64::from(input), 0, u64::from(out)),
+        };
+        let queue_ttft = Some(first_token_at - now);
+        let (first, done_at, report) = match after_ttft {
+            Some(FaultKind::ErrorRate { status }) => (
+                None,
+                first_token_at,
+                AttemptReport::failure(
+                    AttemptError::from_status(status),
+                    Usage { input_tokens: input, ..Usage::default() },
+                    None,
+                ),
+            ),
+            Some(FaultKind::Malformed) => {
+                let err = AttemptError::new(ErrorKind::Malformed).with_status(200);
+                (
+                    Some(first_token_at),
+                    first_token_at + decode_ms(output),
+                    AttemptReport::failure(err, bill(output), queue_ttft),
+                )
+            }
+            Some(FaultKind::StreamCut { after_tokens }) if after_tokens.unwrap_or(output / 2) < output => {
+                let cut = after_tokens.unwrap_or(output / 2).max(1).min(output);
+                let kind = if req.stream { ErrorKind::StreamCut } else { ErrorKind::Connection };
+                (
+                    Some(first_token_at),
+                    first_token_at + decode_ms(cut),
+                    AttemptReport::failure(AttemptError::new(kind), bill(cut), queue_ttft),
+                )
+            }
+            _ if d.server_error_u < self.spec.errors.server_error_rate => (
+                None,
+                first_token_at,
+                AttemptReport::failure(
+                    AttemptError::from_status(500),
+                    Usage { input_tokens: input, ..Usage::default() },
+                    None,
+                ),
+            ),
+            _ => (
+                Some(first_token_at),
+                first_token_at + decode_ms(output),
+                AttemptReport::success(bill(output), d.quality, queue_ttft),
+            ),
+        };
+        let slot = match (self.slots.as_mut(), admission) {
+            (Some(s), Some(a)) => {
+                s.occupy(a, done_at);
+                Some(SlotHold { slot: a.slot, owner: a.owner, since: a.start })
+            }
+            _ => None,
+        };
+        Started::Scheduled(Scheduled { started_at: now, first_token_at: first, done_at, report, price, slot })
+    }
+
+    fn cancel(&mut self, now: u64, scheduled: &Scheduled) -> Usage {
+        if let (Some(s), Some(hold)) = (self.slots.as_mut(), scheduled.slot) {
+            s.release(hold, now);
+        }
+        scheduled.usage_at(now)
+    }
+}
