@@ -144,10 +144,10 @@ impl Adapter for SimEndpoint {
         let output = Tokenizer::count(ratio, req.output_tokens).min(max_tokens);
 
         // 1. Context window.
-        if let Some(window) = self.spec.context_window {
-            if u64::from(input) + u64::from(max_tokens) > u64::from(window) {
-                return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(400), input);
-            }
+        if let Some(window) = self.spec.context_window
+            && u64::from(input) + u64::from(max_tokens) > u64::from(window)
+        {
+            return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(400), input);
         }
 
         // 2. Faults. Latency spikes combine; of the others the first hit wins.

@@ -19,10 +19,10 @@ impl Tokenizer {
 
     /// Tokens counted here per reference token for this request's language.
     pub fn ratio(&self, req: &Request) -> f64 {
-        if let Some(lang) = &req.lang {
-            if let Some((_, r)) = self.lang.iter().find(|(l, _)| **l == **lang) {
-                return *r;
-            }
+        if let Some(lang) = &req.lang
+            && let Some((_, r)) = self.lang.iter().find(|(l, _)| **l == **lang)
+        {
+            return *r;
         }
         self.ratio
     }
