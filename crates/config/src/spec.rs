@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use windtunnel_core::{Dist, EndpointId, EndpointIdx, Nanodollars, Price};
+use windtunnel_core::{DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointId, EndpointIdx, Nanodollars, Plan, Price};
 use windtunnel_trace::{SyntheticSpec, TraceFormat};
 
 /// One scenario file, validated.
@@ -19,6 +19,9 @@ pub struct Scenario {
     pub seed: u64,
     /// The policy: a script path or a fixed chain.
     pub policy: PolicySpec,
+    /// `attempt_timeout_ms` and `max_attempts` of `policy = { chain = [..], .. }`
+    /// (defaults when absent, and for a script policy).
+    pub chain_limits: ChainLimits,
     /// The traffic.
     pub trace: TraceSpec,
     /// SLA per class; classes absent here have no SLA.
@@ -38,6 +41,35 @@ impl Scenario {
     pub fn endpoint_idx(&self, name: &str) -> Option<EndpointIdx> {
         self.endpoints.iter().position(|e| e.id.as_str() == name).map(|i| EndpointIdx(i as u16))
     }
+
+    /// The plan every request gets under a fixed-chain policy (chain plus
+    /// [`Scenario::chain_limits`]); `None` for a script policy.
+    pub fn chain_plan(&self) -> Option<Plan> {
+        match &self.policy {
+            PolicySpec::Chain(chain) => {
+                let mut plan = Plan::chain(chain.clone());
+                plan.attempt_timeout_ms = self.chain_limits.attempt_timeout_ms;
+                plan.max_attempts = self.chain_limits.max_attempts;
+                Some(plan)
+            }
+            PolicySpec::Script(_) => None,
+        }
+    }
+}
+
+/// The limits a fixed-chain policy table may set beside `chain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainLimits {
+    /// `attempt_timeout_ms` (default [`DEFAULT_ATTEMPT_TIMEOUT_MS`]).
+    pub attempt_timeout_ms: u64,
+    /// `max_attempts` (default: one per chain entry).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for ChainLimits {
+    fn default() -> ChainLimits {
+        ChainLimits { attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS, max_attempts: None }
+    }
 }
 
 /// Which policy drives the run.
@@ -45,7 +77,8 @@ impl Scenario {
 pub enum PolicySpec {
     /// A Rhai script, path resolved against the scenario's folder.
     Script(PathBuf),
-    /// The built-in fixed chain (`policy = { chain = [...] }`).
+    /// The built-in fixed chain (`policy = { chain = [...] }`); its limits
+    /// are [`Scenario::chain_limits`], and [`Scenario::chain_plan`] puts both together.
     Chain(Vec<EndpointIdx>),
 }
 

@@ -1,1 +1,28 @@
-//! placeholder
+//! Virtual-time runs: scenario + trace + planner + simulated endpoints →
+//! event log → report.
+//!
+//! It owns the replay loop and nothing else: the executor decides, the
+//! simulated endpoints answer, the report aggregates. It must not hold policy
+//! logic, endpoint behaviour or report metrics of its own.
+//!
+//! # Design
+//! A discrete-event loop (see `replay`) drives the sans-IO executor. The
+//! trace is streamed and pending work is bounded by requests in flight, so
+//! memory does not grow with trace length.
+//!
+//! # Where things happen
+//! - `replay` — [`run`]: the loop, cut-offs (attempt timeouts), fault-window announcements.
+//! - `source` — [`Requests`]: trace file or generator, with `limit` and `speed`.
+//! - `error` — [`RunError`].
+//!
+//! # Dependencies
+//! - windtunnel-config, -trace, -executor, -sim, -report: the pieces it wires together.
+//! - thiserror: [`RunError`].
+
+mod error;
+mod replay;
+mod source;
+
+pub use error::RunError;
+pub use replay::{RunOptions, policy_description, run, run_with};
+pub use source::Requests;

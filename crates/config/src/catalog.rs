@@ -1,0 +1,109 @@
+//! The public price table (`price_table = "..."`): LiteLLM's
+//! `model_prices_and_context_window.json`, an object from model name to an
+//! attribute object.
+//!
+//! Why read it loosely (as `serde_json::Value`) rather than into a struct: the
+//! file has over a hundred optional fields, a `sample_spec` entry whose
+//! "numbers" are prose, a `last_updated` string in some mirrors, and integer
+//! or float numbers in the same field. Only the few fields we use are read,
+//! and only for the models a scenario names.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Keys of the table that are documentation, not models.
+const NOT_MODELS: [&str; 1] = ["sample_spec"];
+
+/// The table, by model name.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    models: BTreeMap<String, serde_json::Map<String, Value>>,
+}
+
+/// What an endpoint takes from one catalog entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CatalogEntry {
+    /// USD per million input tokens.
+    pub(crate) input_per_mtok: f64,
+    /// USD per million output tokens.
+    pub(crate) output_per_mtok: f64,
+    /// USD per million cached input tokens, when listed.
+    pub(crate) cached_input_per_mtok: Option<f64>,
+    /// `max_input_tokens`.
+    pub(crate) context_window: Option<u32>,
+    /// `max_output_tokens`.
+    pub(crate) max_output_tokens: Option<u32>,
+}
+
+/// Why a model could not be priced.
+#[derive(Debug, PartialEq)]
+pub(crate) enum LookupError {
+    /// No such model.
+    Unknown,
+    /// The entry lacks this per-token field.
+    NoPrice(&'static str),
+}
+
+impl Catalog {
+    /// Parses the file's text; the error is a lowercase reason.
+    pub(crate) fn parse(text: &str) -> Result<Catalog, String> {
+        let top: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let models = top
+            .into_iter()
+            .filter(|(k, _)| !NOT_MODELS.contains(&k.as_str()))
+            .filter_map(|(k, v)| match v {
+                Value::Object(o) => Some((k, o)),
+                _ => None,
+            })
+            .collect();
+        Ok(Catalog { models })
+    }
+
+    /// Every model name, sorted.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.models.keys().map(String::as_str)
+    }
+
+    /// The entry for `model`.
+    pub(crate) fn get(&self, model: &str) -> Result<CatalogEntry, LookupError> {
+        let o = self.models.get(model).ok_or(LookupError::Unknown)?;
+        let per_mtok = |field| o.get(field).and_then(Value::as_f64).map(|usd_per_token| usd_per_token * 1e6);
+        let tokens = |field| {
+            o.get(field).and_then(Value::as_f64).filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v <= f64::from(u32::MAX))
+        };
+        Ok(CatalogEntry {
+            input_per_mtok: per_mtok("input_cost_per_token").ok_or(LookupError::NoPrice("input_cost_per_token"))?,
+            output_per_mtok: per_mtok("output_cost_per_token").ok_or(LookupError::NoPrice("output_cost_per_token"))?,
+            cached_input_per_mtok: per_mtok("cache_read_input_token_cost"),
+            context_window: tokens("max_input_tokens").map(|v| v as u32),
+            max_output_tokens: tokens("max_output_tokens").map(|v| v as u32),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ints_and_floats_and_skips_non_models() {
+        let c = Catalog::parse(
+            r#"{
+                "sample_spec": { "input_cost_per_token": 0.0, "max_input_tokens": "prose" },
+                "last_updated": "2026-07-24",
+                "m": { "input_cost_per_token": 1e-06, "output_cost_per_token": 0,
+                       "max_input_tokens": 2000000.0, "max_output_tokens": 4096 },
+                "img": { "output_cost_per_image": 0.04 }
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(c.names().collect::<Vec<_>>(), ["img", "m"]);
+        let m = c.get("m").unwrap();
+        assert!((m.input_per_mtok - 1.0).abs() < 1e-9);
+        assert_eq!(m.output_per_mtok, 0.0);
+        assert_eq!(m.cached_input_per_mtok, None);
+        assert_eq!((m.context_window, m.max_output_tokens), (Some(2_000_000), Some(4096)));
+        assert_eq!(c.get("img"), Err(LookupError::NoPrice("input_cost_per_token")));
+        assert_eq!(c.get("sample_spec"), Err(LookupError::Unknown));
+    }
+}

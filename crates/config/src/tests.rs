@@ -1,0 +1,684 @@
+//! Scenario tests: one known-good scenario using every key of SPEC, then
+//! one-key edits of it with their whole error message (STYLE §6).
+
+use crate::*;
+use std::path::{Path, PathBuf};
+use windtunnel_core::{DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointIdx, Nanodollars, Plan, Price, PricePerMtok};
+use windtunnel_trace::{ArrivalPattern, TraceFormat};
+
+/// Every key of SPEC's scenario file. `PRICES` becomes the LiteLLM table's path.
+const GOOD: &str = r#"name = "quick"
+seed = 42
+policy = { chain = ["openai/gpt-4o", "openai/gpt-4.1-mini"], attempt_timeout_ms = 3000, max_attempts = 3 }
+price_table = "PRICES"
+
+[trace]
+path = "traces/sample.jsonl"
+format = "azure"
+limit = "1h"
+speed = 2.0
+skip_bad_lines = true
+
+[sla.interactive]
+latency_ms = 3000
+ttft_ms = 800
+deadline_ms = 15000
+[sla.batch]
+latency_ms = 60000
+
+[budgets]
+acme = { usd = 50.0 }
+
+[[endpoints]]
+name = "openai/gpt-4o"
+price = { input_per_mtok = 2.50, output_per_mtok = 10.00, cached_input_per_mtok = 1.25 }
+context_window = 128000
+max_output_tokens = 16384
+tokenizer = { ratio = 1.1, lang = { zh = 1.3 } }
+latency = { ttft_ms = { dist = "lognormal", median = 450, p99 = 2500 }, tokens_per_s = { dist = "normal", mean = 90, sd = 15 } }
+rate_limit = { rpm = 500, tpm = 800000 }
+concurrency = 64
+errors = { server_error_rate = 0.002 }
+quality = { mean = 0.85, sd = 0.05 }
+
+[[endpoints.faults]]
+kind = "outage"
+start = "10m"
+end = "15m"
+status = 503
+
+[[endpoints.faults]]
+kind = "rate_limit_burst"
+every = "20m"
+lasting = "90s"
+probability = 0.8
+retry_after = "2s"
+
+[[endpoints.price_changes]]
+at = "40m"
+input_per_mtok = 1.25
+output_per_mtok = 5.00
+
+[[endpoints.price_changes]]
+at = "20m"
+cached_input_per_mtok = 0.5
+
+[[endpoints]]
+name = "openai/gpt-4.1-mini"
+latency = { ttft_ms = 300 }
+
+[[endpoints.faults]]
+kind = "hang"
+start = "1h"
+
+[[endpoints.faults]]
+kind = "quota"
+start = "2h"
+end = "3h"
+
+[[endpoints.faults]]
+kind = "latency_spike"
+every = "30m"
+lasting = "1m"
+
+[[endpoints.faults]]
+kind = "error_rate"
+start = "0s"
+probability = 0.1
+status = 502
+
+[[endpoints.faults]]
+kind = "malformed"
+every = "1h"
+lasting = "10s"
+
+[[endpoints.faults]]
+kind = "stream_cut"
+start = "6h20m"
+after_tokens = 10
+
+[[endpoints]]
+name = "azure/gpt-4o"
+price = { catalog = "gpt-4o" }
+max_output_tokens = 4096
+latency = { ttft_ms = { dist = "fixed", value = 250 }, tokens_per_s = { dist = "uniform", min = 50, max = 150 } }
+
+[assert]
+max_cost_usd = 12.0
+max_error_rate = 0.001
+max_sla_violation_rate = 0.01
+max_p99_ms = 5000
+max_p95_ms = 3000
+min_quality = 0.8
+invariants = ["conservation", "budget"]
+"#;
+
+/// The LiteLLM price table shipped with the workspace's shared data.
+fn prices_path() -> String {
+    format!("{}/../../../shared/data/prices/model_prices_and_context_window.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn good() -> String {
+    GOOD.replace("PRICES", &prices_path())
+}
+
+/// `good()` with the first `from` replaced by `to`.
+fn edit(from: &str, to: &str) -> String {
+    let g = good();
+    assert!(g.contains(from), "the good scenario has no `{from}`");
+    g.replacen(from, to, 1)
+}
+
+/// A folder holding the files the good scenario refers to.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("traces")).unwrap();
+        std::fs::write(
+            dir.path().join("traces/sample.jsonl"),
+            "{\"at_ms\": 0, \"input_tokens\": 812, \"output_tokens\": 240}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("route.rhai"), "fn route(req, ctx) { [] }\n").unwrap();
+        Fixture { dir }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("quick.toml")
+    }
+
+    fn parse_with(&self, text: &str, sets: &[&str]) -> Result<Scenario, String> {
+        let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+        // Messages carry the path as given; strip the temp folder so they read `quick.toml:L:C: ...`.
+        let prefix = format!("{}/", self.dir.path().display());
+        parse_scenario(text, &self.file(), &overrides).map_err(|e| e.to_string().replace(&prefix, ""))
+    }
+
+    fn parse(&self, text: &str) -> Result<Scenario, String> {
+        self.parse_with(text, &[])
+    }
+}
+
+/// The whole message for `text`, which must be refused.
+fn error(text: &str) -> String {
+    error_with(text, &[])
+}
+
+fn error_with(text: &str, sets: &[&str]) -> String {
+    match Fixture::new().parse_with(text, sets) {
+        Ok(_) => panic!("the scenario was accepted"),
+        Err(e) => e,
+    }
+}
+
+fn usd(v: f64) -> PricePerMtok {
+    PricePerMtok::from_usd(v)
+}
+
+// === the good scenario ===
+
+#[test]
+fn good_scenario_parses_to_spec_values() {
+    let fx = Fixture::new();
+    let s = fx.parse(&good()).unwrap();
+    assert_eq!(s.name, "quick");
+    assert_eq!(s.seed, 42);
+    assert_eq!(s.file, fx.file());
+    assert_eq!(s.policy, PolicySpec::Chain(vec![EndpointIdx(0), EndpointIdx(1)]));
+    assert_eq!(s.chain_limits, ChainLimits { attempt_timeout_ms: 3000, max_attempts: Some(3) });
+    let mut plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]);
+    plan.attempt_timeout_ms = 3000;
+    plan.max_attempts = Some(3);
+    assert_eq!(s.chain_plan(), Some(plan));
+    assert_eq!(
+        s.trace,
+        TraceSpec {
+            source: TraceSource::File { path: fx.dir.path().join("traces/sample.jsonl"), format: TraceFormat::Azure },
+            limit_ms: Some(3_600_000),
+            speed: 2.0,
+            skip_bad_lines: true,
+        }
+    );
+    assert_eq!(s.sla["interactive"], SlaSpec { latency_ms: Some(3000), ttft_ms: Some(800), deadline_ms: Some(15000) });
+    assert_eq!(s.sla["batch"], SlaSpec { latency_ms: Some(60000), ttft_ms: None, deadline_ms: None });
+    assert_eq!(s.budgets["acme"], Nanodollars(50_000_000_000));
+    assert_eq!(
+        s.assert,
+        AssertSpec {
+            max_cost_usd: Some(Nanodollars(12_000_000_000)),
+            max_error_rate: Some(0.001),
+            max_sla_violation_rate: Some(0.01),
+            max_p99_ms: Some(5000),
+            max_p95_ms: Some(3000),
+            min_quality: Some(0.8),
+            invariants: InvariantSelection::Only(vec!["conservation".into(), "budget".into()]),
+        }
+    );
+    assert!(s.policy_params.is_empty());
+    assert_eq!(s.endpoint_idx("azure/gpt-4o"), Some(EndpointIdx(2)));
+}
+
+#[test]
+fn good_scenario_endpoint_with_every_key() {
+    let s = Fixture::new().parse(&good()).unwrap();
+    let e = &s.endpoints[0];
+    assert_eq!(e.id.as_str(), "openai/gpt-4o");
+    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25) });
+    assert_eq!((e.context_window, e.max_output_tokens), (Some(128_000), Some(16_384)));
+    assert_eq!(e.tokenizer.ratio, 1.1);
+    assert_eq!(e.tokenizer.lang.get("zh"), Some(&1.3));
+    assert_eq!(e.latency.ttft_ms, Dist::lognormal(450.0, 2500.0).unwrap());
+    assert_eq!(e.latency.tokens_per_s, Dist::normal(90.0, 15.0).unwrap());
+    assert_eq!(e.rate_limit, RateLimitSpec { rpm: Some(500), tpm: Some(800_000) });
+    assert_eq!(e.concurrency, Some(64));
+    assert_eq!(e.errors.server_error_rate, 0.002);
+    assert_eq!(e.quality, QualitySpec { mean: 0.85, sd: 0.05 });
+    assert_eq!(
+        e.faults,
+        vec![
+            FaultSpec {
+                kind: FaultKind::Outage { status: 503 },
+                window: FaultWindowSpec::Fixed { start_ms: 600_000, end_ms: Some(900_000) },
+                probability: 1.0,
+            },
+            FaultSpec {
+                kind: FaultKind::RateLimitBurst { retry_after_ms: 2000 },
+                window: FaultWindowSpec::Stochastic { every_ms: 1_200_000, lasting_ms: 90_000 },
+                probability: 0.8,
+            },
+        ]
+    );
+}
+
+#[test]
+fn price_changes_are_sorted_and_carry_the_previous_price() {
+    let s = Fixture::new().parse(&good()).unwrap();
+    assert_eq!(
+        s.endpoints[0].price_changes,
+        vec![
+            // At 20m only the cached price changes.
+            PriceChange {
+                at_ms: 1_200_000,
+                price: Price { input: usd(2.5), output: usd(10.0), cached_input: usd(0.5) },
+            },
+            // At 40m input and output change; cached stays at 0.5.
+            PriceChange {
+                at_ms: 2_400_000,
+                price: Price { input: usd(1.25), output: usd(5.0), cached_input: usd(0.5) },
+            },
+        ]
+    );
+}
+
+#[test]
+fn omitted_keys_take_their_defaults() {
+    let s = Fixture::new().parse(&good()).unwrap();
+    let e = &s.endpoints[1];
+    assert_eq!(e.price, Price::default());
+    assert_eq!((e.context_window, e.max_output_tokens, e.concurrency), (None, None, None));
+    assert_eq!(e.tokenizer, TokenizerSpec::default());
+    assert_eq!(e.latency.ttft_ms, Dist::Fixed(300.0));
+    assert_eq!(e.latency.tokens_per_s, Dist::normal(80.0, 10.0).unwrap());
+    assert_eq!(e.rate_limit, RateLimitSpec::default());
+    assert_eq!(e.errors.server_error_rate, 0.0);
+    assert_eq!(e.quality, QualitySpec { mean: 0.9, sd: 0.0 });
+    assert!(e.price_changes.is_empty());
+
+    let minimal = "policy = \"route.rhai\"\n[trace]\npath = \"traces/sample.jsonl\"\n[[endpoints]]\nname = \"a/b\"\n";
+    let fx = Fixture::new();
+    let s = fx.parse(minimal).unwrap();
+    assert_eq!(s.name, "quick", "the file stem");
+    assert_eq!(s.seed, 0);
+    assert_eq!(s.policy, PolicySpec::Script(fx.dir.path().join("route.rhai")));
+    assert_eq!(s.chain_limits, ChainLimits::default());
+    assert_eq!(s.chain_plan(), None);
+    assert_eq!(s.trace.limit_ms, None);
+    assert_eq!(s.trace.speed, 1.0);
+    assert!(!s.trace.skip_bad_lines);
+    assert!(matches!(s.trace.source, TraceSource::File { format: TraceFormat::Jsonl, .. }));
+    assert_eq!(s.endpoints[0].latency.ttft_ms, Dist::lognormal(500.0, 2000.0).unwrap());
+    assert!(s.sla.is_empty() && s.budgets.is_empty());
+    assert_eq!(s.assert, AssertSpec::default());
+    assert_eq!(s.assert.invariants, InvariantSelection::All);
+}
+
+#[test]
+fn every_fault_kind_and_window_form() {
+    let s = Fixture::new().parse(&good()).unwrap();
+    let f: Vec<(FaultKind, FaultWindowSpec, f64)> =
+        s.endpoints[1].faults.iter().map(|f| (f.kind, f.window, f.probability)).collect();
+    let fixed = |start_ms, end_ms| FaultWindowSpec::Fixed { start_ms, end_ms };
+    let every = |every_ms, lasting_ms| FaultWindowSpec::Stochastic { every_ms, lasting_ms };
+    assert_eq!(
+        f,
+        vec![
+            (FaultKind::Hang, fixed(3_600_000, None), 1.0),
+            (FaultKind::Quota { status: 429 }, fixed(7_200_000, Some(10_800_000)), 1.0),
+            (FaultKind::LatencySpike { multiplier: 5.0 }, every(1_800_000, 60_000), 1.0),
+            (FaultKind::ErrorRate { status: 502 }, fixed(0, None), 0.1),
+            (FaultKind::Malformed, every(3_600_000, 10_000), 1.0),
+            (FaultKind::StreamCut { after_tokens: Some(10) }, fixed(22_800_000, None), 1.0),
+        ]
+    );
+    let defaults =
+        edit("kind = \"outage\"\nstart = \"10m\"\nend = \"15m\"\nstatus = 503", "kind = \"outage\"\nstart = \"10m\"");
+    let s = Fixture::new().parse(&defaults).unwrap();
+    assert_eq!(s.endpoints[0].faults[0].kind, FaultKind::Outage { status: 503 });
+    let burst = edit("retry_after = \"2s\"\n", "");
+    let s = Fixture::new().parse(&burst).unwrap();
+    assert_eq!(s.endpoints[0].faults[1].kind, FaultKind::RateLimitBurst { retry_after_ms: 1000 });
+}
+
+#[test]
+fn catalog_prices_come_from_the_litellm_table() {
+    let s = Fixture::new().parse(&good()).unwrap();
+    let e = &s.endpoints[2];
+    // gpt-4o: $2.5 in, $10 out, $1.25 cached per Mtok; 128,000 in, 16,384 out.
+    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25) });
+    assert_eq!(e.context_window, Some(128_000));
+    assert_eq!(e.max_output_tokens, Some(4096), "the endpoint's own value wins over the catalog's");
+    assert_eq!(e.latency.ttft_ms, Dist::Fixed(250.0));
+    assert_eq!(e.latency.tokens_per_s, Dist::uniform(50.0, 150.0).unwrap());
+
+    let explicit = edit("price = { catalog = \"gpt-4o\" }", "price = { catalog = \"gpt-4o\", output_per_mtok = 12 }");
+    let s = Fixture::new().parse(&explicit).unwrap();
+    assert_eq!(s.endpoints[2].price.output, usd(12.0));
+    assert_eq!(s.endpoints[2].max_output_tokens, Some(4096));
+}
+
+#[test]
+fn synthetic_trace_parses() {
+    let text = edit(
+        "path = \"traces/sample.jsonl\"\nformat = \"azure\"\n",
+        r#"[trace.synthetic]
+rate_per_s = 20
+duration = "1h"
+pattern = "bursty"
+input_tokens = { dist = "exponential", mean = 800 }
+output_tokens = 200
+classes = { interactive = 0.7, batch = 0.3 }
+tenants = { acme = 1 }
+langs = { en = 0.9, zh = 0.1 }
+stream = 0.5
+"#,
+    );
+    // The synthetic table now sits between `[trace]` and its other keys; move them up.
+    let text = text.replace(
+        "[trace]\n[trace.synthetic]",
+        "[trace]\nlimit = \"1h\"\nspeed = 2.0\nskip_bad_lines = true\n[trace.synthetic]",
+    );
+    let text = text.replacen("stream = 0.5\nlimit = \"1h\"\nspeed = 2.0\nskip_bad_lines = true\n", "stream = 0.5\n", 1);
+    let s = Fixture::new().parse(&text).unwrap();
+    let TraceSource::Synthetic(g) = &s.trace.source else { panic!("not synthetic: {:?}", s.trace.source) };
+    assert_eq!(g.rate_per_s, 20.0);
+    assert_eq!(g.duration_ms, 3_600_000);
+    assert_eq!(g.pattern, ArrivalPattern::Bursty);
+    assert_eq!(g.input_tokens, Dist::Exponential { mean: 800.0 });
+    assert_eq!(g.output_tokens, Dist::Fixed(200.0));
+    assert_eq!(g.classes, vec![("batch".to_string(), 0.3), ("interactive".to_string(), 0.7)]);
+    assert_eq!(g.tenants, vec![("acme".to_string(), 1.0)]);
+    assert_eq!(g.langs, vec![("en".to_string(), 0.9), ("zh".to_string(), 0.1)]);
+    assert_eq!(g.stream_share, 0.5);
+    assert_eq!((s.trace.limit_ms, s.trace.speed), (Some(3_600_000), 2.0));
+}
+
+// === whole-message errors ===
+
+#[test]
+fn unknown_key_suggests_the_nearest() {
+    assert_eq!(
+        error(&edit("concurrency = 64", "latncy = 64")),
+        "quick.toml:31:1: unknown key `latncy` in endpoints[0], did you mean `latency`?"
+    );
+}
+
+#[test]
+fn unknown_key_lists_keys_when_none_is_near() {
+    assert_eq!(
+        error(&edit("concurrency = 64", "zzz = 64")),
+        "quick.toml:31:1: unknown key `zzz` in endpoints[0], expected one of `name`, `price`, `context_window`, \
+         `max_output_tokens`, `tokenizer`, `latency`, `rate_limit`, `concurrency`, `errors`, `quality`, `faults`, \
+         `price_changes`"
+    );
+    assert_eq!(
+        error(&edit("seed = 42", "sed = 42")),
+        "quick.toml:2:1: unknown key `sed` in the scenario, did you mean `seed`?"
+    );
+    assert_eq!(
+        error(&edit("median = 450", "medain = 450")),
+        "quick.toml:29:45: unknown key `medain` in endpoints[0].latency.ttft_ms, did you mean `median`?"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    assert_eq!(
+        error(&edit("concurrency = 64", "concurrency = \"many\"")),
+        "quick.toml:31:15: invalid type for `endpoints[0].concurrency`: found string \"many\", expected an integer"
+    );
+    assert_eq!(
+        error(&edit("concurrency = 64", "concurrency = -1")),
+        "quick.toml:31:15: invalid value for `endpoints[0].concurrency`: found -1, expected an integer from 0 to \
+         4294967295"
+    );
+    assert_eq!(
+        error(&edit("start = \"10m\"", "start = 10")),
+        "quick.toml:37:9: invalid type for `endpoints[0].faults[0].start`: found integer `10`, expected a duration \
+         with a unit such as \"90s\" or \"6h20m\""
+    );
+}
+
+#[test]
+fn negative_duration() {
+    assert_eq!(
+        error(&edit("start = \"10m\"", "start = \"-5m\"")),
+        "quick.toml:37:9: invalid duration for `endpoints[0].faults[0].start`: negative duration `-5m`, expected zero \
+         or more"
+    );
+    assert_eq!(
+        error(&edit("limit = \"1h\"", "limit = \"1 hour\"")),
+        "quick.toml:9:9: invalid duration for `trace.limit`: found `1 hour`, expected a number with a unit (ms, s, m, \
+         h) such as `90s` or `6h20m`"
+    );
+}
+
+#[test]
+fn unknown_endpoint_in_chain() {
+    assert_eq!(
+        error(&edit("\"openai/gpt-4.1-mini\"]", "\"openai/gpt-4.1-mni\"]")),
+        "quick.toml:3:38: unknown endpoint `openai/gpt-4.1-mni` in policy.chain, did you mean `openai/gpt-4.1-mini`?"
+    );
+}
+
+#[test]
+fn missing_files() {
+    assert_eq!(
+        error(&edit("traces/sample.jsonl", "traces/nope.jsonl")),
+        "quick.toml:7:8: cannot read trace.path `traces/nope.jsonl`: no such file"
+    );
+    let policy = edit(
+        "policy = { chain = [\"openai/gpt-4o\", \"openai/gpt-4.1-mini\"], attempt_timeout_ms = 3000, max_attempts = 3 }",
+        "policy = \"policies/nope.rhai\"",
+    );
+    assert_eq!(error(&policy), "quick.toml:3:10: cannot read policy `policies/nope.rhai`: no such file");
+    let e = load_scenario(Path::new("nope.toml"), &[]).unwrap_err();
+    assert_eq!(e.to_string(), "cannot read scenario `nope.toml`: No such file or directory (os error 2)");
+    assert_eq!(e.at, Location::Nowhere);
+}
+
+#[test]
+fn toml_syntax_keeps_line_and_column() {
+    assert_eq!(error(&edit("seed = 42", "seed = = 42")), "quick.toml:2:8: invalid toml: extra `=`, expected nothing");
+}
+
+#[test]
+fn key_of_another_fault_kind() {
+    assert_eq!(
+        error(&edit("status = 503", "retry_after = \"1s\"")),
+        "quick.toml:39:15: `endpoints[0].faults[0].retry_after` does not apply to fault kind `outage`"
+    );
+}
+
+#[test]
+fn fault_window_both_or_neither() {
+    assert_eq!(
+        error(&edit("end = \"15m\"", "every = \"15m\"")),
+        "quick.toml:38:9: fault endpoints[0].faults[0] has both a fixed window (`start`) and a stochastic one \
+         (`every`), expected one of them"
+    );
+    assert_eq!(
+        error(&edit("start = \"10m\"\nend = \"15m\"\n", "")),
+        "quick.toml:36:8: fault endpoints[0].faults[0] has no window, expected `start` (and optionally `end`) or \
+         `every` and `lasting`"
+    );
+    assert_eq!(
+        error(&edit("lasting = \"90s\"\n", "")),
+        "quick.toml:42:8: missing key `lasting` in endpoints[0].faults[1]"
+    );
+    assert_eq!(
+        error(&edit("end = \"15m\"", "end = \"5m\"")),
+        "quick.toml:38:7: invalid value for `endpoints[0].faults[0].end`: found `5m`, expected a time after \
+         `endpoints[0].faults[0].start` (`10m`)"
+    );
+}
+
+#[test]
+fn duplicate_endpoint_name() {
+    assert_eq!(
+        error(&edit("name = \"azure/gpt-4o\"", "name = \"openai/gpt-4o\"")),
+        "quick.toml:92:8: duplicate endpoint name `openai/gpt-4o` in endpoints[2], already used by endpoints[0]"
+    );
+}
+
+#[test]
+fn probability_out_of_range() {
+    assert_eq!(
+        error(&edit("probability = 0.8", "probability = 1.5")),
+        "quick.toml:45:15: invalid value for `endpoints[0].faults[1].probability`: found 1.5, expected a probability \
+         from 0 to 1"
+    );
+}
+
+#[test]
+fn bad_dist_name() {
+    assert_eq!(
+        error(&edit("dist = \"lognormal\"", "dist = \"lognorm\"")),
+        "quick.toml:29:32: invalid value for `endpoints[0].latency.ttft_ms.dist`: found `lognorm`, did you mean \
+         `lognormal`?"
+    );
+    assert_eq!(
+        error(&edit("dist = \"lognormal\"", "dist = \"zipf\"")),
+        "quick.toml:29:32: invalid value for `endpoints[0].latency.ttft_ms.dist`: found `zipf`, expected one of \
+         `lognormal`, `normal`, `uniform`, `fixed`, `exponential`"
+    );
+}
+
+#[test]
+fn dist_parameters_are_checked() {
+    assert_eq!(
+        error(&edit("p99 = 2500", "p99 = 100")),
+        "quick.toml:29:23: invalid distribution for `endpoints[0].latency.ttft_ms`: p99 must be at least the median \
+         (450), found 100"
+    );
+    assert_eq!(
+        error(&edit("p99 = 2500", "sd = 100")),
+        "quick.toml:29:64: `endpoints[0].latency.ttft_ms.sd` does not apply to dist `lognormal`"
+    );
+    assert_eq!(
+        error(&edit("mean = 90, sd = 15", "mean = 90")),
+        "quick.toml:29:88: missing key `sd` in endpoints[0].latency.tokens_per_s"
+    );
+}
+
+#[test]
+fn catalog_errors() {
+    assert_eq!(
+        error(&edit("catalog = \"gpt-4o\"", "catalog = \"gpt-4oo\"")),
+        format!("quick.toml:93:21: unknown model `gpt-4oo` in price table `{}`, did you mean `gpt-4o`?", prices_path())
+    );
+    let no_table = edit(&format!("price_table = \"{}\"\n", prices_path()), "");
+    assert_eq!(
+        Fixture::new().parse(&no_table).unwrap_err(),
+        "quick.toml:92:21: `endpoints[2].price.catalog` needs a `price_table` at the top of the scenario"
+    );
+}
+
+#[test]
+fn other_range_checks() {
+    assert_eq!(
+        error(&edit("rpm = 500", "rpm = 0")),
+        "quick.toml:30:22: invalid value for `endpoints[0].rate_limit.rpm`: found 0, expected an integer greater than 0"
+    );
+    assert_eq!(
+        error(&edit("ratio = 1.1", "ratio = 0")),
+        "quick.toml:28:23: invalid value for `endpoints[0].tokenizer.ratio`: found 0, expected a number greater than 0"
+    );
+    assert_eq!(
+        error(&edit("invariants = [\"conservation\", \"budget\"]", "invariants = [\"conservation\", \"budgte\"]")),
+        "quick.toml:104:31: invalid value for `assert.invariants[1]`: found `budgte`, did you mean `budget`?"
+    );
+    assert_eq!(
+        error(&edit("format = \"azure\"", "format = \"csv\"")),
+        "quick.toml:8:10: invalid value for `trace.format`: found `csv`, expected one of `jsonl`, `azure`, \
+         `burstgpt`, `mooncake`"
+    );
+}
+
+#[test]
+fn trace_needs_exactly_one_source() {
+    let both = edit(
+        "skip_bad_lines = true\n",
+        "skip_bad_lines = true\n[trace.synthetic]\nrate_per_s = 1\nduration = \"1m\"\n",
+    );
+    assert_eq!(
+        error(&both),
+        "quick.toml:12:1: `[trace]` needs exactly one of `path` or `[trace.synthetic]`, found both"
+    );
+    let weights = both
+        .replace("path = \"traces/sample.jsonl\"\nformat = \"azure\"\n", "")
+        .replace("duration = \"1m\"\n", "duration = \"1m\"\nclasses = { a = 0, b = 0 }\n");
+    assert_eq!(
+        error(&weights),
+        "quick.toml:13:11: invalid value for `trace.synthetic.classes`: found weights summing to 0, expected a \
+         positive sum"
+    );
+}
+
+// === overrides ===
+
+#[test]
+fn override_changes_a_price() {
+    let s = Fixture::new().parse_with(&good(), &["endpoints.openai/gpt-4o.price.output_per_mtok=15"]).unwrap();
+    assert_eq!(s.endpoints[0].price.output, usd(15.0));
+    assert_eq!(s.endpoints[0].price.input, usd(2.5));
+}
+
+#[test]
+fn override_addresses_names_with_dots_and_indexes_arrays() {
+    let s = Fixture::new()
+        .parse_with(
+            &good(),
+            &["endpoints.openai/gpt-4.1-mini.concurrency=8", "endpoints.openai/gpt-4o.faults.0.start=11m"],
+        )
+        .unwrap();
+    assert_eq!(s.endpoints[1].concurrency, Some(8));
+    assert_eq!(s.endpoints[0].faults[0].window, FaultWindowSpec::Fixed { start_ms: 660_000, end_ms: Some(900_000) });
+}
+
+#[test]
+fn override_creates_a_missing_key() {
+    let s = Fixture::new().parse_with(&good(), &["endpoints.openai/gpt-4.1-mini.rate_limit.rpm=5"]).unwrap();
+    assert_eq!(s.endpoints[1].rate_limit, RateLimitSpec { rpm: Some(5), tpm: None });
+    let s = Fixture::new().parse_with(&good(), &["policy={ chain = [\"azure/gpt-4o\"] }"]).unwrap();
+    assert_eq!(s.policy, PolicySpec::Chain(vec![EndpointIdx(2)]));
+    assert_eq!(s.chain_limits, ChainLimits { attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS, max_attempts: None });
+}
+
+#[test]
+fn policy_overrides_become_policy_params() {
+    let s = Fixture::new().parse_with(&good(), &["policy.x=3", "policy.max_p95_ms=2500"]).unwrap();
+    assert_eq!(s.policy_params, vec![("x".to_string(), "3".to_string()), ("max_p95_ms".into(), "2500".into())]);
+    assert_eq!(s.seed, 42);
+}
+
+#[test]
+fn override_of_an_unknown_endpoint() {
+    assert_eq!(
+        error_with(&good(), &["endpoints.openai/gpt4o.price.output_per_mtok=15"]),
+        "--set endpoints.openai/gpt4o.price.output_per_mtok=15: unknown endpoint `openai/gpt4o`, did you mean \
+         `openai/gpt-4o`?"
+    );
+}
+
+#[test]
+fn override_with_a_bad_value_names_the_argument() {
+    assert_eq!(
+        error_with(&good(), &["seed=7", "endpoints.openai/gpt-4o.concurrency=abc"]),
+        "--set endpoints.openai/gpt-4o.concurrency=abc: invalid type for `endpoints[0].concurrency`: found string \
+         \"abc\", expected an integer"
+    );
+    assert_eq!(
+        error_with(&good(), &["endpoints.openai/gpt-4o.faults.1.probability=1.5"]),
+        "--set endpoints.openai/gpt-4o.faults.1.probability=1.5: invalid value for \
+         `endpoints[0].faults[1].probability`: found 1.5, expected a probability from 0 to 1"
+    );
+    assert_eq!(
+        error_with(&good(), &["endpoints.openai/gpt-4o.latncy=1"]),
+        "--set endpoints.openai/gpt-4o.latncy=1: unknown key `latncy` in endpoints[0], did you mean `latency`?"
+    );
+}
+
+#[test]
+fn a_file_error_wins_over_overrides_that_do_not_fix_it() {
+    let text = edit("concurrency = 64", "concurrency = \"many\"");
+    assert_eq!(
+        error_with(&text, &["seed=1"]),
+        "quick.toml:31:15: invalid type for `endpoints[0].concurrency`: found string \"many\", expected an integer"
+    );
+    let s = Fixture::new().parse_with(&text, &["endpoints.openai/gpt-4o.concurrency=8"]).unwrap();
+    assert_eq!(s.endpoints[0].concurrency, Some(8));
+}

@@ -1,0 +1,239 @@
+//! The replay loop: a discrete-event simulation in virtual time.
+//!
+//! Arrivals come from the trace in order; attempt completions, cut-offs and
+//! wake-ups sit in a binary heap keyed by `(time, sequence)`. At equal times,
+//! heap events go before the next arrival and among themselves in the order
+//! they were scheduled, so the run is a pure function of scenario and seed.
+//! The loop feeds the sans-IO executor and turns its actions into calls on the
+//! simulated endpoints; the event log flows to the sinks as it is written.
+
+use crate::{RunError, source::Requests};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use windtunnel_config::{PolicySpec, Scenario};
+use windtunnel_core::{
+    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, Planner,
+    Scheduled, Started, Streams, Sym,
+};
+use windtunnel_executor::{Action, AttemptId, Executor, ExecutorSettings, FlightId};
+use windtunnel_report::{Aggregator, Report, ReportHead};
+use windtunnel_sim::SimEndpoint;
+
+/// What the heap holds between now and its time.
+enum Pending {
+    /// An attempt that ends (`cut` = false) or is cut off (`cut` = true) at the key's time.
+    Attempt { id: AttemptId, endpoint: EndpointIdx, scheduled: Scheduled, cut: bool },
+    /// A retry wake-up.
+    Wake(FlightId),
+}
+
+/// Pending entries live in a slab; the heap orders small keys into it.
+struct Agenda {
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slab: Vec<Option<Pending>>,
+    free: Vec<u32>,
+    seq: u64,
+}
+
+impl Agenda {
+    fn new() -> Agenda {
+        Agenda { heap: BinaryHeap::new(), slab: Vec::new(), free: Vec::new(), seq: 0 }
+    }
+
+    fn push(&mut self, at: u64, p: Pending) {
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(p);
+                i
+            }
+            None => {
+                self.slab.push(Some(p));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, idx)));
+    }
+
+    fn peek_time(&self) -> Option<u64> {
+        self.heap.peek().map(|r| r.0.0)
+    }
+
+    fn pop(&mut self) -> Option<(u64, Pending)> {
+        let Reverse((at, _, idx)) = self.heap.pop()?;
+        let p = self.slab[idx as usize].take()?;
+        self.free.push(idx);
+        Some((at, p))
+    }
+}
+
+/// Options of one run.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Also send the event log here (an event file, an invariant checker).
+    pub extra_sink: Option<&'a mut dyn EventSink>,
+    /// Called now and then with (requests finished, virtual now) for progress bars.
+    pub progress: Option<&'a mut dyn FnMut(u64, u64)>,
+}
+
+/// How often (in arrivals) the progress callback runs.
+const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// Runs a scenario to its report.
+pub fn run(scenario: &Scenario, opts: RunOptions<'_>) -> Result<Report, RunError> {
+    let planner = match (&scenario.policy, scenario.chain_plan()) {
+        (_, Some(plan)) => FixedChain::new(plan),
+        (_, None) => {
+            return Err(RunError::ScriptPolicy { path: policy_path(scenario) });
+        }
+    };
+    let description = policy_description(scenario);
+    run_with(scenario, planner, description, opts)
+}
+
+fn policy_path(scenario: &Scenario) -> std::path::PathBuf {
+    match &scenario.policy {
+        PolicySpec::Script(p) => p.clone(),
+        PolicySpec::Chain(_) => scenario.file.clone(),
+    }
+}
+
+/// How reports name the policy.
+pub fn policy_description(scenario: &Scenario) -> String {
+    match &scenario.policy {
+        PolicySpec::Chain(chain) => {
+            let names: Vec<&str> = chain.iter().map(|i| scenario.endpoints[i.get()].id.as_str()).collect();
+            format!("chain: {}", names.join(" > "))
+        }
+        PolicySpec::Script(p) => p.display().to_string(),
+    }
+}
+
+/// Runs a scenario with any planner.
+pub fn run_with<P: Planner>(
+    scenario: &Scenario,
+    planner: P,
+    policy: String,
+    mut opts: RunOptions<'_>,
+) -> Result<Report, RunError> {
+    let streams = Streams::from_seed(scenario.seed);
+    let mut requests = Requests::open(&scenario.trace, &streams)?;
+    let mut sims: Vec<SimEndpoint> = scenario
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SimEndpoint::from_seed(EndpointIdx(i as u16), e, &streams))
+        .collect();
+    let mut executor = Executor::from_seed(planner, ExecutorSettings::default(), &streams);
+    let mut aggregator = Aggregator::new(scenario);
+    let mut null = windtunnel_core::NullSink;
+    let extra: &mut dyn EventSink = match opts.extra_sink.take() {
+        Some(s) => s,
+        None => &mut null,
+    };
+    let mut log = (&mut aggregator, extra);
+    let deadlines = ClassDeadlines::new(scenario);
+    let mut agenda = Agenda::new();
+    let mut actions = Vec::new();
+    let mut next = requests.next_request()?;
+    let mut arrivals = 0u64;
+    let mut now = 0u64;
+
+    loop {
+        let heap_first = match (agenda.peek_time(), &next) {
+            (Some(t), Some(r)) => t <= r.at_ms,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if heap_first {
+            let Some((at, pending)) = agenda.pop() else { break };
+            now = at;
+            announce_faults(&mut sims, now, &mut log);
+            match pending {
+                Pending::Attempt { id, endpoint, scheduled, cut } => {
+                    let report = if cut {
+                        let usage = sims[endpoint.get()].cancel(now, &scheduled);
+                        let ttft = scheduled.first_token_at.filter(|&t| t <= now).map(|t| t - scheduled.started_at);
+                        AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, ttft)
+                    } else {
+                        scheduled.report
+                    };
+                    executor.on_report(now, id, report, &mut log, &mut actions);
+                }
+                Pending::Wake(flight) => executor.on_wake(now, flight, &mut log, &mut actions),
+            }
+        } else {
+            let Some(req) = next.take() else { break };
+            now = req.at_ms;
+            announce_faults(&mut sims, now, &mut log);
+            let deadline = deadlines.get(&req.class);
+            executor.submit(now, req, deadline, &mut log, &mut actions);
+            next = requests.next_request()?;
+            arrivals += 1;
+            if arrivals.is_multiple_of(PROGRESS_EVERY)
+                && let Some(p) = opts.progress.as_mut()
+            {
+                p(arrivals, now);
+            }
+        }
+        for action in actions.drain(..) {
+            match action {
+                Action::Start { id, endpoint, endpoint_attempt, cutoffs } => {
+                    let Some(req) = executor.request(id.flight) else { continue };
+                    let start = AttemptStart { req, endpoint, attempt: id.attempt, endpoint_attempt };
+                    let sim = &mut sims[endpoint.get()];
+                    let scheduled = match sim.start(now, &start) {
+                        Started::Scheduled(s) => s,
+                        Started::Pending => {
+                            return Err(RunError::NotVirtual { endpoint: sim.spec().id.to_string() });
+                        }
+                    };
+                    match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at) {
+                        Some(cut) => agenda.push(cut, Pending::Attempt { id, endpoint, scheduled, cut: true }),
+                        None => {
+                            let at = scheduled.done_at;
+                            agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut: false });
+                        }
+                    }
+                }
+                Action::Wake { flight, at } => agenda.push(at, Pending::Wake(flight)),
+            }
+        }
+    }
+    if let Some(p) = opts.progress.as_mut() {
+        p(arrivals, now);
+    }
+    let head = ReportHead {
+        scenario: scenario.name.clone(),
+        policy,
+        seed: scenario.seed,
+        skipped_lines: requests.skipped(),
+        policy_errors: executor.policy_errors(),
+    };
+    Ok(aggregator.report(head))
+}
+
+fn announce_faults(sims: &mut [SimEndpoint], now: u64, log: &mut impl EventSink) {
+    for (i, sim) in sims.iter_mut().enumerate() {
+        sim.announce_faults(now, |fault, start, end| {
+            log.record(&Event::FaultWindow { endpoint: EndpointIdx(i as u16), fault, start, end });
+        });
+    }
+}
+
+/// SLA deadlines by class, looked up per arrival: a scenario has a handful of
+/// classes, so a linear scan beats a map.
+struct ClassDeadlines {
+    by_class: Vec<(String, u64)>,
+}
+
+impl ClassDeadlines {
+    fn new(s: &Scenario) -> ClassDeadlines {
+        ClassDeadlines { by_class: s.sla.iter().filter_map(|(c, sla)| Some((c.clone(), sla.deadline_ms?))).collect() }
+    }
+
+    fn get(&self, class: &Sym) -> Option<u64> {
+        self.by_class.iter().find(|(c, _)| c.as_str() == &**class).map(|(_, d)| *d)
+    }
+}

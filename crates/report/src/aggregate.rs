@@ -1,0 +1,257 @@
+//! The aggregator: an [`EventSink`] that folds the event log into report
+//! metrics as it streams past, in constant memory (integer histograms, fixed
+//! per-endpoint and per-kind counters). Nothing here looks at executor or
+//! simulator state: the event log is the only input.
+
+use crate::schema::*;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use windtunnel_config::{Scenario, SlaSpec};
+use windtunnel_core::{ErrorKind, Event, EventSink, Nanodollars, Outcome};
+
+/// Per-endpoint counters, indexed by `EndpointIdx`.
+#[derive(Clone, Debug, Default)]
+struct EndpointStats {
+    attempts: u64,
+    succeeded: u64,
+    errors: [u64; 12],
+    cost: Nanodollars,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ClassStats {
+    requests: u64,
+    violations: u64,
+}
+
+/// Folds the event log into a [`Report`].
+#[derive(Debug)]
+pub struct Aggregator {
+    endpoint_names: Vec<String>,
+    sla: BTreeMap<String, SlaSpec>,
+    requests: u64,
+    first_arrival: Option<u64>,
+    last_arrival: u64,
+    succeeded: u64,
+    failed: u64,
+    rejected: u64,
+    cached: u64,
+    by_reason: BTreeMap<&'static str, u64>,
+    cost: Nanodollars,
+    wasted: Nanodollars,
+    endpoints: Vec<EndpointStats>,
+    latency: Histogram<u64>,
+    ttft: Histogram<u64>,
+    classes: BTreeMap<String, ClassStats>,
+    sla_violations: u64,
+    failovers: u64,
+    failover_reasons: [u64; 12],
+    quality_sum: f64,
+    quality_n: u64,
+}
+
+/// Significant figures of the latency histograms: 3 keeps every percentile
+/// within 0.1% of the exact value at a few tens of KiB per histogram.
+const SIGFIG: u8 = 3;
+
+fn kind_index(k: ErrorKind) -> usize {
+    ErrorKind::ALL.iter().position(|&x| x == k).unwrap_or(0)
+}
+
+#[expect(clippy::expect_used, reason = "a 1 h bound at 3 significant figures is a valid constant configuration")]
+fn histogram() -> Histogram<u64> {
+    // Auto-resizing: any latency fits; the bound only sizes the first allocation.
+    let mut h = Histogram::new_with_max(3_600_000, SIGFIG).expect("valid histogram bounds");
+    h.auto(true);
+    h
+}
+
+impl Aggregator {
+    /// An aggregator for a run of `scenario`.
+    pub fn new(scenario: &Scenario) -> Aggregator {
+        Aggregator {
+            endpoint_names: scenario.endpoints.iter().map(|e| e.id.to_string()).collect(),
+            sla: scenario.sla.clone(),
+            requests: 0,
+            first_arrival: None,
+            last_arrival: 0,
+            succeeded: 0,
+            failed: 0,
+            rejected: 0,
+            cached: 0,
+            by_reason: BTreeMap::new(),
+            cost: Nanodollars::ZERO,
+            wasted: Nanodollars::ZERO,
+            endpoints: vec![EndpointStats::default(); scenario.endpoints.len()],
+            latency: histogram(),
+            ttft: histogram(),
+            classes: BTreeMap::new(),
+            sla_violations: 0,
+            failovers: 0,
+            failover_reasons: [0; 12],
+            quality_sum: 0.0,
+            quality_n: 0,
+        }
+    }
+
+    /// Requests that have finished.
+    pub fn finished(&self) -> u64 {
+        self.succeeded + self.failed + self.rejected + self.cached
+    }
+
+    /// The report's metrics; `head` supplies the run's identity.
+    pub fn report(&self, head: ReportHead) -> Report {
+        let pct = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+        let per_success =
+            if self.succeeded > 0 { Nanodollars(self.cost.0 / self.succeeded as i64) } else { Nanodollars::ZERO };
+        let rate = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        let errors_map = |e: &[u64; 12]| -> BTreeMap<String, u64> {
+            ErrorKind::ALL.iter().zip(e).filter(|(_, n)| **n > 0).map(|(k, n)| (k.as_str().to_string(), *n)).collect()
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            scenario: head.scenario,
+            policy: head.policy,
+            seed: head.seed,
+            trace: TraceSection {
+                requests: self.requests,
+                span_ms: self.first_arrival.map_or(0, |f| self.last_arrival - f),
+                skipped_lines: head.skipped_lines,
+            },
+            outcomes: OutcomesSection {
+                succeeded: self.succeeded,
+                failed: self.failed,
+                rejected: self.rejected,
+                cached: self.cached,
+                by_reason: self.by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            },
+            cost: CostSection {
+                total_usd: self.cost,
+                per_success_usd: per_success,
+                wasted_usd: self.wasted,
+                by_endpoint: self.endpoint_names.iter().cloned().zip(self.endpoints.iter().map(|e| e.cost)).collect(),
+            },
+            latency_ms: LatencySection {
+                p50: pct(&self.latency, 0.5),
+                p90: pct(&self.latency, 0.9),
+                p95: pct(&self.latency, 0.95),
+                p99: pct(&self.latency, 0.99),
+                max: self.latency.max(),
+            },
+            ttft_ms: TtftSection { p50: pct(&self.ttft, 0.5), p95: pct(&self.ttft, 0.95), p99: pct(&self.ttft, 0.99) },
+            sla: SlaSection {
+                violations: self.sla_violations,
+                rate: rate(self.sla_violations, self.requests),
+                by_class: self
+                    .classes
+                    .iter()
+                    .map(|(c, s)| (c.clone(), ClassSla { requests: s.requests, violations: s.violations }))
+                    .collect(),
+            },
+            attempts: AttemptsSection {
+                total: self.endpoints.iter().map(|e| e.attempts).sum(),
+                by_endpoint: self
+                    .endpoint_names
+                    .iter()
+                    .zip(&self.endpoints)
+                    .map(|(n, e)| {
+                        (
+                            n.clone(),
+                            EndpointAttempts {
+                                attempts: e.attempts,
+                                succeeded: e.succeeded,
+                                errors: errors_map(&e.errors),
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+            failover: FailoverSection { events: self.failovers, by_reason: errors_map(&self.failover_reasons) },
+            policy_errors: head.policy_errors,
+            quality: QualitySection {
+                mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
+            },
+        }
+    }
+}
+
+impl EventSink for Aggregator {
+    fn record(&mut self, event: &Event<'_>) {
+        match *event {
+            Event::Arrived { at, .. } => {
+                self.requests += 1;
+                self.first_arrival.get_or_insert(at);
+                self.last_arrival = at;
+            }
+            Event::AttemptStarted { endpoint, .. } => {
+                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+                    e.attempts += 1;
+                }
+            }
+            Event::AttemptFinished { endpoint, report, .. } => {
+                let cost = report.usage.cost;
+                self.cost += cost;
+                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+                    e.cost += cost;
+                    match &report.result {
+                        Ok(_) => e.succeeded += 1,
+                        Err(err) => e.errors[kind_index(err.kind)] += 1,
+                    }
+                }
+                if report.result.is_err() {
+                    self.wasted += cost;
+                }
+            }
+            Event::Failover { reason, .. } => {
+                self.failovers += 1;
+                self.failover_reasons[kind_index(reason)] += 1;
+            }
+            Event::FaultWindow { .. } => {}
+            Event::Finished { at, req, outcome, ttft_ms, quality, .. } => {
+                let latency = at - req.at_ms;
+                match outcome {
+                    Outcome::Succeeded => {
+                        self.succeeded += 1;
+                        let _ = self.latency.record(latency);
+                        if req.stream
+                            && let Some(t) = ttft_ms
+                        {
+                            let _ = self.ttft.record(t);
+                        }
+                        if let Some(q) = quality {
+                            self.quality_sum += q;
+                            self.quality_n += 1;
+                        }
+                    }
+                    Outcome::Failed(_) => self.failed += 1,
+                    Outcome::Rejected(_) => self.rejected += 1,
+                    Outcome::Cached => self.cached += 1,
+                }
+                if let Some(r) = outcome.reason() {
+                    *self.by_reason.entry(r).or_insert(0) += 1;
+                }
+                let class = match self.classes.get_mut(&*req.class) {
+                    Some(c) => c,
+                    None => self.classes.entry(req.class.to_string()).or_default(),
+                };
+                class.requests += 1;
+                if let Some(sla) = self.sla.get(&*req.class)
+                    && violates(sla, outcome, latency, req.stream, ttft_ms)
+                {
+                    class.violations += 1;
+                    self.sla_violations += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a finished request breaks its class's SLA: a request that did not
+/// succeed breaks it (the user got no answer in time), as does one slower
+/// than `latency_ms`, or a stream whose first token came after `ttft_ms`.
+fn violates(sla: &SlaSpec, outcome: Outcome, latency: u64, stream: bool, ttft: Option<u64>) -> bool {
+    if !matches!(outcome, Outcome::Succeeded | Outcome::Cached) {
+        return sla.latency_ms.is_some() || sla.ttft_ms.is_some() || sla.deadline_ms.is_some();
+    }
+    sla.latency_ms.is_some_and(|l| latency > l) || (stream && sla.ttft_ms.zip(ttft).is_some_and(|(l, t)| t > l))
+}

@@ -1,0 +1,114 @@
+//! [`LineSource`]: the line loop shared by the JSON-lines formats (ours and
+//! Mooncake's).
+//!
+//! Why a module: both formats need the same four things, done once here:
+//! - one reused byte buffer, so memory does not grow with trace length;
+//! - 1-based line numbers that count blank lines, so errors point at the
+//!   line an editor shows;
+//! - a UTF-8 check per line (a bad byte is one bad line, not a dead reader);
+//! - `\r\n` endings and a leading byte-order mark accepted.
+
+use crate::error::{Problem, TraceError};
+use std::io::BufRead;
+use std::sync::Arc;
+
+/// A buffer grown past this by one long line is given back afterwards.
+const SHRINK_ABOVE: usize = 1 << 20;
+/// What it is shrunk to: room for any ordinary line.
+const KEEP: usize = 64 << 10;
+
+/// Reads non-blank lines one at a time into a reused buffer.
+#[derive(Debug)]
+pub(crate) struct LineSource<R> {
+    src: R,
+    file: Arc<str>,
+    buf: Vec<u8>,
+    line: u64,
+}
+
+impl<R: BufRead> LineSource<R> {
+    pub(crate) fn new(src: R, file: Arc<str>) -> LineSource<R> {
+        LineSource { src, file, buf: Vec::with_capacity(4096), line: 0 }
+    }
+
+    /// The 1-based number of the line last returned.
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The next non-blank line and its number, `None` at the end. A read
+    /// failure is returned as [`TraceError::Read`]; the caller should stop.
+    pub(crate) fn next_line(&mut self) -> Option<Result<(u64, &str), TraceError>> {
+        // Find the line as a range first, and borrow the buffer only to
+        // return it: a borrow returned from inside the loop would keep the
+        // buffer borrowed across iterations.
+        let range = loop {
+            if self.buf.capacity() > SHRINK_ABOVE {
+                self.buf = Vec::with_capacity(KEEP);
+            }
+            self.buf.clear();
+            match self.src.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    return Some(Err(TraceError::Read { file: self.file.clone(), line: self.line + 1, source }));
+                }
+            }
+            self.line += 1;
+            let mut start = 0;
+            if self.line == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                start = 3;
+            }
+            let mut end = self.buf.len();
+            if self.buf.ends_with(b"\n") {
+                end -= 1;
+            }
+            if end > start && self.buf.get(end - 1) == Some(&b'\r') {
+                end -= 1;
+            }
+            let line = self.buf.get(start..end).unwrap_or_default();
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                break start..end;
+            }
+        };
+        let line = self.line;
+        let bytes = self.buf.get(range).unwrap_or_default();
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Ok((line, text)),
+            Err(e) => Err(TraceError::Line {
+                file: self.file.clone(),
+                line,
+                col: Some(e.valid_up_to() as u64 + 1),
+                problem: Problem::InvalidUtf8,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &[u8]) -> Vec<Result<(u64, String), String>> {
+        let mut src = LineSource::new(input, "t".into());
+        let mut out = Vec::new();
+        while let Some(r) = src.next_line() {
+            out.push(r.map(|(n, s)| (n, s.to_string())).map_err(|e| e.to_string()));
+        }
+        out
+    }
+
+    #[test]
+    fn skips_blank_lines_but_counts_them() {
+        let got = collect(b"\xEF\xBB\xBFa\r\n\n  \r\nb");
+        assert_eq!(got, vec![Ok((1, "a".to_string())), Ok((4, "b".to_string()))]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_one_bad_line() {
+        let got = collect(b"ok\nab\xFFc\nok2\n");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], Err("t:2:3: invalid utf-8, expected a utf-8 text line".to_string()));
+        assert_eq!(got[2], Ok((3, "ok2".to_string())));
+    }
+}
