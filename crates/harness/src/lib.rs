@@ -26,3 +26,6 @@ mod source;
 pub use error::RunError;
 pub use replay::{RunOptions, policy_description, run, run_with};
 pub use source::Requests;
+
+#[cfg(test)]
+mod tests;

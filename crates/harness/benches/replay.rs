@@ -1,0 +1,80 @@
+//! Hot-path benchmarks: one simulated attempt, and a whole replay through the
+//! executor and the report aggregator.
+//!
+//! `cargo bench -p windtunnel-harness`
+
+#![expect(clippy::expect_used, missing_docs, reason = "benchmark set-up")]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::path::Path;
+use windtunnel_config::parse_scenario;
+use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, Request, Streams};
+use windtunnel_harness::{RunOptions, run};
+use windtunnel_sim::SimEndpoint;
+
+fn scenario(requests_per_hour: u64) -> windtunnel_config::Scenario {
+    let text = format!(
+        r#"
+name = "bench"
+seed = 1
+policy = {{ chain = ["a/primary", "b/fallback"] }}
+
+[trace.synthetic]
+rate_per_s = {rate}
+duration = "1h"
+input_tokens = {{ dist = "lognormal", median = 800, p99 = 8000 }}
+output_tokens = {{ dist = "lognormal", median = 200, p99 = 1500 }}
+classes = {{ interactive = 0.7, batch = 0.3 }}
+
+[sla.interactive]
+latency_ms = 10000
+
+[[endpoints]]
+name = "a/primary"
+price = {{ input_per_mtok = 0.15, output_per_mtok = 0.60 }}
+latency = {{ ttft_ms = {{ dist = "lognormal", median = 350, p99 = 2000 }}, tokens_per_s = {{ dist = "normal", mean = 85, sd = 15 }} }}
+errors = {{ server_error_rate = 0.002 }}
+
+[[endpoints.faults]]
+kind = "rate_limit_burst"
+every = "10m"
+lasting = "1m"
+probability = 0.5
+
+[[endpoints]]
+name = "b/fallback"
+price = {{ input_per_mtok = 0.80, output_per_mtok = 4.00 }}
+"#,
+        rate = requests_per_hour as f64 / 3600.0
+    );
+    parse_scenario(&text, Path::new("bench.toml"), &[]).expect("valid bench scenario")
+}
+
+fn sim_attempt(c: &mut Criterion) {
+    let s = scenario(1000);
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &s.endpoints[0], &Streams::from_seed(1));
+    let mut seq = 0u64;
+    c.bench_function("sim_endpoint_start", |b| {
+        b.iter(|| {
+            seq += 1;
+            let req = Request::new(seq, seq, 800, 200);
+            let a = AttemptStart { req: &req, endpoint: EndpointIdx(0), attempt: 1, endpoint_attempt: 1 };
+            black_box(ep.start(seq, &a))
+        })
+    });
+}
+
+fn replay(c: &mut Criterion) {
+    let s = scenario(100_000);
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(100_000));
+    g.sample_size(10);
+    g.bench_function("100k_requests_two_endpoint_chain", |b| {
+        b.iter(|| black_box(run(&s, RunOptions::default()).expect("run")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, sim_attempt, replay);
+criterion_main!(benches);
