@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod run;
+mod trace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
