@@ -12,9 +12,12 @@
 //! # Dependencies
 //! - clap: arguments and `--help`.
 //! - anyhow: context on errors at the top, where they are rendered.
+//! - indicatif: the progress bar of long runs (terminal only).
+//! - serde_json: `trace stats --json`.
 
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is the one place that prints")]
 
+mod progress;
 mod run_cmd;
 mod trace_cmd;
 

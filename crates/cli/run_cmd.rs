@@ -5,6 +5,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_config::{Override, PolicySpec, TraceSource, load_scenario};
+use crate::progress::Progress;
 use windtunnel_harness::RunOptions;
 use windtunnel_report::{Report, to_json};
 use windtunnel_trace::TraceFormat;
@@ -61,7 +62,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("unknown report format `{f}`, expected a comma-separated list of: json, md");
         }
     }
-    let report = windtunnel_harness::run(&scenario, RunOptions::default())?;
+    let mut progress = Progress::for_run(&scenario);
+    let mut update = |n, now| progress.update(n, now);
+    let report = windtunnel_harness::run(&scenario, RunOptions { extra_sink: None, progress: Some(&mut update) });
+    progress.finish();
+    let report = report?;
     let out = args.out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     std::fs::create_dir_all(&out).with_context(|| format!("creating output folder `{}`", out.display()))?;
     let mut written = Vec::new();
