@@ -1,11 +1,11 @@
 //! `windtunnel run`.
 
+use crate::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_config::{Override, PolicySpec, TraceSource, load_scenario};
-use crate::progress::Progress;
 use windtunnel_harness::RunOptions;
 use windtunnel_report::{Report, to_json};
 use windtunnel_trace::TraceFormat;
