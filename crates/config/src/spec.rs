@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use windtunnel_core::{DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointId, EndpointIdx, Nanodollars, Plan, Price};
+use std::sync::Arc;
+use windtunnel_core::{
+    DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointFacts, EndpointId, EndpointIdx, Nanodollars, Plan, Price, TokenRatio,
+};
 use windtunnel_trace::{SyntheticSpec, TraceFormat};
 
 /// One scenario file, validated.
@@ -147,6 +150,26 @@ pub struct EndpointSpec {
     pub faults: Vec<FaultSpec>,
     /// `[[endpoints.price_changes]]`, sorted by time.
     pub price_changes: Vec<PriceChange>,
+}
+
+impl EndpointSpec {
+    /// What the executor and policies know of this endpoint: window, output
+    /// cap, tokenizer, prices over time, expected quality.
+    pub fn facts(&self) -> EndpointFacts {
+        let mut prices = vec![(0, self.price)];
+        prices.extend(self.price_changes.iter().map(|c| (c.at_ms, c.price)));
+        EndpointFacts {
+            id: self.id.clone(),
+            context_window: self.context_window,
+            max_output_tokens: self.max_output_tokens,
+            tokenizer: TokenRatio {
+                ratio: self.tokenizer.ratio,
+                lang: self.tokenizer.lang.iter().map(|(k, v)| (Arc::from(k.as_str()), *v)).collect(),
+            },
+            prices,
+            quality: self.quality.mean,
+        }
+    }
 }
 
 /// `tokenizer = { ratio = 1.0, lang = { zh = 1.3 } }`: tokens counted here per reference token.

@@ -101,6 +101,21 @@ impl ErrorKind {
         )
     }
 
+    /// Kinds that say the endpoint itself is unwell, and so count in breakers
+    /// and error rates. A 429 is not one (Retry-After deals with it), nor are
+    /// a quota (benched separately) or the client's own mistakes.
+    pub fn counts_against_health(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::ServerError
+                | ErrorKind::Overloaded
+                | ErrorKind::Timeout
+                | ErrorKind::StreamCut
+                | ErrorKind::Malformed
+                | ErrorKind::Connection
+        )
+    }
+
     /// Kinds where another endpoint can help by default (without `on_error`):
     /// the retryable ones, a quota (another provider has credit) and a context
     /// overflow (another endpoint may have a larger window).

@@ -3,7 +3,7 @@
 //! sim and live alike. Events borrow the request so that recording costs no
 //! clone; sinks that keep events convert them.
 
-use crate::{AttemptReport, EndpointIdx, ErrorKind, Nanodollars, Outcome, Request};
+use crate::{AttemptReport, BreakerState, EndpointIdx, ErrorKind, Nanodollars, Outcome, Request, Usage};
 
 /// One record of the event log.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +27,35 @@ pub enum Event<'a> {
         endpoint: EndpointIdx,
         /// The attempt limit of the request's plan.
         attempt_limit: u32,
+        /// A half-open breaker's probe.
+        probe: bool,
+        /// Tokens of the request as this endpoint counts them (input, max_tokens).
+        tokens: (u32, u32),
+    },
+    /// An attempt was given up by the executor (a hedge that lost); what it
+    /// had consumed is billed.
+    AttemptCancelled {
+        /// Time.
+        at: u64,
+        /// The request.
+        req: &'a Request,
+        /// 1-based across the chain.
+        attempt: u32,
+        /// Where it went.
+        endpoint: EndpointIdx,
+        /// What it consumed.
+        usage: Usage,
+    },
+    /// An endpoint's circuit breaker changed state.
+    Breaker {
+        /// Time.
+        at: u64,
+        /// The endpoint.
+        endpoint: EndpointIdx,
+        /// Before.
+        from: BreakerState,
+        /// After.
+        to: BreakerState,
     },
     /// An attempt ended.
     AttemptFinished {
@@ -96,6 +125,8 @@ impl Event<'_> {
             | Event::AttemptStarted { at, .. }
             | Event::AttemptFinished { at, .. }
             | Event::Failover { at, .. }
+            | Event::AttemptCancelled { at, .. }
+            | Event::Breaker { at, .. }
             | Event::Finished { at, .. } => at,
             Event::FaultWindow { start, .. } => start,
         }

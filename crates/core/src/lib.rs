@@ -19,6 +19,7 @@
 //! - `planner` — [`Planner`], [`FixedChain`], [`ErrorAction`].
 //! - `error_kind` — [`ErrorKind`] (`RateLimited` is a 429), [`AttemptError`].
 //! - `event` — the event log ([`Event`], [`EventSink`]).
+//! - `view` — what a policy sees: [`RouteContext`], [`EndpointFacts`], [`Health`], [`PolicySettings`].
 //! - `money`, `duration`, `rng`, `request`, `endpoint`, `plan`, `outcome`.
 //!
 //! # Dependencies
@@ -39,6 +40,7 @@ mod plan;
 mod planner;
 mod request;
 mod rng;
+mod view;
 
 pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
 pub use dist::{Dist, DistError};
@@ -53,3 +55,7 @@ pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};
+pub use view::{
+    BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,
+    RetrySettings, RouteContext, TokenRatio,
+};

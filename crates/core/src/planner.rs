@@ -3,18 +3,18 @@
 //! policy engine.
 //!
 //! ```
-//! use windtunnel_core::{EndpointIdx, Plan, Planner, PolicyFailure, Request};
+//! use windtunnel_core::{EndpointIdx, Plan, Planner, PolicyFailure, Request, RouteContext};
 //!
 //! /// Everything to endpoint 0, then endpoint 1.
 //! struct Two;
 //! impl Planner for Two {
-//!     fn route(&mut self, _now: u64, _req: &Request) -> Result<Plan, PolicyFailure> {
+//!     fn route(&mut self, _req: &Request, _ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
 //!         Ok(Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]))
 //!     }
 //! }
 //! ```
 
-use crate::{AttemptError, EndpointIdx, Plan, Request};
+use crate::{AttemptError, EndpointIdx, Plan, PolicySettings, Request, ResponseInfo, RouteContext};
 
 /// What to do after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,27 +38,58 @@ pub struct AttemptInfo {
     pub elapsed_ms: u64,
 }
 
-/// A policy hook that could not produce an answer (script error, limit hit).
-/// The request then takes the default chain and the report counts it.
+/// A policy hook that could not produce an answer (script error, limit hit,
+/// a route to an unknown endpoint). The request then takes the default chain
+/// (or the built-in default reaction) and the report counts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyFailure {
-    /// What went wrong, with position when known.
+    /// The hook (`route`, `on_error`, `accept`).
+    pub hook: &'static str,
+    /// What went wrong.
     pub message: String,
+    /// Line and column in the script, when known.
+    pub position: Option<(u32, u32)>,
+}
+
+impl std::fmt::Display for PolicyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((l, c)) => write!(f, "{} at {l}:{c}: {}", self.hook, self.message),
+            None => write!(f, "{}: {}", self.hook, self.message),
+        }
+    }
 }
 
 /// Decides plans for requests. The executor calls it; it never calls the executor.
 pub trait Planner {
-    /// The plan for one request.
-    fn route(&mut self, now_ms: u64, req: &Request) -> Result<Plan, PolicyFailure>;
-
-    /// What to do after a failed attempt. `None` = the built-in default.
-    fn on_error(&mut self, _req: &Request, _attempt: &AttemptInfo, _err: &AttemptError) -> Option<ErrorAction> {
-        None
+    /// Engine settings (breakers, retry backoff, default chain). Read once
+    /// when the executor is built.
+    fn settings(&self) -> PolicySettings {
+        PolicySettings::default()
     }
 
-    /// The chain to use when `route` fails.
-    fn default_plan(&self) -> Plan {
-        Plan::chain(Vec::new())
+    /// The plan for one request.
+    fn route(&mut self, req: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure>;
+
+    /// What to do after a failed attempt. `Ok(None)` = the built-in default.
+    fn on_error(
+        &mut self,
+        _req: &Request,
+        _attempt: &AttemptInfo,
+        _err: &AttemptError,
+    ) -> Result<Option<ErrorAction>, PolicyFailure> {
+        Ok(None)
+    }
+
+    /// Whether the policy has an `accept` hook (cascades); when false the
+    /// executor accepts every answer without calling it.
+    fn has_accept(&self) -> bool {
+        false
+    }
+
+    /// Cascade: `false` sends the request on to the next endpoint of the chain.
+    fn accept(&mut self, _req: &Request, _resp: &ResponseInfo) -> Result<bool, PolicyFailure> {
+        Ok(true)
     }
 }
 
@@ -76,11 +107,11 @@ impl FixedChain {
 }
 
 impl Planner for FixedChain {
-    fn route(&mut self, _now_ms: u64, _req: &Request) -> Result<Plan, PolicyFailure> {
-        Ok(self.plan.clone())
+    fn settings(&self) -> PolicySettings {
+        PolicySettings { default_chain: Some(self.plan.chain.clone()), ..PolicySettings::default() }
     }
 
-    fn default_plan(&self) -> Plan {
-        self.plan.clone()
+    fn route(&mut self, _req: &Request, _ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
+        Ok(self.plan.clone())
     }
 }

@@ -1,33 +1,65 @@
 //! The executor: a state machine that carries each request's plan out.
 //!
 //! It is sans-IO. The driver feeds it arrivals ([`Executor::submit`]),
-//! attempt reports ([`Executor::on_report`]) and wake-ups
-//! ([`Executor::on_wake`]); it answers with [`Action`]s (start an attempt with
-//! these cut-offs, wake me at `t`) and writes the event log. It never reads a
-//! clock and never sleeps: the simulator's event loop and tokio drive the very
-//! same code.
+//! attempt reports ([`Executor::on_report`]), cancellations it asked for
+//! ([`Executor::on_cancelled`]) and wake-ups ([`Executor::on_wake`]); it
+//! answers with [`Action`]s and writes the event log. It never reads a clock
+//! and never sleeps: the simulator's event loop and tokio drive the very same
+//! code.
+//!
+//! What happens after a failed attempt (`after_error`), in order:
+//! 1. a Retry-After holds the endpoint off for everyone; a quota benches it;
+//! 2. a fatal kind marks the endpoint done for this request;
+//! 3. the policy's `on_error` answers retry / next / fail (SPEC's defaults
+//!    without it); "retry" after a fatal kind becomes "next";
+//! 4. past the deadline the request fails with `deadline`; at the attempt
+//!    limit with the upstream's reason;
+//! 5. retry waits for backoff (and any Retry-After); next takes the next chain
+//!    entry that is usable: not done for this request, not held off, its
+//!    breaker admitting, the prompt fitting its window, the budget covering it.
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Jitter};
+use crate::breaker::{Admission, Breaker, Transition};
+use crate::budget::Ledger;
+use crate::health::HealthWindow;
+use std::collections::BTreeMap;
 use windtunnel_core::{
-    AttemptError, AttemptInfo, AttemptReport, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink, FailReason,
-    KeyedStream, Nanodollars, Outcome, Plan, Planner, Request, Streams,
+    AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
+    FailReason, Health, JitterKind, KeyedStream, Nanodollars, Outcome, Plan, Planner, PolicySettings, RejectReason,
+    Request, ResponseInfo, RouteContext, Streams, Usage,
 };
 
 /// A request in flight: slot and generation, so a late report for a finished
 /// request is recognised and dropped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlightId {
     slot: u32,
     generation: u32,
 }
 
+impl FlightId {
+    /// The slot: dense, reused after the request finishes. Drivers may index by it.
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
+
 /// One attempt of one flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptId {
     /// The request.
     pub flight: FlightId,
     /// 1-based attempt number across the chain.
     pub attempt: u32,
+}
+
+/// Why the executor wants to be woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeKind {
+    /// Retry on the same endpoint after backoff.
+    Retry,
+    /// Start a hedge if the first attempt is still out.
+    Hedge,
 }
 
 /// What the driver must do.
@@ -44,12 +76,22 @@ pub enum Action {
         /// When to give up on it.
         cutoffs: Cutoffs,
     },
-    /// Call [`Executor::on_wake`] for this flight at `at` (retry backoff).
+    /// Give up an attempt now and report what it consumed through
+    /// [`Executor::on_cancelled`] (before any other call).
+    Cancel {
+        /// Which attempt.
+        id: AttemptId,
+    },
+    /// Call [`Executor::on_wake`] for this flight at `at`.
     Wake {
         /// The request.
         flight: FlightId,
         /// When.
         at: u64,
+        /// Why.
+        kind: WakeKind,
+        /// Only the latest wake of a flight counts.
+        token: u32,
     },
 }
 
@@ -78,11 +120,20 @@ impl Cutoffs {
     }
 }
 
-/// Executor settings that are not per-plan.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ExecutorSettings {
-    /// Backoff between retries on one endpoint.
-    pub backoff: Backoff,
+/// How long an endpoint that answered `quota_exceeded` is benched when it
+/// gave no Retry-After. Quotas reset on the scale of minutes (per-minute
+/// spend caps) to months (credits); a minute keeps a refreshed quota from
+/// going unused for long while sparing the endpoint a storm of doomed attempts.
+pub const QUOTA_BENCH_MS: u64 = 60_000;
+
+#[derive(Clone, Copy, Debug)]
+struct Running {
+    attempt: u32,
+    endpoint: EndpointIdx,
+    pos: usize,
+    started_at: u64,
+    reserved: Nanodollars,
+    probe: bool,
 }
 
 struct Flight {
@@ -92,55 +143,103 @@ struct Flight {
     arrived: u64,
     deadline_at: u64,
     attempts: u32,
-    /// Position in the chain of the endpoint now tried.
+    /// Chain position of the latest attempt.
     pos: usize,
-    /// Per endpoint tried: attempts made there and whether it is done for this
-    /// request (a fatal error).
+    /// Per endpoint tried: attempts made there and whether it is done for
+    /// this request (a fatal error).
     tried: Vec<(EndpointIdx, u32, bool)>,
-    attempt_started_at: u64,
+    running: Vec<Running>,
     cost: Nanodollars,
-    last_error: Option<ErrorKind>,
     retries_here: u32,
+    wake_token: u32,
+    hedged: bool,
+    last_error: Option<ErrorKind>,
+    /// An accepted answer waiting for cancelled hedges to report.
+    answer: Option<(EndpointIdx, f64, Option<u64>)>,
+}
+
+struct EndpointState {
+    breaker: Breaker,
+    health: HealthWindow,
+    not_before: u64,
+}
+
+/// Why no chain entry could take the request, for its outcome.
+#[derive(Clone, Copy, Debug, Default)]
+struct Skips {
+    budget: bool,
+    context: bool,
+    held_off: bool,
 }
 
 /// Carries out plans. Generic over the policy.
 pub struct Executor<P> {
     planner: P,
-    settings: ExecutorSettings,
+    settings: PolicySettings,
+    backoff: Backoff,
+    facts: Vec<EndpointFacts>,
+    endpoints: Vec<EndpointState>,
+    health_view: Vec<Health>,
+    ledger: Ledger,
     flights: Vec<Option<Flight>>,
     free: Vec<u32>,
     generations: Vec<u32>,
     backoff_draws: KeyedStream,
     policy_errors: u64,
-    /// Per endpoint: no attempt before this time (a Retry-After it announced,
-    /// or a quota bench).
-    not_before: Vec<u64>,
 }
 
-/// How long an endpoint that answered `quota_exceeded` is benched when it
-/// gave no Retry-After. Quotas reset on the scale of minutes (per-minute
-/// spend caps) to months (credits); a minute keeps a refreshed quota from
-/// going unused for long while sparing the endpoint a storm of doomed attempts.
-pub const QUOTA_BENCH_MS: u64 = 60_000;
-
 impl<P: Planner> Executor<P> {
-    /// An executor for `planner` whose random draws (backoff jitter) come from `streams`.
-    pub fn from_seed(planner: P, settings: ExecutorSettings, streams: &Streams) -> Executor<P> {
+    /// An executor for `planner` over endpoints with `facts`, tenants'
+    /// `budgets`, and random draws (backoff jitter) from `streams`.
+    pub fn from_seed(
+        planner: P,
+        facts: Vec<EndpointFacts>,
+        budgets: &BTreeMap<String, Nanodollars>,
+        streams: &Streams,
+    ) -> Executor<P> {
+        let settings = planner.settings();
+        let backoff = Backoff {
+            base_ms: settings.retry.base_ms,
+            max_ms: settings.retry.max_ms,
+            jitter: match settings.retry.jitter {
+                JitterKind::None => Jitter::None,
+                JitterKind::Full => Jitter::Full,
+                JitterKind::Equal => Jitter::Equal,
+            },
+        };
+        let endpoints = facts
+            .iter()
+            .map(|f| EndpointState {
+                breaker: Breaker::new(settings.breaker),
+                health: HealthWindow::new(settings.breaker.window_ms, f.quality),
+                not_before: 0,
+            })
+            .collect();
+        let health_view = facts.iter().map(|f| Health { quality: f.quality, ..Health::default() }).collect();
         Executor {
             planner,
             settings,
+            backoff,
+            facts,
+            endpoints,
+            health_view,
+            ledger: Ledger::new(budgets),
             flights: Vec::new(),
             free: Vec::new(),
             generations: Vec::new(),
             backoff_draws: streams.keyed("executor:backoff"),
             policy_errors: 0,
-            not_before: Vec::new(),
         }
     }
 
-    /// Calls of `route` that failed and fell back to the default plan.
+    /// Failed policy calls (route, on_error, accept).
     pub fn policy_errors(&self) -> u64 {
         self.policy_errors
+    }
+
+    /// The policy.
+    pub fn planner(&self) -> &P {
+        &self.planner
     }
 
     /// Requests in flight.
@@ -153,8 +252,26 @@ impl<P: Planner> Executor<P> {
         self.flight(flight).map(|f| &f.req)
     }
 
+    /// When `endpoint` may next be tried (a Retry-After or a quota bench).
+    pub fn not_before(&self, endpoint: EndpointIdx) -> u64 {
+        self.endpoints.get(endpoint.get()).map_or(0, |e| e.not_before)
+    }
+
     fn flight(&self, id: FlightId) -> Option<&Flight> {
         self.flights.get(id.slot as usize)?.as_ref().filter(|f| f.generation == id.generation)
+    }
+
+    fn flight_mut(&mut self, id: FlightId) -> Option<&mut Flight> {
+        self.flights.get_mut(id.slot as usize)?.as_mut().filter(|f| f.generation == id.generation)
+    }
+
+    /// Moves breakers whose open period is over to half-open.
+    fn poll_breakers(&mut self, now: u64, log: &mut impl EventSink) {
+        for (i, e) in self.endpoints.iter_mut().enumerate() {
+            if let (_, Some(t)) = e.breaker.poll(now) {
+                log.record(&breaker_event(now, EndpointIdx(i as u16), t));
+            }
+        }
     }
 
     /// A request arrives at `now`. `class_deadline_ms` is its SLA class's
@@ -168,14 +285,25 @@ impl<P: Planner> Executor<P> {
         out: &mut Vec<Action>,
     ) {
         log.record(&Event::Arrived { at: now, req: &req });
-        let plan = match self.planner.route(now, &req) {
-            Ok(plan) => plan,
+        self.poll_breakers(now, log);
+        for (i, e) in self.endpoints.iter_mut().enumerate() {
+            let mut h = *e.health.snapshot(now);
+            h.breaker = e.breaker.state();
+            h.rate_limited_until_ms = e.not_before;
+            self.health_view[i] = h;
+        }
+        let ctx = RouteContext { now_ms: now, facts: &self.facts, health: &self.health_view, budgets: &self.ledger };
+        let routed = self.planner.route(&req, &ctx);
+        let plan = match routed {
+            Ok(mut plan) => {
+                plan.chain.retain(|e| e.get() < self.facts.len());
+                Some(plan)
+            }
             Err(_) => {
                 self.policy_errors += 1;
-                self.planner.default_plan()
+                self.settings.default_chain.clone().map(Plan::chain)
             }
         };
-        let deadline = [req.deadline_ms, plan.deadline_ms, class_deadline_ms].into_iter().flatten().min();
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -185,6 +313,10 @@ impl<P: Planner> Executor<P> {
             }
         };
         let generation = self.generations[slot as usize];
+        let id = FlightId { slot, generation };
+        let rejected = plan.is_none();
+        let plan = plan.unwrap_or_else(|| Plan::chain(Vec::new()));
+        let deadline = [req.deadline_ms, plan.deadline_ms, class_deadline_ms].into_iter().flatten().min();
         self.flights[slot as usize] = Some(Flight {
             generation,
             req,
@@ -194,15 +326,183 @@ impl<P: Planner> Executor<P> {
             attempts: 0,
             pos: 0,
             tried: Vec::new(),
-            attempt_started_at: now,
+            running: Vec::new(),
             cost: Nanodollars::ZERO,
-            last_error: None,
             retries_here: 0,
+            wake_token: 0,
+            hedged: false,
+            last_error: None,
+            answer: None,
         });
-        let id = FlightId { slot, generation };
-        match self.next_usable(now, id, 0) {
-            Some(pos) => self.start_attempt(now, id, pos, log, out),
-            None => self.finish(now, id, Outcome::Failed(FailReason::NoEndpoint), None, None, log),
+        if rejected {
+            return self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
+        }
+        self.advance(now, id, 0, None, log, out);
+    }
+
+    /// Starts the first usable chain entry at or after `from`; when there is
+    /// none, ends the request (unless a hedge is still out).
+    fn advance(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        from: usize,
+        failed: Option<(EndpointIdx, ErrorKind)>,
+        log: &mut impl EventSink,
+        out: &mut Vec<Action>,
+    ) {
+        let mut skips = Skips::default();
+        match self.claim(now, id, from, &mut skips) {
+            Some((pos, probe, reserved)) => {
+                if let (Some((from_e, kind)), Some(f)) = (failed, self.flight(id)) {
+                    let to = f.plan.chain[pos];
+                    log.record(&Event::Failover { at: now, req: &f.req, from: from_e, to, reason: kind });
+                }
+                if let Some(f) = self.flight_mut(id) {
+                    f.retries_here = 0;
+                }
+                self.start_attempt(now, id, pos, probe, reserved, log, out);
+            }
+            None => {
+                let Some(f) = self.flight(id) else { return };
+                if !f.running.is_empty() {
+                    return; // a hedge is still out; its report decides
+                }
+                let outcome = match (f.last_error, f.attempts) {
+                    (Some(k), _) => Outcome::Failed(FailReason::Upstream(k)),
+                    (None, 0) if skips.budget => Outcome::Rejected(RejectReason::Budget),
+                    (None, _) if skips.context => Outcome::Failed(FailReason::Upstream(ErrorKind::ContextExceeded)),
+                    (None, _) if skips.held_off => Outcome::Failed(FailReason::Upstream(ErrorKind::RateLimited)),
+                    (None, _) if skips.budget => Outcome::Rejected(RejectReason::Budget),
+                    (None, _) => Outcome::Failed(FailReason::NoEndpoint),
+                };
+                self.finish(now, id, outcome, log);
+            }
+        }
+    }
+
+    /// Finds the first usable chain entry at or after `from` and reserves its
+    /// cost: (position, is a probe, reservation).
+    fn claim(&mut self, now: u64, id: FlightId, from: usize, skips: &mut Skips) -> Option<(usize, bool, Nanodollars)> {
+        let f = self.flights.get(id.slot as usize)?.as_ref().filter(|f| f.generation == id.generation)?;
+        if f.attempts >= f.plan.attempt_limit() || now >= f.deadline_at {
+            return None;
+        }
+        for pos in from..f.plan.chain.len() {
+            let e = f.plan.chain[pos];
+            if f.tried.iter().any(|&(t, _, dead)| t == e && dead) {
+                continue;
+            }
+            let state = &mut self.endpoints[e.get()];
+            if state.not_before > now {
+                skips.held_off = true;
+                continue;
+            }
+            if !self.facts[e.get()].fits(&f.req) {
+                skips.context = true;
+                continue;
+            }
+            let probe = match state.breaker.admit() {
+                Admission::Allow => false,
+                Admission::Probe => true,
+                Admission::Deny => continue,
+            };
+            let amount = self.facts[e.get()].max_cost(&f.req, now);
+            if !self.ledger.reserve(&f.req.tenant, amount) {
+                skips.budget = true;
+                continue;
+            }
+            return Some((pos, probe, amount));
+        }
+        None
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site; the arguments are the attempt's identity")]
+    fn start_attempt(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        pos: usize,
+        probe: bool,
+        reserved: Nanodollars,
+        log: &mut impl EventSink,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(Some(f)) = self.flights.get_mut(id.slot as usize) else { return };
+        let endpoint = f.plan.chain[pos];
+        f.pos = pos;
+        f.attempts += 1;
+        let endpoint_attempt = match f.tried.iter_mut().find(|t| t.0 == endpoint) {
+            Some(t) => {
+                t.1 += 1;
+                t.1
+            }
+            None => {
+                f.tried.push((endpoint, 1, false));
+                1
+            }
+        };
+        f.running.push(Running { attempt: f.attempts, endpoint, pos, started_at: now, reserved, probe });
+        let state = &mut self.endpoints[endpoint.get()];
+        state.health.started();
+        if probe {
+            state.breaker.probe_sent();
+        }
+        let attempt_end = now.saturating_add(f.plan.attempt_timeout_ms);
+        let cutoffs = Cutoffs {
+            timeout_at: attempt_end.min(f.deadline_at),
+            first_token_by: f.plan.ttft_timeout_ms.filter(|_| f.req.stream).map(|t| now.saturating_add(t)),
+            is_deadline: f.deadline_at <= attempt_end,
+        };
+        log.record(&Event::AttemptStarted {
+            at: now,
+            req: &f.req,
+            attempt: f.attempts,
+            endpoint,
+            attempt_limit: f.plan.attempt_limit(),
+            probe,
+            tokens: self.facts[endpoint.get()].tokens(&f.req),
+        });
+        out.push(Action::Start {
+            id: AttemptId { flight: id, attempt: f.attempts },
+            endpoint,
+            endpoint_attempt,
+            cutoffs,
+        });
+        if let Some(h) = f.plan.hedge_after_ms
+            && !f.hedged
+            && f.running.len() == 1
+            && f.attempts < f.plan.attempt_limit()
+        {
+            f.wake_token += 1;
+            let at = now.saturating_add(h);
+            out.push(Action::Wake { flight: id, at, kind: WakeKind::Hedge, token: f.wake_token });
+        }
+    }
+
+    /// Removes a running attempt, settles its money and health; returns it.
+    fn settle(&mut self, now: u64, id: AttemptId, usage: &Usage, health: Option<Result<f64, ()>>) -> Option<Running> {
+        let f =
+            self.flights.get_mut(id.flight.slot as usize)?.as_mut().filter(|f| f.generation == id.flight.generation)?;
+        let i = f.running.iter().position(|r| r.attempt == id.attempt)?;
+        let r = f.running.swap_remove(i);
+        f.cost += usage.cost;
+        self.ledger.settle(&f.req.tenant, r.reserved, usage.cost);
+        let state = &mut self.endpoints[r.endpoint.get()];
+        state.health.finished(now, health.map(|h| h.map(|q| (now - r.started_at, q))));
+        Some(r)
+    }
+
+    fn record_breaker(&mut self, now: u64, r: &Running, verdict: Option<bool>, log: &mut impl EventSink) {
+        let state = &mut self.endpoints[r.endpoint.get()];
+        match verdict {
+            Some(success) => {
+                if let Some(t) = state.breaker.record(now, success, r.probe) {
+                    log.record(&breaker_event(now, r.endpoint, t));
+                }
+            }
+            None if r.probe => state.breaker.probe_abandoned(),
+            None => {}
         }
     }
 
@@ -216,197 +516,265 @@ impl<P: Planner> Executor<P> {
         log: &mut impl EventSink,
         out: &mut Vec<Action>,
     ) {
+        self.poll_breakers(now, log);
         let Some(f) = self.flight(id.flight) else { return };
-        if f.attempts != id.attempt {
-            return; // a stale report of an attempt the executor moved past
-        }
-        let endpoint = f.plan.chain[f.pos];
+        let Some(r) = f.running.iter().find(|r| r.attempt == id.attempt).copied() else { return };
         log.record(&Event::AttemptFinished {
             at: now,
             req: &f.req,
             attempt: id.attempt,
-            endpoint,
-            started_at: f.attempt_started_at,
+            endpoint: r.endpoint,
+            started_at: r.started_at,
             report: &report,
         });
-        let started = f.attempt_started_at;
-        let arrived = f.arrived;
-        let Some(f) = self.flight_mut(id.flight) else { return };
-        f.cost += report.usage.cost;
+        let verdict = match &report.result {
+            Ok(_) => Some(true),
+            Err(e) if e.kind.counts_against_health() => Some(false),
+            Err(_) => None,
+        };
+        let health = match (&report.result, verdict) {
+            (Ok(resp), _) => Some(Ok(resp.quality)),
+            (Err(_), Some(false)) => Some(Err(())),
+            _ => None,
+        };
+        if self.settle(now, id, &report.usage, health).is_none() {
+            return;
+        }
+        self.record_breaker(now, &r, verdict, log);
         match report.result {
             Ok(resp) => {
-                let ttft = report.ttft_ms.map(|t| started - arrived + t);
-                self.finish(now, id.flight, Outcome::Succeeded, Some((endpoint, resp.quality)), ttft, log);
+                let Some(Some(f)) = self.flights.get(id.flight.slot as usize) else { return };
+                let ttft = report.ttft_ms.map(|t| r.started_at - f.arrived + t);
+                let others_running = !f.running.is_empty();
+                if self.planner.has_accept() {
+                    let info = ResponseInfo {
+                        endpoint: r.endpoint,
+                        quality: resp.quality,
+                        latency_ms: now - r.started_at,
+                        ttft_ms: report.ttft_ms,
+                        output_tokens: report.usage.output_tokens,
+                        cost: report.usage.cost,
+                    };
+                    let accepted = match self.planner.accept(&f.req, &info) {
+                        Ok(a) => a,
+                        Err(_) => {
+                            self.policy_errors += 1;
+                            true
+                        }
+                    };
+                    if !accepted && !others_running {
+                        let mut skips = Skips::default();
+                        if let Some((pos, probe, reserved)) = self.claim(now, id.flight, r.pos + 1, &mut skips) {
+                            self.start_attempt(now, id.flight, pos, probe, reserved, log, out);
+                            return;
+                        }
+                        // The last tier's answer stands.
+                    }
+                }
+                self.conclude(now, id.flight, (r.endpoint, resp.quality, ttft), log, out);
             }
-            Err(err) => self.after_error(now, id.flight, endpoint, &err, log, out),
+            Err(err) => {
+                if self.flight(id.flight).is_some_and(|f| !f.running.is_empty()) {
+                    // A hedge is still out: let it answer.
+                    if let Some(f) = self.flight_mut(id.flight) {
+                        f.last_error = Some(err.kind);
+                    }
+                    self.note_error(now, id.flight, r.endpoint, &err);
+                    return;
+                }
+                self.after_error(now, id.flight, r, &err, log, out);
+            }
         }
     }
 
-    /// A wake-up the executor asked for (a retry after backoff).
-    pub fn on_wake(&mut self, now: u64, flight: FlightId, log: &mut impl EventSink, out: &mut Vec<Action>) {
-        let Some(f) = self.flight(flight) else { return };
-        let pos = f.pos;
-        let ready = self.not_before(f.plan.chain[pos]);
-        if now >= f.deadline_at || ready >= f.deadline_at {
-            self.finish(now, flight, Outcome::Failed(FailReason::Deadline), None, None, log);
-        } else if ready > now {
-            out.push(Action::Wake { flight, at: ready }); // another request's 429 pushed it back
-        } else {
-            self.start_attempt(now, flight, pos, log, out);
+    /// Succeeds the request, cancelling other attempts still out first.
+    fn conclude(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        answer: (EndpointIdx, f64, Option<u64>),
+        log: &mut impl EventSink,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(f) = self.flight_mut(id) else { return };
+        if f.running.is_empty() {
+            f.answer = Some(answer);
+            return self.finish(now, id, Outcome::Succeeded, log);
+        }
+        f.answer = Some(answer);
+        for r in &f.running {
+            out.push(Action::Cancel { id: AttemptId { flight: id, attempt: r.attempt } });
         }
     }
 
-    fn flight_mut(&mut self, id: FlightId) -> Option<&mut Flight> {
-        self.flights.get_mut(id.slot as usize)?.as_mut().filter(|f| f.generation == id.generation)
-    }
-
-    /// When `endpoint` may next be tried (a Retry-After or a quota bench).
-    pub fn not_before(&self, endpoint: EndpointIdx) -> u64 {
-        self.not_before.get(endpoint.get()).copied().unwrap_or(0)
-    }
-
-    fn hold_off(&mut self, endpoint: EndpointIdx, until: u64) {
-        if self.not_before.len() <= endpoint.get() {
-            self.not_before.resize(endpoint.get() + 1, 0);
+    /// An attempt the executor asked to cancel, with what it consumed.
+    pub fn on_cancelled(&mut self, now: u64, id: AttemptId, usage: Usage, log: &mut impl EventSink) {
+        let Some(f) = self.flight(id.flight) else { return };
+        let Some(r) = f.running.iter().find(|r| r.attempt == id.attempt).copied() else { return };
+        log.record(&Event::AttemptCancelled { at: now, req: &f.req, attempt: id.attempt, endpoint: r.endpoint, usage });
+        self.settle(now, id, &usage, None);
+        self.record_breaker(now, &r, None, log);
+        if let Some(f) = self.flight(id.flight)
+            && f.running.is_empty()
+            && f.answer.is_some()
+        {
+            self.finish(now, id.flight, Outcome::Succeeded, log);
         }
-        let slot = &mut self.not_before[endpoint.get()];
-        *slot = (*slot).max(until);
     }
 
-    /// The first chain position at or after `from` whose endpoint is not done
-    /// for this request and not held off at `now`.
-    fn next_usable(&self, now: u64, id: FlightId, from: usize) -> Option<usize> {
-        let f = self.flight(id)?;
-        (from..f.plan.chain.len()).find(|&p| {
-            let e = f.plan.chain[p];
-            self.not_before(e) <= now && !f.tried.iter().any(|&(t, _, dead)| t == e && dead)
-        })
+    /// Retry-After and quota bench, and the fatal mark, for one error.
+    fn note_error(&mut self, now: u64, id: FlightId, endpoint: EndpointIdx, err: &AttemptError) {
+        let hold = match (err.retry_after_ms, err.kind) {
+            (Some(ra), _) => Some(now.saturating_add(ra)),
+            (None, ErrorKind::QuotaExceeded) => Some(now.saturating_add(QUOTA_BENCH_MS)),
+            _ => None,
+        };
+        if let Some(until) = hold {
+            let nb = &mut self.endpoints[endpoint.get()].not_before;
+            *nb = (*nb).max(until);
+        }
+        if err.kind.is_fatal_for_endpoint()
+            && let Some(f) = self.flight_mut(id)
+            && let Some(t) = f.tried.iter_mut().find(|t| t.0 == endpoint)
+        {
+            t.2 = true;
+        }
     }
 
     fn after_error(
         &mut self,
         now: u64,
         id: FlightId,
-        endpoint: EndpointIdx,
+        r: Running,
         err: &AttemptError,
         log: &mut impl EventSink,
         out: &mut Vec<Action>,
     ) {
-        if let Some(ra) = err.retry_after_ms {
-            self.hold_off(endpoint, now.saturating_add(ra));
-        } else if err.kind == ErrorKind::QuotaExceeded {
-            self.hold_off(endpoint, now.saturating_add(QUOTA_BENCH_MS));
-        }
-        let Some(f) = self.flight_mut(id) else { return };
+        self.note_error(now, id, r.endpoint, err);
+        let Some(Some(f)) = self.flights.get_mut(id.slot as usize) else { return };
         f.last_error = Some(err.kind);
-        if err.kind.is_fatal_for_endpoint()
-            && let Some(t) = f.tried.iter_mut().find(|t| t.0 == endpoint)
-        {
-            t.2 = true;
-        }
-        let info = AttemptInfo { number: f.attempts, endpoint, elapsed_ms: now - f.arrived };
-        let (attempts, limit, deadline_at, pos, seq) =
-            (f.attempts, f.plan.attempt_limit(), f.deadline_at, f.pos, f.req.seq);
-        let Some(Some(f)) = self.flights.get(id.slot as usize) else { return };
-        let asked = self.planner.on_error(&f.req, &info, err);
-        let mut action =
-            asked.unwrap_or(if err.kind.fails_over_by_default() { ErrorAction::Next } else { ErrorAction::Fail });
+        let info = AttemptInfo { number: r.attempt, endpoint: r.endpoint, elapsed_ms: now - f.arrived };
+        let asked = match self.planner.on_error(&f.req, &info, err) {
+            Ok(a) => a,
+            Err(_) => {
+                self.policy_errors += 1;
+                None
+            }
+        };
+        let default = if err.kind.fails_over_by_default() { ErrorAction::Next } else { ErrorAction::Fail };
+        let mut action = asked.unwrap_or(default);
         if action == ErrorAction::Retry && err.kind.is_fatal_for_endpoint() {
             action = ErrorAction::Next; // SPEC: never retry an endpoint after a fatal kind
         }
-        let failed = Outcome::Failed(FailReason::Upstream(err.kind));
+        let (attempts, limit, deadline_at, seq) = (f.attempts, f.plan.attempt_limit(), f.deadline_at, f.req.seq);
         if now >= deadline_at {
-            return self.finish(now, id, Outcome::Failed(FailReason::Deadline), None, None, log);
+            return self.finish(now, id, Outcome::Failed(FailReason::Deadline), log);
         }
+        let failed = Outcome::Failed(FailReason::Upstream(err.kind));
         if action == ErrorAction::Fail || attempts >= limit {
-            return self.finish(now, id, failed, None, None, log);
+            return self.finish(now, id, failed, log);
         }
         match action {
             ErrorAction::Retry => {
-                let Some(f) = self.flight_mut(id) else { return };
                 f.retries_here += 1;
                 let retry = f.retries_here;
-                let backoff = self.settings.backoff.wait_ms(retry, self.backoff_draws.at(seq, u64::from(attempts)));
-                let at = (now + backoff).max(self.not_before(endpoint));
+                let backoff = self.backoff.wait_ms(retry, self.backoff_draws.at(seq, u64::from(attempts)));
+                let at = (now + backoff).max(self.endpoints[r.endpoint.get()].not_before);
                 if at >= deadline_at {
-                    return self.finish(now, id, Outcome::Failed(FailReason::Deadline), None, None, log);
+                    return self.finish(now, id, Outcome::Failed(FailReason::Deadline), log);
                 }
-                out.push(Action::Wake { flight: id, at });
+                f.pos = r.pos;
+                f.wake_token += 1;
+                out.push(Action::Wake { flight: id, at, kind: WakeKind::Retry, token: f.wake_token });
             }
-            ErrorAction::Next | ErrorAction::Fail => match self.next_usable(now, id, pos + 1) {
-                Some(next) => {
-                    if let Some(f) = self.flight(id) {
-                        let to = f.plan.chain[next];
-                        log.record(&Event::Failover { at: now, req: &f.req, from: endpoint, to, reason: err.kind });
-                    }
-                    if let Some(f) = self.flight_mut(id) {
-                        f.retries_here = 0;
-                    }
-                    self.start_attempt(now, id, next, log, out);
-                }
-                None => self.finish(now, id, failed, None, None, log),
-            },
+            ErrorAction::Next | ErrorAction::Fail => {
+                self.advance(now, id, r.pos + 1, Some((r.endpoint, err.kind)), log, out);
+            }
         }
     }
 
-    fn start_attempt(&mut self, now: u64, id: FlightId, pos: usize, log: &mut impl EventSink, out: &mut Vec<Action>) {
-        let Some(f) = self.flight_mut(id) else { return };
-        let endpoint = f.plan.chain[pos];
-        f.pos = pos;
-        f.attempts += 1;
-        f.attempt_started_at = now;
-        let endpoint_attempt = match f.tried.iter_mut().find(|t| t.0 == endpoint) {
-            Some(t) => {
-                t.1 += 1;
-                t.1
-            }
-            None => {
-                f.tried.push((endpoint, 1, false));
-                1
-            }
-        };
-        let attempt_end = now.saturating_add(f.plan.attempt_timeout_ms);
-        let cutoffs = Cutoffs {
-            timeout_at: attempt_end.min(f.deadline_at),
-            first_token_by: f.plan.ttft_timeout_ms.filter(|_| f.req.stream).map(|t| now.saturating_add(t)),
-            is_deadline: f.deadline_at <= attempt_end,
-        };
-        log.record(&Event::AttemptStarted {
-            at: now,
-            req: &f.req,
-            attempt: f.attempts,
-            endpoint,
-            attempt_limit: f.plan.attempt_limit(),
-        });
-        out.push(Action::Start {
-            id: AttemptId { flight: id, attempt: f.attempts },
-            endpoint,
-            endpoint_attempt,
-            cutoffs,
-        });
-    }
-
-    fn finish(
+    /// A wake-up the executor asked for.
+    pub fn on_wake(
         &mut self,
         now: u64,
-        id: FlightId,
-        outcome: Outcome,
-        answer: Option<(EndpointIdx, f64)>,
-        ttft_ms: Option<u64>,
+        flight: FlightId,
+        kind: WakeKind,
+        token: u32,
         log: &mut impl EventSink,
+        out: &mut Vec<Action>,
     ) {
+        if self.flight(flight).is_none_or(|f| f.wake_token != token || f.answer.is_some()) {
+            return;
+        }
+        self.poll_breakers(now, log);
+        let Some(f) = self.flight(flight) else { return };
+        let pos = f.pos;
+        match kind {
+            WakeKind::Hedge => {
+                if f.running.len() != 1 || f.hedged {
+                    return;
+                }
+                let mut skips = Skips::default();
+                if let Some((p, probe, reserved)) = self.claim(now, flight, pos + 1, &mut skips) {
+                    if let Some(f) = self.flight_mut(flight) {
+                        f.hedged = true;
+                    }
+                    self.start_attempt(now, flight, p, probe, reserved, log, out);
+                }
+            }
+            WakeKind::Retry => {
+                let endpoint = f.plan.chain[pos];
+                let ready = self.not_before(endpoint);
+                let last = f.last_error.unwrap_or(ErrorKind::ServerError);
+                if now >= f.deadline_at || ready >= f.deadline_at {
+                    return self.finish(now, flight, Outcome::Failed(FailReason::Deadline), log);
+                }
+                if ready > now {
+                    // Another request's 429 pushed the endpoint back.
+                    if let Some(f) = self.flight_mut(flight) {
+                        f.wake_token += 1;
+                        out.push(Action::Wake { flight, at: ready, kind, token: f.wake_token });
+                    }
+                    return;
+                }
+                let mut skips = Skips::default();
+                match self.claim(now, flight, pos, &mut skips) {
+                    Some((p, probe, reserved)) if p == pos => {
+                        self.start_attempt(now, flight, p, probe, reserved, log, out)
+                    }
+                    Some((_, _, reserved)) => {
+                        // The endpoint cannot take it now (breaker, budget): give
+                        // the reservation back and move on.
+                        if let Some(f) = self.flight(flight) {
+                            let tenant = f.req.tenant.clone();
+                            self.ledger.settle(&tenant, reserved, Nanodollars::ZERO);
+                        }
+                        self.advance(now, flight, pos + 1, Some((endpoint, last)), log, out);
+                    }
+                    None => self.advance(now, flight, pos + 1, Some((endpoint, last)), log, out),
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, now: u64, id: FlightId, outcome: Outcome, log: &mut impl EventSink) {
         let Some(f) = self.flights.get_mut(id.slot as usize).and_then(Option::take) else { return };
+        let answer = f.answer.filter(|_| outcome == Outcome::Succeeded);
         log.record(&Event::Finished {
             at: now,
             req: &f.req,
             outcome,
             attempts: f.attempts,
             endpoint: answer.map(|a| a.0),
-            ttft_ms,
+            ttft_ms: answer.and_then(|a| a.2),
             cost: f.cost,
             quality: answer.map(|a| a.1),
         });
         self.generations[id.slot as usize] = self.generations[id.slot as usize].wrapping_add(1);
         self.free.push(id.slot);
     }
+}
+
+fn breaker_event(at: u64, endpoint: EndpointIdx, t: Transition) -> Event<'static> {
+    Event::Breaker { at, endpoint, from: t.from, to: t.to }
 }

@@ -11,31 +11,104 @@ use std::rc::Rc;
 use windtunnel_core::*;
 
 /// One scripted attempt: after `ms`, this result (None = success).
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Step {
     ms: u64,
     error: Option<(ErrorKind, Option<u64>)>,
     cost: i64,
 }
 
-/// A policy with a fixed plan and a scripted on_error answer.
+/// What a test run needs besides the script.
+struct Setup {
+    plan: Plan,
+    on_error: Option<ErrorAction>,
+    backoff: Backoff,
+    accept_at: Option<f64>,
+    facts: Vec<EndpointFacts>,
+    budgets: BTreeMap<String, Nanodollars>,
+    quality: f64,
+    breaker: Option<BreakerSettings>,
+}
+
+impl Setup {
+    fn new(plan: Plan) -> Setup {
+        Setup {
+            plan,
+            on_error: None,
+            backoff: Backoff::default(),
+            accept_at: None,
+            facts: facts(4),
+            budgets: BTreeMap::new(),
+            quality: 0.9,
+            breaker: None,
+        }
+    }
+}
+
+/// A policy with a fixed plan, a scripted on_error answer and backoff.
 struct Scripted {
     plan: Plan,
     on_error: Option<ErrorAction>,
+    backoff: Backoff,
+    /// Cascade: accept answers of at least this quality.
+    accept_at: Option<f64>,
+    breaker: Option<BreakerSettings>,
 }
 
 impl Planner for Scripted {
-    fn route(&mut self, _: u64, _: &Request) -> Result<Plan, PolicyFailure> {
+    fn settings(&self) -> PolicySettings {
+        let jitter = match self.backoff.jitter {
+            Jitter::None => JitterKind::None,
+            Jitter::Full => JitterKind::Full,
+            Jitter::Equal => JitterKind::Equal,
+        };
+        PolicySettings {
+            retry: RetrySettings { base_ms: self.backoff.base_ms, max_ms: self.backoff.max_ms, jitter },
+            // Breakers out of the way unless a test wants them.
+            breaker: self.breaker.unwrap_or(BreakerSettings {
+                consecutive_failures: 0,
+                min_requests: u32::MAX,
+                ..BreakerSettings::default()
+            }),
+            default_chain: None,
+        }
+    }
+    fn route(&mut self, _: &Request, _: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
         Ok(self.plan.clone())
     }
-    fn on_error(&mut self, _: &Request, _: &AttemptInfo, _: &AttemptError) -> Option<ErrorAction> {
-        self.on_error
+    fn on_error(
+        &mut self,
+        _: &Request,
+        _: &AttemptInfo,
+        _: &AttemptError,
+    ) -> Result<Option<ErrorAction>, PolicyFailure> {
+        Ok(self.on_error)
     }
+    fn has_accept(&self) -> bool {
+        self.accept_at.is_some()
+    }
+    fn accept(&mut self, _: &Request, resp: &ResponseInfo) -> Result<bool, PolicyFailure> {
+        Ok(resp.quality >= self.accept_at.unwrap_or(0.0))
+    }
+}
+
+fn facts(n: usize) -> Vec<EndpointFacts> {
+    (0..n)
+        .map(|i| EndpointFacts {
+            id: EndpointId::new(&format!("p{i}/m")),
+            context_window: None,
+            max_output_tokens: None,
+            tokenizer: TokenRatio::default(),
+            prices: vec![(0, Price::default())],
+            quality: 0.9,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
 enum Rec {
-    Start { at: u64, req: u64, endpoint: EndpointIdx, limit: u32 },
+    Breaker { endpoint: EndpointIdx, to: BreakerState },
+    Start { at: u64, req: u64, endpoint: EndpointIdx, limit: u32, probe: bool },
     End { at: u64, req: u64, endpoint: EndpointIdx, kind: Option<ErrorKind>, retry_after: Option<u64>, cost: i64 },
     Finished { req: u64, outcome: Outcome, attempts: u32, cost: i64 },
 }
@@ -46,9 +119,13 @@ struct Log(Rc<RefCell<Vec<Rec>>>);
 impl EventSink for Log {
     fn record(&mut self, e: &Event<'_>) {
         let rec = match *e {
-            Event::AttemptStarted { at, req, endpoint, attempt_limit, .. } => {
-                Rec::Start { at, req: req.seq, endpoint, limit: attempt_limit }
+            Event::AttemptCancelled { at, req, endpoint, usage, .. } => {
+                Rec::End { at, req: req.seq, endpoint, kind: None, retry_after: None, cost: usage.cost.0 }
             }
+            Event::AttemptStarted { at, req, endpoint, attempt_limit, probe, .. } => {
+                Rec::Start { at, req: req.seq, endpoint, limit: attempt_limit, probe }
+            }
+            Event::Breaker { endpoint, to, .. } => Rec::Breaker { endpoint, to },
             Event::AttemptFinished { at, req, endpoint, report, .. } => Rec::End {
                 at,
                 req: req.seq,
@@ -69,14 +146,27 @@ impl EventSink for Log {
 /// Runs `n` requests (one per 10 ms) through the executor; attempt k of any
 /// request gets `script[k % len]`.
 fn run(plan: Plan, on_error: Option<ErrorAction>, script: &[Step], n: u64, backoff: Backoff) -> Vec<Rec> {
+    run_setup(Setup { on_error, backoff, ..Setup::new(plan) }, script, n)
+}
+
+fn run_setup(setup: Setup, script: &[Step], n: u64) -> Vec<Rec> {
     let log = Log::default();
     let mut sink = log.clone();
-    let mut ex = Executor::from_seed(Scripted { plan, on_error }, ExecutorSettings { backoff }, &Streams::from_seed(1));
+    let planner = Scripted {
+        plan: setup.plan,
+        on_error: setup.on_error,
+        backoff: setup.backoff,
+        accept_at: setup.accept_at,
+        breaker: setup.breaker,
+    };
+    let mut ex = Executor::from_seed(planner, setup.facts, &setup.budgets, &Streams::from_seed(1));
+    let quality = setup.quality;
     enum Ev {
         Arrive(u64),
         Done(AttemptId, AttemptReport),
-        Wake(FlightId),
+        Wake(FlightId, WakeKind, u32),
     }
+    let mut cancelled: Vec<AttemptId> = Vec::new();
     let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
     let mut evs: BTreeMap<u64, Ev> = BTreeMap::new();
     let mut seq = 0u64;
@@ -93,11 +183,23 @@ fn run(plan: Plan, on_error: Option<ErrorAction>, script: &[Step], n: u64, backo
     while let Some(Reverse((now, s))) = heap.pop() {
         match evs.remove(&s).unwrap() {
             Ev::Arrive(i) => ex.submit(now, Request::new(i, now, 100, 10), None, &mut sink, &mut out),
-            Ev::Done(id, report) => ex.on_report(now, id, report, &mut sink, &mut out),
-            Ev::Wake(f) => ex.on_wake(now, f, &mut sink, &mut out),
+            Ev::Done(id, report) => {
+                if !cancelled.contains(&id) {
+                    ex.on_report(now, id, report, &mut sink, &mut out)
+                }
+            }
+            Ev::Wake(f, kind, token) => ex.on_wake(now, f, kind, token, &mut sink, &mut out),
         }
-        for a in out.drain(..) {
+        let mut i = 0;
+        while i < out.len() {
+            let a = out[i];
+            i += 1;
             match a {
+                Action::Cancel { id } => {
+                    cancelled.push(id);
+                    let usage = Usage { input_tokens: 100, output_tokens: 1, cost: Nanodollars(7) };
+                    ex.on_cancelled(now, id, usage, &mut sink);
+                }
                 Action::Start { id, cutoffs, .. } => {
                     let step = &script[k % script.len()];
                     k += 1;
@@ -106,7 +208,7 @@ fn run(plan: Plan, on_error: Option<ErrorAction>, script: &[Step], n: u64, backo
                         (_, Some(cut)) => {
                             (cut, AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, None))
                         }
-                        (None, None) => (now + step.ms, AttemptReport::success(usage, 0.9, Some(step.ms))),
+                        (None, None) => (now + step.ms, AttemptReport::success(usage, quality, Some(step.ms))),
                         (Some((kind, ra)), None) => {
                             let mut e = AttemptError::new(*kind);
                             e.retry_after_ms = *ra;
@@ -115,9 +217,12 @@ fn run(plan: Plan, on_error: Option<ErrorAction>, script: &[Step], n: u64, backo
                     };
                     push(&mut heap, &mut evs, at, Ev::Done(id, report));
                 }
-                Action::Wake { flight, at } => push(&mut heap, &mut evs, at, Ev::Wake(flight)),
+                Action::Wake { flight, at, kind, token } => {
+                    push(&mut heap, &mut evs, at, Ev::Wake(flight, kind, token))
+                }
             }
         }
+        out.clear();
     }
     assert_eq!(ex.in_flight(), 0);
     log.0.borrow().clone()
@@ -166,13 +271,45 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
-    fn executor_keeps_its_guarantees(plan in plans(), on_error in actions(), script in steps(), n in 1u64..20) {
+    fn executor_keeps_its_guarantees(
+        plan in plans(),
+        on_error in actions(),
+        script in steps(),
+        n in 1u64..20,
+        streak in 1u32..4,
+        open_ms in 10u64..500,
+    ) {
         let deadline = plan.deadline_ms;
-        let recs = run(plan, on_error, &script, n, Backoff::default());
+        let breaker = BreakerSettings {
+            failure_rate: 0.5,
+            min_requests: 4,
+            window_ms: 10_000,
+            consecutive_failures: streak,
+            open_ms,
+            half_open_probes: 1,
+        };
+        let recs = run_setup(Setup { on_error, breaker: Some(breaker), ..Setup::new(plan) }, &script, n);
+        // No attempt reaches an endpoint while its breaker is open; half-open
+        // only as a probe.
+        let mut state: BTreeMap<EndpointIdx, BreakerState> = BTreeMap::new();
+        for r in &recs {
+            match r {
+                Rec::Breaker { endpoint, to } => { state.insert(*endpoint, *to); }
+                Rec::Start { endpoint, probe, .. } => {
+                    let s = state.get(endpoint).copied().unwrap_or_default();
+                    prop_assert!(s != BreakerState::Open, "attempt on open breaker {:?}", endpoint);
+                    prop_assert_eq!(*probe, s == BreakerState::HalfOpen, "probe flag matches the state");
+                }
+                _ => {}
+            }
+        }
         let mut finished = BTreeMap::new();
         let mut per_req: BTreeMap<u64, Vec<&Rec>> = BTreeMap::new();
         for r in &recs {
-            let req = match r { Rec::Start { req, .. } | Rec::End { req, .. } | Rec::Finished { req, .. } => *req };
+            let req = match r {
+                Rec::Start { req, .. } | Rec::End { req, .. } | Rec::Finished { req, .. } => *req,
+                Rec::Breaker { .. } => continue,
+            };
             per_req.entry(req).or_default().push(r);
             if let Rec::Finished { req, outcome, .. } = r {
                 prop_assert!(finished.insert(*req, *outcome).is_none(), "request {} finished twice", req);
@@ -197,7 +334,10 @@ proptest! {
         prop_assert_eq!(finished.len() as u64, n);
         for (req, recs) in per_req {
             let arrived = req * 10;
-            let starts: Vec<_> = recs.iter().filter_map(|r| match r { Rec::Start { at, endpoint, limit, .. } => Some((*at, *endpoint, *limit)), _ => None }).collect();
+            let starts: Vec<_> = recs.iter().filter_map(|r| match r {
+                Rec::Start { at, endpoint, limit, .. } => Some((*at, *endpoint, *limit)),
+                _ => None,
+            }).collect();
             // Attempts never exceed the plan's limit.
             if let Some(&(_, _, limit)) = starts.first() {
                 prop_assert!(starts.len() as u32 <= limit, "{} attempts, limit {}", starts.len(), limit);
@@ -293,4 +433,102 @@ fn retry_waits_for_backoff_and_retry_after() {
 fn an_empty_chain_fails_with_no_endpoint() {
     let recs = run(Plan::chain(vec![]), None, &[step(1, None)], 1, Backoff::default());
     assert_eq!(outcome_of(&recs), (Outcome::Failed(FailReason::NoEndpoint), 0));
+}
+
+fn starts(recs: &[Rec]) -> Vec<(u64, u64, EndpointIdx)> {
+    recs.iter()
+        .filter_map(|r| match r {
+            Rec::Start { at, req, endpoint, .. } => Some((*req, *at, *endpoint)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_hedge_starts_after_the_delay_and_the_loser_is_cancelled_and_billed() {
+    let mut plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]);
+    plan.hedge_after_ms = Some(100);
+    plan.max_attempts = Some(2);
+    let recs = run(plan, None, &[step(1000, None), step(50, None)], 1, Backoff::default());
+    assert_eq!(starts(&recs), vec![(0, 0, EndpointIdx(0)), (0, 100, EndpointIdx(1))]);
+    let finished = recs.iter().find_map(|r| match r {
+        Rec::Finished { outcome, cost, .. } => Some((*outcome, *cost)),
+        _ => None,
+    });
+    assert_eq!(finished, Some((Outcome::Succeeded, 1 + 7)), "winner's cost plus the loser's partial bill");
+}
+
+#[test]
+fn a_cascade_escalates_until_an_answer_is_accepted_or_the_chain_ends() {
+    let plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1), EndpointIdx(2)]);
+    let setup = Setup { accept_at: Some(0.95), quality: 0.9, ..Setup::new(plan.clone()) };
+    let recs = run_setup(setup, &[step(100, None)], 1);
+    assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 3), "every tier tried, the last answer stands");
+    let finished = recs.iter().find_map(|r| match r {
+        Rec::Finished { cost, .. } => Some(*cost),
+        _ => None,
+    });
+    assert_eq!(finished, Some(3), "every step's cost counts");
+    let setup = Setup { accept_at: Some(0.5), quality: 0.9, ..Setup::new(plan) };
+    assert_eq!(outcome_of(&run_setup(setup, &[step(100, None)], 1)), (Outcome::Succeeded, 1));
+}
+
+#[test]
+fn endpoints_whose_window_cannot_hold_the_request_are_skipped() {
+    let mut setup = Setup::new(Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]));
+    setup.facts[0].context_window = Some(50); // 100 input + 10 max_tokens do not fit
+    let recs = run_setup(setup, &[step(10, None)], 3);
+    assert!(starts(&recs).iter().all(|s| s.2 == EndpointIdx(1)), "{:?}", starts(&recs));
+    let mut setup = Setup::new(Plan::chain(vec![EndpointIdx(0)]));
+    setup.facts[0].context_window = Some(50);
+    let recs = run_setup(setup, &[step(10, None)], 1);
+    assert_eq!(outcome_of(&recs), (Outcome::Failed(FailReason::Upstream(ErrorKind::ContextExceeded)), 0));
+}
+
+#[test]
+fn a_request_the_budget_cannot_cover_is_rejected_before_any_attempt() {
+    let mut setup = Setup::new(Plan::chain(vec![EndpointIdx(0)]));
+    setup.facts[0].prices = vec![(
+        0,
+        Price {
+            input: PricePerMtok::from_usd(1.0),
+            output: PricePerMtok::from_usd(1.0),
+            cached_input: PricePerMtok::from_usd(1.0),
+        },
+    )];
+    // Each request may cost 110 tokens × $1/Mtok = 110,000 nano-dollars; 250,000 covers two.
+    setup.budgets.insert("default".into(), Nanodollars(250_000));
+    let script = [Step { ms: 10, error: None, cost: 110_000 }];
+    let recs = run_setup(setup, &script, 3);
+    let outcomes: BTreeMap<u64, Outcome> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Rec::Finished { req, outcome, .. } => Some((*req, *outcome)),
+            _ => None,
+        })
+        .collect();
+    // The third arrives while the first is settled and the second still holds its reservation.
+    let expected = [(0, Outcome::Succeeded), (1, Outcome::Succeeded), (2, Outcome::Rejected(RejectReason::Budget))];
+    assert_eq!(outcomes, BTreeMap::from(expected));
+}
+
+#[test]
+fn an_open_breaker_diverts_traffic_until_a_probe_succeeds() {
+    let mut setup = Setup::new(Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]));
+    setup.breaker = Some(BreakerSettings {
+        failure_rate: 1.0,
+        min_requests: 1000,
+        window_ms: 60_000,
+        consecutive_failures: 2,
+        open_ms: 100,
+        half_open_probes: 1,
+    });
+    // Endpoint 0 fails twice (opens), then works; requests arrive every 10 ms.
+    let script =
+        [step(1, Some(ErrorKind::Overloaded)), step(1, None), step(1, Some(ErrorKind::Overloaded)), step(1, None)];
+    let recs = run_setup(setup, &[script.as_slice(), &[step(1, None); 40]].concat(), 30);
+    let on_zero: Vec<u64> = starts(&recs).iter().filter(|s| s.2 == EndpointIdx(0)).map(|s| s.1).collect();
+    // Opened at t=11 (second failure); nothing reaches endpoint 0 until t >= 111.
+    assert!(on_zero.iter().all(|&t| t <= 10 || t >= 111), "{on_zero:?}");
+    assert!(on_zero.iter().any(|&t| t >= 111), "traffic returns after the open period: {on_zero:?}");
 }

@@ -15,16 +15,17 @@ use windtunnel_core::{
     Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, Planner,
     Scheduled, Started, Streams, Sym,
 };
-use windtunnel_executor::{Action, AttemptId, Executor, ExecutorSettings, FlightId};
+use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_report::{Aggregator, Report, ReportHead};
 use windtunnel_sim::SimEndpoint;
 
 /// What the heap holds between now and its time.
 enum Pending {
-    /// An attempt that ends (`cut` = false) or is cut off (`cut` = true) at the key's time.
-    Attempt { id: AttemptId, endpoint: EndpointIdx, scheduled: Scheduled, cut: bool },
-    /// A retry wake-up.
-    Wake(FlightId),
+    /// An attempt that ends (`cut` = false) or is cut off (`cut` = true) at
+    /// the key's time; `cancelled` once the executor gave it up earlier.
+    Attempt { id: AttemptId, endpoint: EndpointIdx, scheduled: Scheduled, cut: bool, cancelled: bool },
+    /// A wake-up (retry backoff, hedge delay).
+    Wake { flight: FlightId, kind: WakeKind, token: u32 },
 }
 
 /// Pending entries live in a slab; the heap orders small keys into it.
@@ -64,6 +65,39 @@ impl Agenda {
         let p = self.slab[idx as usize].take()?;
         self.free.push(idx);
         Some((at, p))
+    }
+
+    fn get_mut(&mut self, idx: u32) -> Option<&mut Pending> {
+        self.slab.get_mut(idx as usize)?.as_mut()
+    }
+
+    /// The slab index the next `push` will use.
+    fn next_index(&self) -> u32 {
+        self.free.last().copied().unwrap_or(self.slab.len() as u32)
+    }
+}
+
+/// Attempts in the agenda per flight slot, so a cancel (a hedge that lost)
+/// finds its entry. A flight has at most a few attempts out, so a short
+/// vector per slot is all it takes.
+#[derive(Default)]
+struct Outstanding {
+    by_slot: Vec<Vec<(u32, u32)>>,
+}
+
+impl Outstanding {
+    fn add(&mut self, id: AttemptId, agenda_idx: u32) {
+        let slot = id.flight.slot();
+        if self.by_slot.len() <= slot {
+            self.by_slot.resize_with(slot + 1, Vec::new);
+        }
+        self.by_slot[slot].push((id.attempt, agenda_idx));
+    }
+
+    fn take(&mut self, id: AttemptId) -> Option<u32> {
+        let v = self.by_slot.get_mut(id.flight.slot())?;
+        let i = v.iter().position(|&(a, _)| a == id.attempt)?;
+        Some(v.swap_remove(i).1)
     }
 }
 
@@ -124,7 +158,9 @@ pub fn run_with<P: Planner>(
         .enumerate()
         .map(|(i, e)| SimEndpoint::from_seed(EndpointIdx(i as u16), e, &streams))
         .collect();
-    let mut executor = Executor::from_seed(planner, ExecutorSettings::default(), &streams);
+    let facts = scenario.endpoints.iter().map(|e| e.facts()).collect();
+    let mut executor = Executor::from_seed(planner, facts, &scenario.budgets, &streams);
+    let mut outstanding = Outstanding::default();
     let mut aggregator = Aggregator::new(scenario);
     let mut null = windtunnel_core::NullSink;
     let extra: &mut dyn EventSink = match opts.extra_sink.take() {
@@ -151,7 +187,9 @@ pub fn run_with<P: Planner>(
             now = at;
             announce_faults(&mut sims, now, &mut log);
             match pending {
-                Pending::Attempt { id, endpoint, scheduled, cut } => {
+                Pending::Attempt { cancelled: true, .. } => {}
+                Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false } => {
+                    outstanding.take(id);
                     let report = if cut {
                         let usage = sims[endpoint.get()].cancel(now, &scheduled);
                         let ttft = scheduled.first_token_at.filter(|&t| t <= now).map(|t| t - scheduled.started_at);
@@ -161,7 +199,9 @@ pub fn run_with<P: Planner>(
                     };
                     executor.on_report(now, id, report, &mut log, &mut actions);
                 }
-                Pending::Wake(flight) => executor.on_wake(now, flight, &mut log, &mut actions),
+                Pending::Wake { flight, kind, token } => {
+                    executor.on_wake(now, flight, kind, token, &mut log, &mut actions)
+                }
             }
         } else {
             let Some(req) = next.take() else { break };
@@ -177,8 +217,22 @@ pub fn run_with<P: Planner>(
                 p(arrivals, now);
             }
         }
-        for action in actions.drain(..) {
+        // Actions may beget actions (a cancel completes a request), so walk
+        // the list by index until it stops growing.
+        let mut i = 0;
+        while i < actions.len() {
+            let action = actions[i];
+            i += 1;
             match action {
+                Action::Cancel { id } => {
+                    let Some(idx) = outstanding.take(id) else { continue };
+                    let Some(Pending::Attempt { endpoint, scheduled, cancelled, .. }) = agenda.get_mut(idx) else {
+                        continue;
+                    };
+                    *cancelled = true;
+                    let usage = sims[endpoint.get()].cancel(now, scheduled);
+                    executor.on_cancelled(now, id, usage, &mut log);
+                }
                 Action::Start { id, endpoint, endpoint_attempt, cutoffs } => {
                     let Some(req) = executor.request(id.flight) else { continue };
                     let start = AttemptStart { req, endpoint, attempt: id.attempt, endpoint_attempt };
@@ -189,17 +243,17 @@ pub fn run_with<P: Planner>(
                             return Err(RunError::NotVirtual { endpoint: sim.spec().id.to_string() });
                         }
                     };
-                    match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at) {
-                        Some(cut) => agenda.push(cut, Pending::Attempt { id, endpoint, scheduled, cut: true }),
-                        None => {
-                            let at = scheduled.done_at;
-                            agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut: false });
-                        }
-                    }
+                    let (at, cut) = match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at) {
+                        Some(cut) => (cut, true),
+                        None => (scheduled.done_at, false),
+                    };
+                    outstanding.add(id, agenda.next_index());
+                    agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false });
                 }
-                Action::Wake { flight, at } => agenda.push(at, Pending::Wake(flight)),
+                Action::Wake { flight, at, kind, token } => agenda.push(at, Pending::Wake { flight, kind, token }),
             }
         }
+        actions.clear();
     }
     if let Some(p) = opts.progress.as_mut() {
         p(arrivals, now);

@@ -108,3 +108,70 @@ fn a_different_chain_meets_the_same_arrivals_and_fault_windows() {
     assert_eq!(w1.outcomes, w1.arrivals.len() as u64, "one outcome per request");
     assert_eq!(w2.outcomes, w2.arrivals.len() as u64);
 }
+
+const OUTAGE: &str = r#"
+name = "breaker"
+seed = 9
+policy = { chain = ["a/primary", "b/backup"] }
+
+[trace.synthetic]
+rate_per_s = 20
+duration = "20m"
+
+[[endpoints]]
+name = "a/primary"
+latency = { ttft_ms = { dist = "lognormal", median = 300, p99 = 1000 }, tokens_per_s = 100 }
+
+[[endpoints.faults]]
+kind = "outage"
+start = "5m"
+end = "10m"
+
+[[endpoints]]
+name = "b/backup"
+"#;
+
+#[derive(Default)]
+struct BreakerLog {
+    transitions: Vec<(u64, windtunnel_core::BreakerState, windtunnel_core::BreakerState)>,
+    starts_on_primary: Vec<(u64, bool)>,
+}
+
+impl EventSink for BreakerLog {
+    fn record(&mut self, e: &Event<'_>) {
+        match *e {
+            Event::Breaker { at, endpoint: EndpointIdx(0), from, to } => self.transitions.push((at, from, to)),
+            Event::AttemptStarted { at, endpoint: EndpointIdx(0), probe, .. } => {
+                self.starts_on_primary.push((at, probe))
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn an_outage_opens_the_breaker_probes_fail_and_traffic_returns_after_it_ends() {
+    use windtunnel_core::BreakerState::*;
+    let s = parse_scenario(OUTAGE, Path::new("breaker.toml"), &[]).expect("valid scenario");
+    let mut log = BreakerLog::default();
+    let report = run(&s, RunOptions { extra_sink: Some(&mut log), progress: None }).expect("run");
+    let (start, end, open_ms) = (300_000, 600_000, 30_000);
+    // Opens within seconds of the outage's start: 5 failures in a row at 20
+    // req/s, once the answers to requests sent before it (which succeed and
+    // break the streak) are in.
+    let first_open = log.transitions.iter().find(|t| t.2 == Open).expect("the breaker opened");
+    assert!(first_open.0 >= start && first_open.0 < start + 5_000, "{first_open:?}");
+    // While the outage lasts, every attempt on the primary after the first
+    // opening is a probe, and every probe fails (half-open → open).
+    let during: Vec<_> = log.starts_on_primary.iter().filter(|s| s.0 > first_open.0 && s.0 < end).collect();
+    assert!(!during.is_empty() && during.iter().all(|s| s.1), "only probes during the outage: {during:?}");
+    let reopen =
+        log.transitions.iter().filter(|t| t.0 > first_open.0 && t.0 < end && t.1 == HalfOpen && t.2 == Open).count();
+    assert!(reopen >= 8, "a failed probe about every 30 s for 5 min, got {reopen}");
+    // After the outage, the breaker closes within one open period.
+    let closed = log.transitions.iter().find(|t| t.0 >= end && t.2 == Closed).expect("closed again");
+    assert!(closed.0 < end + open_ms + 1_000, "closed at {} ms", closed.0);
+    // And it is the primary that serves again.
+    assert!(log.starts_on_primary.iter().filter(|s| s.0 > closed.0).count() > 1000);
+    assert_eq!(report.outcomes.failed, 0, "the backup took every request the primary could not");
+}

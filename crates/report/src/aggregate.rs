@@ -202,6 +202,14 @@ impl EventSink for Aggregator {
                     self.wasted += cost;
                 }
             }
+            Event::AttemptCancelled { endpoint, usage, .. } => {
+                self.cost += usage.cost;
+                self.wasted += usage.cost;
+                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+                    e.cost += usage.cost;
+                }
+            }
+            Event::Breaker { .. } => {}
             Event::Failover { reason, .. } => {
                 self.failovers += 1;
                 self.failover_reasons[kind_index(reason)] += 1;

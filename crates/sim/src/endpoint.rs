@@ -16,14 +16,12 @@
 //! same draws (common random numbers).
 
 use crate::fault::FaultWindows;
-use crate::price::PriceSchedule;
 use crate::queue::Slots;
 use crate::rate_limit::TokenBucket;
-use crate::tokenizer::Tokenizer;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, Dist, EndpointIdx, ErrorKind, KeyedStream, NEVER, Rng,
-    Scheduled, SlotHold, Started, Streams, Usage,
+    Adapter, AttemptError, AttemptReport, AttemptStart, Dist, EndpointFacts, EndpointIdx, ErrorKind, KeyedStream,
+    NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -36,8 +34,7 @@ pub const FAST_FAIL_MS: u64 = 20;
 pub struct SimEndpoint {
     idx: EndpointIdx,
     spec: EndpointSpec,
-    tokenizer: Tokenizer,
-    prices: PriceSchedule,
+    facts: EndpointFacts,
     rpm: Option<TokenBucket>,
     tpm: Option<TokenBucket>,
     slots: Option<Slots>,
@@ -71,8 +68,7 @@ impl SimEndpoint {
             .collect();
         SimEndpoint {
             idx,
-            tokenizer: Tokenizer::new(&spec.tokenizer),
-            prices: PriceSchedule::new(spec.price, &spec.price_changes),
+            facts: spec.facts(),
             rpm: spec.rate_limit.rpm.map(TokenBucket::new),
             tpm: spec.rate_limit.tpm.map(TokenBucket::new),
             slots: spec.concurrency.map(Slots::new),
@@ -124,7 +120,7 @@ impl SimEndpoint {
             first_token_at: None,
             done_at: now + FAST_FAIL_MS,
             report: AttemptReport::failure(err, Usage { input_tokens, ..Usage::default() }, None),
-            price: self.prices.at(now),
+            price: self.facts.price_at(now),
             slot: None,
         })
     }
@@ -135,13 +131,8 @@ impl Adapter for SimEndpoint {
         debug_assert_eq!(a.endpoint, self.idx);
         let d = self.draw(a);
         let req = a.req;
-        let ratio = self.tokenizer.ratio(req);
-        let input = Tokenizer::count(ratio, req.input_tokens);
-        let mut max_tokens = Tokenizer::count(ratio, req.max_tokens);
-        if let Some(cap) = self.spec.max_output_tokens {
-            max_tokens = max_tokens.min(cap);
-        }
-        let output = Tokenizer::count(ratio, req.output_tokens).min(max_tokens);
+        let (input, max_tokens) = self.facts.tokens(req);
+        let output = TokenRatio::count(self.facts.tokenizer.for_request(req), req.output_tokens).min(max_tokens);
 
         // 1. Context window.
         if let Some(window) = self.spec.context_window
@@ -178,7 +169,7 @@ impl Adapter for SimEndpoint {
                             Usage { input_tokens: input, ..Usage::default() },
                             None,
                         ),
-                        price: self.prices.at(now),
+                        price: self.facts.price_at(now),
                         slot: None,
                     });
                 }
@@ -216,7 +207,7 @@ impl Adapter for SimEndpoint {
         let ttft = (d.ttft_ms * spike).round() as u64;
         let decode_ms = |tokens: u32| (f64::from(tokens) * 1000.0 / d.tokens_per_s * spike).round() as u64;
         let first_token_at = service_start + ttft;
-        let price = self.prices.at(now);
+        let price = self.facts.price_at(now);
         let bill = |out: u32| Usage {
             input_tokens: input,
             output_tokens: out,

@@ -20,8 +20,9 @@
 //! - `rate_limit` — [`TokenBucket`]: where a simulated 429 (`RateLimited`) comes from.
 //! - `queue` — [`Slots`]: FIFO queueing above `concurrency`.
 //! - `fault` — [`FaultWindows`]: fixed and stochastic windows.
-//! - `tokenizer` — [`Tokenizer`]: per-endpoint token counts.
-//! - `price` — [`PriceSchedule`]: price changes.
+//! - token counts (tokenizer skew) and prices over time come from
+//!   [`windtunnel_core::EndpointFacts`], shared with the executor and policies,
+//!   so the simulator and the router can never disagree on them.
 //!
 //! # Dependencies
 //! - windtunnel-config: the validated endpoint description it simulates.
@@ -29,17 +30,13 @@
 
 mod endpoint;
 mod fault;
-mod price;
 mod queue;
 mod rate_limit;
-mod tokenizer;
 
 pub use endpoint::{FAST_FAIL_MS, SimEndpoint};
 pub use fault::FaultWindows;
-pub use price::PriceSchedule;
 pub use queue::{Admission, Slots};
 pub use rate_limit::TokenBucket;
-pub use tokenizer::Tokenizer;
 
 #[cfg(test)]
 mod tests;

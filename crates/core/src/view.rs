@@ -1,0 +1,343 @@
+//! What a policy sees when it routes: a view of every endpoint (static facts
+//! plus live health) and of tenants' budgets, at one moment.
+
+use crate::{EndpointId, EndpointIdx, Nanodollars, Price, Request};
+use std::sync::Arc;
+
+/// A circuit breaker's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BreakerState {
+    /// Traffic flows.
+    #[default]
+    Closed,
+    /// No traffic until the open period ends.
+    Open,
+    /// A limited number of probes may go through.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// SPEC's name (`half_open`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// How an endpoint counts tokens relative to the reference tokenizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRatio {
+    /// Default ratio.
+    pub ratio: f64,
+    /// Per-language overrides.
+    pub lang: Vec<(Arc<str>, f64)>,
+}
+
+impl Default for TokenRatio {
+    fn default() -> TokenRatio {
+        TokenRatio { ratio: 1.0, lang: Vec::new() }
+    }
+}
+
+impl TokenRatio {
+    /// The ratio for this request's language.
+    pub fn for_request(&self, req: &Request) -> f64 {
+        if let Some(l) = &req.lang
+            && let Some((_, r)) = self.lang.iter().find(|(k, _)| **k == **l)
+        {
+            return *r;
+        }
+        self.ratio
+    }
+
+    /// `reference` tokens as counted with `ratio`, rounded up (the epsilon keeps
+    /// float noise such as 1000 × 1.1 = 1100.0000000000002 from adding a token).
+    pub fn count(ratio: f64, reference: u32) -> u32 {
+        if ratio == 1.0 { reference } else { (f64::from(reference) * ratio - 1e-9).ceil() as u32 }
+    }
+}
+
+/// The static facts of an endpoint that routing and the executor need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointFacts {
+    /// Name.
+    pub id: EndpointId,
+    /// Context window in this endpoint's tokens.
+    pub context_window: Option<u32>,
+    /// Most output tokens per answer.
+    pub max_output_tokens: Option<u32>,
+    /// Tokenizer skew.
+    pub tokenizer: TokenRatio,
+    /// Prices over time: `(from_ms, price)`, sorted, the first from 0.
+    pub prices: Vec<(u64, Price)>,
+    /// Expected answer quality (configured, or measured), for ranking.
+    pub quality: f64,
+}
+
+impl EndpointFacts {
+    /// The price in force at `t`.
+    pub fn price_at(&self, t: u64) -> Price {
+        let i = self.prices.partition_point(|(at, _)| *at <= t);
+        self.prices.get(i.saturating_sub(1)).map(|p| p.1).unwrap_or_default()
+    }
+
+    /// (input tokens, max_tokens) of `req` as this endpoint counts them, max
+    /// capped by `max_output_tokens`.
+    pub fn tokens(&self, req: &Request) -> (u32, u32) {
+        let r = self.tokenizer.for_request(req);
+        let mut max = TokenRatio::count(r, req.max_tokens);
+        if let Some(cap) = self.max_output_tokens {
+            max = max.min(cap);
+        }
+        (TokenRatio::count(r, req.input_tokens), max)
+    }
+
+    /// Whether the prompt plus `max_tokens` fit the window.
+    pub fn fits(&self, req: &Request) -> bool {
+        let (i, m) = self.tokens(req);
+        self.context_window.is_none_or(|w| u64::from(i) + u64::from(m) <= u64::from(w))
+    }
+
+    /// The cost of the request if it produces `max_tokens` (an upper bound,
+    /// what budgets reserve) at the price in force at `t`.
+    pub fn max_cost(&self, req: &Request, t: u64) -> Nanodollars {
+        let (i, m) = self.tokens(req);
+        self.price_at(t).cost(u64::from(i), 0, u64::from(m))
+    }
+
+    /// The expected cost: input plus the request's expected output tokens.
+    pub fn est_cost(&self, req: &Request, t: u64) -> Nanodollars {
+        let r = self.tokenizer.for_request(req);
+        let (i, m) = self.tokens(req);
+        let out = TokenRatio::count(r, req.output_tokens).min(m);
+        self.price_at(t).cost(u64::from(i), 0, u64::from(out))
+    }
+}
+
+/// An endpoint's live health, as the executor measures it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Health {
+    /// Breaker state.
+    pub breaker: BreakerState,
+    /// Median latency of recent successes (0 without data).
+    pub p50_ms: u64,
+    /// 95th percentile.
+    pub p95_ms: u64,
+    /// 99th percentile.
+    pub p99_ms: u64,
+    /// Share of recent attempts that failed.
+    pub error_rate: f64,
+    /// Attempts in flight.
+    pub inflight: u32,
+    /// No attempt before this (Retry-After, quota bench).
+    pub rate_limited_until_ms: u64,
+    /// Mean quality of recent answers (the configured expectation without data).
+    pub quality: f64,
+}
+
+/// What a policy may ask about tenants' money.
+pub trait Budgets {
+    /// Spent (and reserved) so far.
+    fn spent(&self, tenant: &str) -> Nanodollars;
+    /// What is left, `None` when the tenant has no budget.
+    fn budget_left(&self, tenant: &str) -> Option<Nanodollars>;
+}
+
+/// No budgets at all.
+#[derive(Debug, Default)]
+pub struct NoBudgets;
+
+impl Budgets for NoBudgets {
+    fn spent(&self, _: &str) -> Nanodollars {
+        Nanodollars::ZERO
+    }
+    fn budget_left(&self, _: &str) -> Option<Nanodollars> {
+        None
+    }
+}
+
+/// The context of one `route` call.
+pub struct RouteContext<'a> {
+    /// Now, on the driver's clock.
+    pub now_ms: u64,
+    /// Static facts, indexed by [`EndpointIdx`].
+    pub facts: &'a [EndpointFacts],
+    /// Live health, indexed likewise.
+    pub health: &'a [Health],
+    /// Tenants' budgets.
+    pub budgets: &'a dyn Budgets,
+}
+
+impl RouteContext<'_> {
+    /// Whether an endpoint may take traffic now: breaker not open, not held
+    /// off by a Retry-After or a quota bench.
+    pub fn healthy(&self, e: EndpointIdx) -> bool {
+        self.health
+            .get(e.get())
+            .is_some_and(|h| h.breaker != BreakerState::Open && h.rate_limited_until_ms <= self.now_ms)
+    }
+
+    /// Endpoints by name.
+    pub fn find(&self, name: &str) -> Option<EndpointIdx> {
+        self.facts.iter().position(|f| f.id.as_str() == name).map(|i| EndpointIdx(i as u16))
+    }
+}
+
+/// What `accept` sees of an answer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResponseInfo {
+    /// Who answered.
+    pub endpoint: EndpointIdx,
+    /// Quality score.
+    pub quality: f64,
+    /// The attempt's latency.
+    pub latency_ms: u64,
+    /// The attempt's time to first token.
+    pub ttft_ms: Option<u64>,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// The attempt's cost.
+    pub cost: Nanodollars,
+}
+
+/// Engine settings a policy may set (`settings()`), as plain data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicySettings {
+    /// Circuit breakers.
+    pub breaker: BreakerSettings,
+    /// Retries on one endpoint.
+    pub retry: RetrySettings,
+    /// The chain used when `route` fails; `None` = fail the request (`policy`).
+    pub default_chain: Option<Vec<EndpointIdx>>,
+}
+
+
+/// Circuit-breaker settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BreakerSettings {
+    /// Open when the failure share over the window reaches this...
+    pub failure_rate: f64,
+    /// ...and the window holds at least this many attempts.
+    pub min_requests: u32,
+    /// Sliding window length.
+    pub window_ms: u64,
+    /// Also open after this many failures in a row (0 = off).
+    pub consecutive_failures: u32,
+    /// How long the breaker stays open.
+    pub open_ms: u64,
+    /// Probes let through when half-open; that many successes close it.
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerSettings {
+    /// SPEC's example: 15% over 60 s with at least 20 attempts, open 30 s,
+    /// one probe; plus 5 consecutive failures.
+    fn default() -> BreakerSettings {
+        BreakerSettings {
+            failure_rate: 0.15,
+            min_requests: 20,
+            window_ms: 60_000,
+            consecutive_failures: 5,
+            open_ms: 30_000,
+            half_open_probes: 1,
+        }
+    }
+}
+
+/// Retry backoff settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// First retry's cap.
+    pub base_ms: u64,
+    /// Largest cap.
+    pub max_ms: u64,
+    /// Jitter kind.
+    pub jitter: JitterKind,
+}
+
+impl Default for RetrySettings {
+    fn default() -> RetrySettings {
+        RetrySettings { base_ms: 200, max_ms: 5_000, jitter: JitterKind::Full }
+    }
+}
+
+/// How backoff is randomised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JitterKind {
+    /// None.
+    None,
+    /// Uniform in `[0, cap]`.
+    Full,
+    /// `cap / 2` plus uniform in `[0, cap / 2]`.
+    Equal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PricePerMtok;
+
+    fn facts() -> EndpointFacts {
+        let p = |x| Price {
+            input: PricePerMtok::from_usd(x),
+            output: PricePerMtok::from_usd(2.0 * x),
+            cached_input: PricePerMtok::from_usd(x),
+        };
+        EndpointFacts {
+            id: EndpointId::new("a/x"),
+            context_window: Some(10_000),
+            max_output_tokens: Some(500),
+            tokenizer: TokenRatio { ratio: 1.1, lang: vec![(Arc::from("zh"), 1.6)] },
+            prices: vec![(0, p(2.0)), (1000, p(1.0))],
+            quality: 0.9,
+        }
+    }
+
+    #[test]
+    fn language_overrides_the_default_ratio_without_float_noise() {
+        let f = facts();
+        let mut r = Request::new(0, 0, 1000, 100);
+        r.max_tokens = 1000;
+        assert_eq!(f.tokens(&r), (1100, 500), "1000 × 1.1 is 1100, max_tokens capped at 500");
+        r.lang = Some("zh".into());
+        assert_eq!(f.tokens(&r).0, 1600);
+    }
+
+    #[test]
+    fn the_price_at_a_time_is_the_last_change_before_it() {
+        let f = facts();
+        assert_eq!(f.price_at(999).input, PricePerMtok::from_usd(2.0));
+        assert_eq!(f.price_at(1000).input, PricePerMtok::from_usd(1.0));
+        let r = Request::new(0, 0, 1000, 100);
+        // 1100 input at $2/Mtok + 110 max_tokens... capped: max_tokens = 100 × 1.1 = 110 at $4/Mtok.
+        assert_eq!(f.max_cost(&r, 0), Nanodollars(1100 * 2000 + 110 * 4000));
+        assert_eq!(f.est_cost(&r, 1000), Nanodollars(1100 * 1000 + 110 * 2000));
+    }
+
+    #[test]
+    fn fits_counts_input_and_max_tokens_in_this_endpoints_tokens() {
+        let f = facts();
+        let mut r = Request::new(0, 0, 8_600, 100);
+        r.max_tokens = 400; // 9,460 + 440 = 9,900 fits 10,000
+        assert!(f.fits(&r));
+        r.lang = Some("zh".into()); // 13,760 + 500 does not
+        assert!(!f.fits(&r));
+    }
+
+    #[test]
+    fn open_breakers_and_rate_limited_endpoints_are_not_healthy() {
+        let facts = [facts(), facts(), facts()];
+        let health = [
+            Health::default(),
+            Health { breaker: BreakerState::Open, ..Health::default() },
+            Health { rate_limited_until_ms: 501, ..Health::default() },
+        ];
+        let ctx = RouteContext { now_ms: 500, facts: &facts, health: &health, budgets: &NoBudgets };
+        assert!(ctx.healthy(EndpointIdx(0)));
+        assert!(!ctx.healthy(EndpointIdx(1)));
+        assert!(!ctx.healthy(EndpointIdx(2)));
+    }
+}
