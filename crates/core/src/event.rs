@@ -31,6 +31,10 @@ pub enum Event<'a> {
         probe: bool,
         /// Tokens of the request as this endpoint counts them (input, max_tokens).
         tokens: (u32, u32),
+        /// The plan's own deadline (ms after arrival), if it set one; the
+        /// request's and its class's deadlines are known from the request and
+        /// the scenario.
+        plan_deadline_ms: Option<u64>,
     },
     /// An attempt was given up by the executor (a hedge that lost); what it
     /// had consumed is billed.

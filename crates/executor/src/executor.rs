@@ -462,6 +462,7 @@ impl<P: Planner> Executor<P> {
             attempt_limit: f.plan.attempt_limit(),
             probe,
             tokens: self.facts[endpoint.get()].tokens(&f.req),
+            plan_deadline_ms: f.plan.deadline_ms,
         });
         out.push(Action::Start {
             id: AttemptId { flight: id, attempt: f.attempts },
