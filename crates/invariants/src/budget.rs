@@ -1,0 +1,128 @@
+//! `budget`: no tenant's spend exceeds its budget.
+//!
+//! Spend is what was billed: each `AttemptFinished`'s cost and each
+//! `AttemptCancelled`'s (a hedge that lost is billed for what it consumed).
+//! The executor reserves an attempt's most possible cost before sending it,
+//! so a correct executor never lets billed spend pass the budget, whatever
+//! the interleaving of concurrent attempts. Each billed attempt that leaves
+//! the tenant over budget is one violation; a free attempt adds no spend
+//! and so no violation.
+//!
+//! Memory: only tenants with a budget can break it, so only they are
+//! tracked; the number of tenants in the trace does not matter.
+
+use crate::check::{Check, Tally};
+use crate::result::Example;
+use crate::world::World;
+use std::collections::BTreeMap;
+use windtunnel_core::{EndpointIdx, Event, Nanodollars, Request};
+
+/// SPEC's name.
+pub(crate) const NAME: &str = "budget";
+
+/// One budgeted tenant's money.
+#[derive(Clone, Copy, Debug)]
+struct Account {
+    budget: Nanodollars,
+    spent: Nanodollars,
+}
+
+/// Billed spend of every budgeted tenant.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    accounts: BTreeMap<String, Account>,
+}
+
+impl Budget {
+    /// Accounts for the world's budgets, nothing spent.
+    pub(crate) fn new(world: &World) -> Budget {
+        Budget {
+            accounts: world
+                .budgets
+                .iter()
+                .map(|(t, &budget)| (t.clone(), Account { budget, spent: Nanodollars::ZERO }))
+                .collect(),
+        }
+    }
+
+    fn bill(
+        &mut self,
+        at: u64,
+        req: &Request,
+        endpoint: EndpointIdx,
+        cost: Nanodollars,
+        world: &World,
+        tally: &mut Tally,
+    ) {
+        let Some(a) = self.accounts.get_mut(&*req.tenant) else { return };
+        a.spent += cost;
+        if cost > Nanodollars::ZERO && a.spent > a.budget {
+            let Account { budget, spent } = *a;
+            tally.report(|| {
+                let detail =
+                    format!("tenant `{}` has spent ${spent} of a ${budget} budget after this attempt", req.tenant);
+                Example::new(req, at, Some(endpoint), world, detail)
+            });
+        }
+    }
+}
+
+impl Check for Budget {
+    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+        match *event {
+            Event::AttemptFinished { at, req, endpoint, report, .. } => {
+                self.bill(at, req, endpoint, report.usage.cost, world, tally);
+            }
+            Event::AttemptCancelled { at, req, endpoint, usage, .. } => {
+                self.bill(at, req, endpoint, usage.cost, world, tally);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{Log, Start, all_hold, only_broken, req};
+    use windtunnel_core::{AttemptError, ErrorKind, Outcome, Request};
+
+    fn acme(seq: u64) -> Request {
+        let mut r = req(seq, 0);
+        r.tenant = "acme".into();
+        r
+    }
+
+    #[test]
+    fn spending_the_whole_budget_and_unbudgeted_tenants_pass() {
+        let (a, b, c) = (acme(0), acme(1), req(2, 0));
+        let mut log = Log::new();
+        log.arrive(&a).arrive(&b).arrive(&c);
+        log.start(0, &a, Start::new(1, 0)).start(0, &a, Start::new(2, 1)).start(0, &b, Start::new(1, 0));
+        log.cancel(10, &a, 2, 1, 300); // the losing hedge is billed
+        log.ok(10, &a, 1, 0, 400);
+        log.fail(20, &b, 1, 0, AttemptError::new(ErrorKind::StreamCut), 300); // exactly 1,000
+        log.start(20, &c, Start::new(1, 0)).ok(30, &c, 1, 0, 1_000_000); // no budget
+        for r in [&a, &b, &c] {
+            log.finish(30, r, Outcome::Succeeded);
+        }
+        all_hold(&log.results());
+    }
+
+    #[test]
+    fn each_attempt_billed_over_the_budget_is_a_violation() {
+        let (a, b) = (acme(0), acme(1));
+        let mut log = Log::new();
+        log.arrive(&a).arrive(&b);
+        log.start(0, &a, Start::new(1, 0)).start(0, &b, Start::new(1, 1)).start(1, &a, Start::new(2, 2));
+        log.ok(10, &a, 1, 0, 900);
+        log.ok(12, &b, 1, 1, 101); // 1,001 > 1,000
+        log.start(12, &b, Start::new(2, 0)).fail(13, &b, 2, 0, AttemptError::new(ErrorKind::Auth), 0); // free
+        log.cancel(14, &a, 2, 2, 5); // billed while over: another violation
+        log.finish(14, &a, Outcome::Succeeded).finish(14, &b, Outcome::Succeeded);
+        let r = only_broken(&log.results(), "budget", 2);
+        let e = &r.examples[0];
+        assert_eq!((e.request.as_str(), e.at_ms, e.endpoint.as_deref()), ("2", 12, Some("b/large")));
+        assert_eq!(e.detail, "tenant `acme` has spent $0.000001001 of a $0.000001000 budget after this attempt");
+        assert_eq!((r.examples[1].request.as_str(), r.examples[1].at_ms), ("1", 14));
+    }
+}
