@@ -17,6 +17,7 @@
 
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is the one place that prints")]
 
+mod policy_cmd;
 mod progress;
 mod run_cmd;
 mod trace_cmd;
@@ -40,6 +41,11 @@ enum Command {
     Trace {
         #[command(subcommand)]
         command: trace_cmd::TraceCommand,
+    },
+    /// Lint policies and run their unit tests.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
     },
 }
 
@@ -65,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Trace { command } => trace_cmd::run(command),
+        Command::Policy { command } => policy_cmd::run(command),
     }
 }
 

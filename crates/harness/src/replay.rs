@@ -16,6 +16,7 @@ use windtunnel_core::{
     Scheduled, Started, Streams, Sym,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
+use windtunnel_policy::Policy;
 use windtunnel_report::{Aggregator, Report, ReportHead};
 use windtunnel_sim::SimEndpoint;
 
@@ -115,20 +116,15 @@ const PROGRESS_EVERY: u64 = 1 << 14;
 
 /// Runs a scenario to its report.
 pub fn run(scenario: &Scenario, opts: RunOptions<'_>) -> Result<Report, RunError> {
-    let planner = match (&scenario.policy, scenario.chain_plan()) {
-        (_, Some(plan)) => FixedChain::new(plan),
-        (_, None) => {
-            return Err(RunError::ScriptPolicy { path: policy_path(scenario) });
-        }
-    };
     let description = policy_description(scenario);
-    run_with(scenario, planner, description, opts)
-}
-
-fn policy_path(scenario: &Scenario) -> std::path::PathBuf {
-    match &scenario.policy {
-        PolicySpec::Script(p) => p.clone(),
-        PolicySpec::Chain(_) => scenario.file.clone(),
+    match (&scenario.policy, scenario.chain_plan()) {
+        (_, Some(plan)) => run_with(scenario, FixedChain::new(plan), description, opts),
+        (PolicySpec::Script(path), None) => {
+            let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
+            let policy = Policy::load(path, &facts, &scenario.policy_params)?;
+            run_with(scenario, policy, description, opts)
+        }
+        (PolicySpec::Chain(_), None) => Err(RunError::NoPolicy),
     }
 }
 
