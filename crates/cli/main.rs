@@ -17,9 +17,11 @@
 
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is the one place that prints")]
 
+mod check_cmd;
 mod policy_cmd;
 mod progress;
 mod run_cmd;
+mod scenario_args;
 mod trace_cmd;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +39,8 @@ struct Cli {
 enum Command {
     /// Replay a scenario's trace against its simulated endpoints and write reports.
     Run(run_cmd::RunArgs),
+    /// The CI gate: every assertion and invariant of each scenario, over seeds.
+    Check(check_cmd::CheckArgs),
     /// Import, generate or summarise traces.
     Trace {
         #[command(subcommand)]
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
         Command::Trace { command } => trace_cmd::run(command),
         Command::Policy { command } => policy_cmd::run(command),
     }

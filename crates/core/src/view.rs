@@ -214,7 +214,6 @@ pub struct PolicySettings {
     pub default_chain: Option<Vec<EndpointIdx>>,
 }
 
-
 /// Circuit-breaker settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BreakerSettings {

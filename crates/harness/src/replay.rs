@@ -16,8 +16,9 @@ use windtunnel_core::{
     Scheduled, Started, Streams, Sym,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
+use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
 use windtunnel_policy::Policy;
-use windtunnel_report::{Aggregator, Report, ReportHead};
+use windtunnel_report::{Aggregator, InvariantEntry, InvariantExample, Report, ReportHead};
 use windtunnel_sim::SimEndpoint;
 
 /// What the heap holds between now and its time.
@@ -158,12 +159,13 @@ pub fn run_with<P: Planner>(
     let mut executor = Executor::from_seed(planner, facts, &scenario.budgets, &streams);
     let mut outstanding = Outstanding::default();
     let mut aggregator = Aggregator::new(scenario);
+    let mut checker = InvariantChecker::new(invariant_world(scenario));
     let mut null = windtunnel_core::NullSink;
     let extra: &mut dyn EventSink = match opts.extra_sink.take() {
         Some(s) => s,
         None => &mut null,
     };
-    let mut log = (&mut aggregator, extra);
+    let mut log = (&mut aggregator, (&mut checker, extra));
     let deadlines = ClassDeadlines::new(scenario);
     let mut agenda = Agenda::new();
     let mut actions = Vec::new();
@@ -261,7 +263,30 @@ pub fn run_with<P: Planner>(
         skipped_lines: requests.skipped(),
         policy_errors: executor.policy_errors(),
     };
-    Ok(aggregator.report(head))
+    let mut report = aggregator.report(head);
+    report.set_invariants(checker.finish().into_iter().map(invariant_entry).collect());
+    report.evaluate(&scenario.assert);
+    Ok(report)
+}
+
+/// What the invariant checker may know of the scenario: configuration, never
+/// executor state.
+fn invariant_world(scenario: &Scenario) -> World {
+    let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
+    let deadlines = scenario.sla.iter().filter_map(|(c, s)| Some((c.clone(), s.deadline_ms?))).collect();
+    World::from_facts(&facts).with_class_deadlines(deadlines).with_budgets(scenario.budgets.clone())
+}
+
+fn invariant_entry(r: InvariantResult) -> InvariantEntry {
+    InvariantEntry {
+        name: r.name.to_string(),
+        violations: r.violations,
+        examples: r
+            .examples
+            .into_iter()
+            .map(|e| InvariantExample { request: e.request, at_ms: e.at_ms, endpoint: e.endpoint, detail: e.detail })
+            .collect(),
+    }
 }
 
 fn announce_faults(sims: &mut [SimEndpoint], now: u64, log: &mut impl EventSink) {

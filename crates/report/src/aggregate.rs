@@ -1,13 +1,21 @@
 //! The aggregator: an [`EventSink`] that folds the event log into report
 //! metrics as it streams past, in constant memory (integer histograms, fixed
-//! per-endpoint and per-kind counters). Nothing here looks at executor or
-//! simulator state: the event log is the only input.
+//! per-endpoint and per-kind counters, a fixed number of time buckets, and
+//! the fault-window tracker's small per-window records). Nothing here looks
+//! at executor or simulator state: the event log is the only input.
+//!
+//! The hot path (every event of multi-million-request replays) allocates
+//! nothing: counters are indexed by [`windtunnel_core::EndpointIdx`] and
+//! [`ErrorKind`] position, a time bucket is one integer division away, and
+//! the only map lookup is the class name on `Finished`, as before.
 
+use crate::fault_windows::FaultWindows;
 use crate::schema::*;
+use crate::timeseries::Series;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use windtunnel_config::{Scenario, SlaSpec};
-use windtunnel_core::{ErrorKind, Event, EventSink, Nanodollars, Outcome};
+use windtunnel_core::{BreakerState, ErrorKind, Event, EventSink, Nanodollars, Outcome};
 
 /// Per-endpoint counters, indexed by `EndpointIdx`.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +56,8 @@ pub struct Aggregator {
     failover_reasons: [u64; 12],
     quality_sum: f64,
     quality_n: u64,
+    windows: FaultWindows,
+    series: Series,
 }
 
 /// Significant figures of the latency histograms: 3 keeps every percentile
@@ -91,6 +101,10 @@ impl Aggregator {
             failover_reasons: [0; 12],
             quality_sum: 0.0,
             quality_n: 0,
+            windows: FaultWindows::new(
+                scenario.endpoints.iter().map(|e| e.faults.iter().map(|f| f.kind.as_str()).collect()).collect(),
+            ),
+            series: Series::new(scenario.endpoints.len()),
         }
     }
 
@@ -99,7 +113,9 @@ impl Aggregator {
         self.succeeded + self.failed + self.rejected + self.cached
     }
 
-    /// The report's metrics; `head` supplies the run's identity.
+    /// The report's metrics; `head` supplies the run's identity. `invariants`
+    /// and `assertions` are empty: fill them with [`Report::set_invariants`]
+    /// and then [`Report::evaluate`].
     pub fn report(&self, head: ReportHead) -> Report {
         let pct = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
         let per_success =
@@ -166,11 +182,18 @@ impl Aggregator {
                     })
                     .collect(),
             },
-            failover: FailoverSection { events: self.failovers, by_reason: errors_map(&self.failover_reasons) },
+            failover: FailoverSection {
+                events: self.failovers,
+                by_reason: errors_map(&self.failover_reasons),
+                windows: self.windows.sections(&self.endpoint_names),
+            },
+            invariants: Vec::new(),
+            assertions: Vec::new(),
             policy_errors: head.policy_errors,
             quality: QualitySection {
                 mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
             },
+            timeseries: self.series.build(&self.endpoint_names, &self.latency),
         }
     }
 }
@@ -178,19 +201,24 @@ impl Aggregator {
 impl EventSink for Aggregator {
     fn record(&mut self, event: &Event<'_>) {
         match *event {
-            Event::Arrived { at, .. } => {
+            Event::Arrived { at, req } => {
                 self.requests += 1;
                 self.first_arrival.get_or_insert(at);
                 self.last_arrival = at;
+                self.windows.arrived(req.seq);
             }
-            Event::AttemptStarted { endpoint, .. } => {
+            Event::AttemptStarted { at, req, attempt, endpoint, .. } => {
                 if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
                     e.attempts += 1;
                 }
+                self.series.attempt(at, endpoint.get());
+                self.windows.attempt_started(at, req.seq, endpoint.0, attempt);
             }
-            Event::AttemptFinished { endpoint, report, .. } => {
+            Event::AttemptFinished { at, endpoint, report, .. } => {
                 let cost = report.usage.cost;
                 self.cost += cost;
+                self.series.cost(at, cost);
+                self.windows.attempt_finished(at, endpoint.0, report.result.is_ok());
                 if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
                     e.cost += cost;
                     match &report.result {
@@ -202,25 +230,37 @@ impl EventSink for Aggregator {
                     self.wasted += cost;
                 }
             }
-            Event::AttemptCancelled { endpoint, usage, .. } => {
+            Event::AttemptCancelled { at, endpoint, usage, .. } => {
                 self.cost += usage.cost;
+                self.series.cost(at, usage.cost);
                 self.wasted += usage.cost;
                 if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
                     e.cost += usage.cost;
                 }
             }
-            Event::Breaker { .. } => {}
-            Event::Failover { reason, .. } => {
+            Event::Breaker { at, endpoint, to, .. } => {
+                if to == BreakerState::Open {
+                    self.windows.steered_away(at, endpoint.0);
+                }
+            }
+            Event::Failover { at, from, reason, .. } => {
                 self.failovers += 1;
                 self.failover_reasons[kind_index(reason)] += 1;
+                self.windows.steered_away(at, from.0);
             }
-            Event::FaultWindow { .. } => {}
+            Event::FaultWindow { endpoint, fault, start, end } => self.windows.window(endpoint.0, fault, start, end),
             Event::Finished { at, req, outcome, ttft_ms, quality, .. } => {
-                let latency = at - req.at_ms;
+                let latency = at.saturating_sub(req.at_ms);
+                let failed = matches!(outcome, Outcome::Failed(_) | Outcome::Rejected(_));
+                self.windows.finished(at, req.seq, failed);
+                if failed {
+                    self.series.failed(req.at_ms);
+                }
                 match outcome {
                     Outcome::Succeeded => {
                         self.succeeded += 1;
                         let _ = self.latency.record(latency);
+                        self.series.succeeded(req.at_ms, latency);
                         if req.stream
                             && let Some(t) = ttft_ms
                         {

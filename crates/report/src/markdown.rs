@@ -1,7 +1,36 @@
-//! `report.md`: what a reviewer reads in a pull request.
+//! `report.md`: what a reviewer reads in a pull request. The verdict comes
+//! first, then what decides it (assertions, invariants with their first
+//! examples), then how the policy met each fault window, then the figures.
+//! Names are user text and are escaped for Markdown tables.
 
 use crate::Report;
+use crate::escape::{md, md_code};
+use crate::numbers::human_ms;
 use std::fmt::Write;
+use windtunnel_core::format_duration_ms;
+
+/// Invariant examples shown per invariant in the Markdown table.
+const MD_EXAMPLES: usize = 3;
+
+/// The verdict line: `✅ All 7 assertions passed.` or `❌ 2 of 7 assertions failed: …`.
+pub(crate) fn verdict(r: &Report) -> String {
+    let n = r.assertions.len();
+    let failed: Vec<&str> = r.failed_assertions().map(|a| a.name.as_str()).collect();
+    let plural = |n: usize| if n == 1 { "assertion" } else { "assertions" };
+    if n == 0 {
+        "No assertions were evaluated for this run.".to_string()
+    } else if failed.is_empty() {
+        format!("✅ **All {n} {} passed.**", plural(n))
+    } else {
+        let names: Vec<String> = failed.iter().map(|f| md_code(f)).collect();
+        format!("❌ **{} of {n} {} failed:** {}.", failed.len(), plural(n), names.join(", "))
+    }
+}
+
+/// `3 s` for a duration; `none` for none.
+fn ms_or(v: Option<u64>, none: &str) -> String {
+    v.map_or_else(|| none.to_string(), human_ms)
+}
 
 /// Renders a report as Markdown.
 pub fn to_markdown(r: &Report) -> String {
@@ -9,12 +38,19 @@ pub fn to_markdown(r: &Report) -> String {
     let o = &r.outcomes;
     let pct = |n: u64| if r.trace.requests == 0 { 0.0 } else { n as f64 * 100.0 / r.trace.requests as f64 };
     // Writing to a String cannot fail.
-    let _ = writeln!(s, "# windtunnel report: {}\n", r.scenario);
+    let _ = writeln!(s, "# windtunnel report: {}\n", md(&r.scenario));
     let _ = writeln!(
         s,
-        "Policy `{}`, seed {}, {} requests over {} ms.\n",
-        r.policy, r.seed, r.trace.requests, r.trace.span_ms
+        "Policy {}, seed {}, {} requests over {}.\n",
+        md_code(&r.policy),
+        r.seed,
+        r.trace.requests,
+        human_ms(r.trace.span_ms)
     );
+    let _ = writeln!(s, "{}\n", verdict(r));
+    write_assertions(&mut s, r);
+    write_invariants(&mut s, r);
+    write_windows(&mut s, r);
     let _ = writeln!(s, "## Outcomes\n\n| outcome | requests | share |\n|---|---:|---:|");
     for (name, n) in [("succeeded", o.succeeded), ("failed", o.failed), ("rejected", o.rejected), ("cached", o.cached)]
     {
@@ -31,7 +67,7 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(s, "| per success | {:.6} |", r.cost.per_success_usd.as_usd());
     let _ = writeln!(s, "| wasted on failed attempts | {:.6} |", r.cost.wasted_usd.as_usd());
     for (e, c) in &r.cost.by_endpoint {
-        let _ = writeln!(s, "| `{e}` | {:.6} |", c.as_usd());
+        let _ = writeln!(s, "| {} | {:.6} |", md_code(e), c.as_usd());
     }
     let l = &r.latency_ms;
     let _ = writeln!(
@@ -52,7 +88,7 @@ pub fn to_markdown(r: &Report) -> String {
         r.sla.rate * 100.0
     );
     for (c, v) in &r.sla.by_class {
-        let _ = writeln!(s, "| {c} | {} | {} |", v.requests, v.violations);
+        let _ = writeln!(s, "| {} | {} | {} |", md(c), v.requests, v.violations);
     }
     let _ = writeln!(
         s,
@@ -61,8 +97,73 @@ pub fn to_markdown(r: &Report) -> String {
     );
     for (e, a) in &r.attempts.by_endpoint {
         let errors: Vec<String> = a.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let _ = writeln!(s, "| `{e}` | {} | {} | {} |", a.attempts, a.succeeded, errors.join(", "));
+        let _ = writeln!(s, "| {} | {} | {} | {} |", md_code(e), a.attempts, a.succeeded, errors.join(", "));
     }
     let _ = writeln!(s, "\nPolicy errors: {}. Mean quality: {:.3}.", r.policy_errors, r.quality.mean);
     s
+}
+
+fn write_assertions(s: &mut String, r: &Report) {
+    if r.assertions.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Assertions\n\n| | assertion | actual | limit |\n|---|---|---:|---:|");
+    for a in &r.assertions {
+        let mark = if a.passed { "✅" } else { "❌" };
+        let _ = writeln!(s, "| {mark} | {} | {} | {} |", md_code(&a.name), md(&a.actual.to_string()), a.limit);
+    }
+    s.push('\n');
+}
+
+fn write_invariants(s: &mut String, r: &Report) {
+    let _ = writeln!(s, "## Invariants\n");
+    if r.invariants.is_empty() {
+        let _ = writeln!(s, "Not checked in this run.\n");
+        return;
+    }
+    let _ = writeln!(s, "| | invariant | violations | first examples |\n|---|---|---:|---|");
+    for i in &r.invariants {
+        let mark = if i.violations == 0 { "✅" } else { "❌" };
+        let examples: Vec<String> = i
+            .examples
+            .iter()
+            .take(MD_EXAMPLES)
+            .map(|e| {
+                let on = e.endpoint.as_deref().map(|n| format!(" on {}", md_code(n))).unwrap_or_default();
+                format!("request {} at {} ms{on}: {}", md_code(&e.request), e.at_ms, md(&e.detail))
+            })
+            .collect();
+        let _ = writeln!(s, "| {mark} | {} | {} | {} |", md_code(&i.name), i.violations, examples.join("<br>"));
+    }
+    s.push('\n');
+}
+
+fn write_windows(s: &mut String, r: &Report) {
+    let windows = &r.failover.windows;
+    if windows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Fault windows\n\nDetected: first failover away, breaker opening, or routing around the endpoint after the \
+         start. Failed: requests that ended failed or rejected inside the window after trying the endpoint. \
+         Recovered: first success on the endpoint after the end.\n\n\
+         | endpoint | fault | window | detected after | failed requests | recovered after |\n|---|---|---|---:|---:|---:|"
+    );
+    for w in windows {
+        let span = match w.end_ms {
+            Some(end) => format!("{} – {}", format_duration_ms(w.start_ms), format_duration_ms(end)),
+            None => format!("{} – end of run", format_duration_ms(w.start_ms)),
+        };
+        let recovered = if w.end_ms.is_none() { "—".to_string() } else { ms_or(w.recovered_after_ms, "never") };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {span} | {} | {} | {recovered} |",
+            md_code(&w.endpoint),
+            md(&w.fault),
+            ms_or(w.detected_after_ms, "never"),
+            w.failed_requests
+        );
+    }
+    s.push('\n');
 }

@@ -1,6 +1,12 @@
 //! `report.json`: the schema types, serialized in SPEC's key order. Maps are
 //! `BTreeMap`s so output is byte-identical run to run; money is integer and
 //! printed in USD.
+//!
+//! # Keys beyond SPEC's required ones
+//! SPEC allows more keys; these do not bump [`SCHEMA_VERSION`]:
+//! - `trace.skipped_lines`: bad trace lines skipped with `--skip-bad-lines`;
+//! - `timeseries` (last key): the bucketed series and the latency histogram
+//!   the HTML charts are drawn from ([`TimeSeries`]).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -51,10 +57,18 @@ pub struct Report {
     pub attempts: AttemptsSection,
     /// Failover.
     pub failover: FailoverSection,
+    /// Invariant results, in SPEC order; filled in by the caller with
+    /// [`Report::set_invariants`] (the checker is another crate).
+    pub invariants: Vec<InvariantEntry>,
+    /// Assertion results, filled in by [`Report::evaluate`].
+    pub assertions: Vec<Assertion>,
     /// Failed policy calls.
     pub policy_errors: u64,
     /// Quality.
     pub quality: QualitySection,
+    /// Bucketed series for charts (not a SPEC key).
+    #[serde(skip_serializing)]
+    pub timeseries: TimeSeries,
 }
 
 /// `trace`.
@@ -169,6 +183,139 @@ pub struct FailoverSection {
     pub events: u64,
     /// By the error that caused them.
     pub by_reason: BTreeMap<String, u64>,
+    /// Every fault window, by start time (see the `fault_windows` module for
+    /// the definitions).
+    pub windows: Vec<FaultWindowSection>,
+}
+
+/// One fault window of `failover.windows`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultWindowSection {
+    /// The endpoint the fault hit.
+    pub endpoint: String,
+    /// The fault's kind (`outage`, `rate_limit_burst`, ...).
+    pub fault: String,
+    /// Start of the window.
+    pub start_ms: u64,
+    /// End of the window (exclusive); `null` when it lasts to the end of the run.
+    pub end_ms: Option<u64>,
+    /// From the start until traffic was first steered away from the endpoint;
+    /// `null` if it never was.
+    pub detected_after_ms: Option<u64>,
+    /// Requests that finished failed or rejected inside the window after an
+    /// attempt on the endpoint.
+    pub failed_requests: u64,
+    /// From the end until the endpoint next answered an attempt; `null` if it
+    /// never did, or the window never ended.
+    pub recovered_after_ms: Option<u64>,
+}
+
+/// One invariant's result, as the invariant checker reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvariantEntry {
+    /// SPEC's name (`breaker_respected`).
+    pub name: String,
+    /// How many times it was broken.
+    pub violations: u64,
+    /// The first few violations.
+    pub examples: Vec<InvariantExample>,
+}
+
+/// One violation of an invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvariantExample {
+    /// The request's id.
+    pub request: String,
+    /// When it happened.
+    pub at_ms: u64,
+    /// The endpoint involved, if any.
+    pub endpoint: Option<String>,
+    /// What happened.
+    pub detail: String,
+}
+
+/// One `[assert]` entry checked against the report's own figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Assertion {
+    /// The `[assert]` key (`max_cost_usd`) or `invariant:<name>`.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// The report's figure.
+    pub actual: Figure,
+    /// The scenario's bound.
+    pub limit: Figure,
+}
+
+/// A number an assertion compares, kept in its exact type so the comparison
+/// is exact (money in nano-dollars, counts as integers) and the JSON shows the
+/// same number as the report section it came from. Serialized as a bare JSON
+/// number (`null` for [`Figure::Missing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Figure {
+    /// Money, printed in USD as `cost.total_usd` is.
+    Usd(Nanodollars),
+    /// A rate, a mean or any other real number.
+    Real(f64),
+    /// Milliseconds, counts.
+    Int(u64),
+    /// No figure: a selected invariant the checker did not report.
+    Missing,
+}
+
+/// The series behind the HTML charts: a fixed number of equal time buckets
+/// from time 0, and the whole run's latency histogram.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TimeSeries {
+    /// Width of one bucket.
+    pub bucket_ms: u64,
+    /// Endpoint names in scenario order; `buckets[i].attempts` follows it.
+    pub endpoints: Vec<String>,
+    /// The buckets, from time 0 to the last one with any event.
+    pub buckets: Vec<Bucket>,
+    /// End-to-end latency of succeeded requests, in log-spaced bins.
+    pub latency_histogram: Vec<HistogramBin>,
+}
+
+/// One time bucket.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket.
+    pub start_ms: u64,
+    /// Attempts started in the bucket, per endpoint (scenario order).
+    pub attempts: Vec<u64>,
+    /// Billed in the bucket (at each attempt's end).
+    pub cost_usd: Nanodollars,
+    /// Requests that arrived in the bucket and succeeded.
+    pub succeeded: u64,
+    /// Requests that arrived in the bucket and failed or were rejected.
+    pub failed: u64,
+    /// End-to-end latency of the succeeded requests that arrived in the
+    /// bucket; `null` when there were none.
+    pub latency_ms: Option<Percentiles>,
+}
+
+/// Three latency percentiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+}
+
+/// One bin of a histogram: `count` values in `[lo_ms, hi_ms)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HistogramBin {
+    /// Lower bound, inclusive.
+    pub lo_ms: u64,
+    /// Upper bound, exclusive.
+    pub hi_ms: u64,
+    /// Values in the bin.
+    pub count: u64,
 }
 
 /// `quality`.

@@ -1,0 +1,138 @@
+//! `windtunnel check`: the CI gate. Every scenario × seed is replayed; every
+//! assertion of `[assert]` and every selected invariant must hold for every
+//! seed. One line per scenario × assertion; exit 0 all hold, 1 one failed, 2
+//! bad input.
+
+use crate::scenario_args::ScenarioArgs;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use windtunnel_report::{Report, to_github_annotations, to_github_summary, to_junit};
+
+/// Arguments of `windtunnel check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    #[command(flatten)]
+    common: ScenarioArgs,
+    /// Seeds per scenario: the scenario's seed and the N-1 after it.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// A report.json to compare against: cost or p95 above it by more than
+    /// `--tolerance` fails the gate.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Allowed regression against the baseline, as a share (0.05 = 5%).
+    #[arg(long, default_value_t = 0.05)]
+    tolerance: f64,
+    /// Also write the results as JUnit XML.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Output: plain lines, or GitHub annotations plus a job summary.
+    #[arg(long, value_enum, default_value = "text")]
+    format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Github,
+}
+
+/// Cost and p95 of a baseline report.
+struct Baseline {
+    scenario: String,
+    cost_usd: f64,
+    p95_ms: f64,
+}
+
+fn read_baseline(path: &PathBuf) -> anyhow::Result<Baseline> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read baseline `{}`", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("baseline `{}` is not JSON", path.display()))?;
+    let num = |ptr: &str| {
+        v.pointer(ptr)
+            .and_then(serde_json::Value::as_f64)
+            .with_context(|| format!("baseline `{}` has no number at `{ptr}`", path.display()))
+    };
+    Ok(Baseline {
+        scenario: v.pointer("/scenario").and_then(|s| s.as_str()).unwrap_or_default().to_string(),
+        cost_usd: num("/cost/total_usd")?,
+        p95_ms: num("/latency_ms/p95")?,
+    })
+}
+
+pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.seeds == 0 {
+        anyhow::bail!("--seeds 0: expected at least one seed");
+    }
+    let baseline = args.baseline.as_ref().map(read_baseline).transpose()?;
+    // Load everything first: a bad input is exit 2 before anything runs.
+    let scenarios = args.scenarios.iter().map(|p| args.common.load(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut reports: Vec<Report> = Vec::new();
+    let mut failed = 0usize;
+    for scenario in &scenarios {
+        let mut runs = Vec::new();
+        for i in 0..args.seeds {
+            let mut s = scenario.clone();
+            s.seed = scenario.seed.wrapping_add(i);
+            runs.push(windtunnel_harness::run(&s, windtunnel_harness::RunOptions::default())?);
+        }
+        let seeds = if args.seeds > 1 { format!(" ({} seeds)", args.seeds) } else { String::new() };
+        if runs[0].assertions.is_empty() {
+            println!("ok    {}: no assertions{seeds}", scenario.name);
+        }
+        for (k, first) in runs[0].assertions.iter().enumerate() {
+            // The first seed that breaks it, or the first seed.
+            let shown = runs.iter().map(|r| &r.assertions[k]).find(|a| !a.passed).unwrap_or(first);
+            if !shown.passed {
+                failed += 1;
+            }
+            let verdict = if shown.passed { "ok  " } else { "FAIL" };
+            println!("{verdict}  {}: {}: {}{seeds}", scenario.name, shown.name, shown.message());
+        }
+        if let Some(b) = baseline.as_ref().filter(|b| b.scenario.is_empty() || b.scenario == scenario.name) {
+            let n = runs.len() as f64;
+            let cost = runs.iter().map(|r| r.cost.total_usd.as_usd()).sum::<f64>() / n;
+            let p95 = runs.iter().map(|r| r.latency_ms.p95 as f64).sum::<f64>() / n;
+            for (name, actual, base) in [("baseline:cost_usd", cost, b.cost_usd), ("baseline:p95_ms", p95, b.p95_ms)] {
+                let limit = base * (1.0 + args.tolerance);
+                let ok = actual <= limit;
+                if !ok {
+                    failed += 1;
+                }
+                let change = if base > 0.0 { (actual / base - 1.0) * 100.0 } else { 0.0 };
+                println!(
+                    "{}  {}: {name}: actual {actual:.6}, baseline {base:.6} ({change:+.1}%, tolerance {:.1}%){seeds}",
+                    if ok { "ok  " } else { "FAIL" },
+                    scenario.name,
+                    args.tolerance * 100.0
+                );
+            }
+        }
+        reports.extend(runs);
+    }
+    let refs: Vec<&Report> = reports.iter().collect();
+    if let Some(path) = &args.junit {
+        std::fs::write(path, to_junit(&refs)).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if args.format == CheckFormat::Github {
+        for r in &reports {
+            print!("{}", to_github_annotations(r));
+        }
+        if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            std::fs::write(&summary, to_github_summary(&refs))
+                .with_context(|| format!("writing the job summary `{}`", PathBuf::from(&summary).display()))?;
+        }
+    }
+    println!(
+        "\n{} scenario(s), {} seed(s) each: {}",
+        scenarios.len(),
+        args.seeds,
+        if failed == 0 { "all assertions hold".to_string() } else { format!("{failed} failed") }
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,59 @@
+//! Flags shared by the commands that load a scenario: `--policy`, `--trace`,
+//! `--seed`, `--set`.
+
+use anyhow::bail;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use windtunnel_config::{Override, PolicySpec, Scenario, TraceSource, load_scenario};
+use windtunnel_trace::TraceFormat;
+
+/// Scenario overrides from the command line.
+#[derive(Debug, Args)]
+pub(crate) struct ScenarioArgs {
+    /// Use this policy instead of the scenario's.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Replay this trace (JSON lines) instead of the scenario's.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Seed for every random draw (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a scenario value, e.g. `endpoints.openai/gpt-4o.price.output_per_mtok=15`
+    /// or a policy parameter, `policy.max_p95_ms=2000`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl ScenarioArgs {
+    /// Loads `path` with these overrides applied.
+    pub(crate) fn load(&self, path: &Path) -> anyhow::Result<Scenario> {
+        self.load_with(path, self.policy.as_deref(), &[])
+    }
+
+    /// Loads `path` with these overrides, another policy, and more `--set`s.
+    pub(crate) fn load_with(&self, path: &Path, policy: Option<&Path>, extra: &[String]) -> anyhow::Result<Scenario> {
+        let overrides = self.sets.iter().chain(extra).map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>()?;
+        let mut scenario = load_scenario(path, &overrides)?;
+        if let Some(seed) = self.seed {
+            scenario.seed = seed;
+        }
+        if let Some(policy) = policy {
+            if !policy.is_file() {
+                bail!("cannot read policy `{}`: no such file", policy.display());
+            }
+            scenario.policy = PolicySpec::Script(policy.to_path_buf());
+        }
+        if let Some(trace) = &self.trace {
+            if !trace.is_file() {
+                bail!("cannot read trace `{}`: no such file", trace.display());
+            }
+            let format = match &scenario.trace.source {
+                TraceSource::File { format, .. } => *format,
+                TraceSource::Synthetic(_) => TraceFormat::Jsonl,
+            };
+            scenario.trace.source = TraceSource::File { path: trace.clone(), format };
+        }
+        Ok(scenario)
+    }
+}

@@ -1,0 +1,391 @@
+//! Fault-window analysis: for every fault window the simulator announces, how
+//! long the policy took to notice, how many requests failed inside it, and how
+//! long traffic took to come back. Computed from the event log alone.
+//!
+//! # Definitions
+//! A window on endpoint E runs from `start` (inclusive) to `end` (exclusive;
+//! `u64::MAX` = to the end of the run).
+//!
+//! - **`detected_after_ms`** = `t - start`, where `t` is the first moment at or
+//!   after `start` when traffic was steered away from E, the earliest of:
+//!   1. a `Failover` event *from* E (the executor moved a request off E);
+//!   2. E's breaker opening (a `Breaker` event to `open`);
+//!   3. *routing around*, for policies that change their first choice instead
+//!      of failing over: if E was the policy's sole first choice just before
+//!      the window (the last [`ROUTING_STREAK`] first attempts all went to E),
+//!      the first of [`ROUTING_CONFIRM`] consecutive first attempts that went
+//!      elsewhere. The streak keeps a policy that merely splits traffic (by
+//!      class, by weight) from looking as if it noticed; the confirmation keeps
+//!      one request of a rare class from looking like a change of mind.
+//!
+//!   Detection stays possible after `end` until E recovers (a hang is only
+//!   noticed when the attempts it caught time out, which may be after a short
+//!   window ends). `null` if none of the three happened by then.
+//! - **`failed_requests`** = requests that finished failed or rejected at a
+//!   time in `[start, end)` and had made at least one attempt on E.
+//! - **`recovered_after_ms`** = `t - end`, where `t` is the first successful
+//!   attempt on E that finished at or after `end`; `null` if there was none, or
+//!   the window never ended.
+//!
+//! # Memory and speed
+//! "Had an attempt on E" needs a little state per in-flight request: a
+//! bitmask of the endpoints it tried, in a ring indexed by the request's trace
+//! position ([`Attempted`]). Its length is the span of trace positions between
+//! the oldest unfinished request and the newest arrival, so it is bounded by
+//! the longest request times the arrival rate, not by the trace length. It is
+//! only kept when the scenario declares faults (or once a window is seen).
+//!
+//! Per window the tracker keeps one small record (which is also the report's
+//! row) plus its index in short lists: windows still open (for failure
+//! counting), and per endpoint the windows not yet detected or not yet
+//! recovered. Each event scans only the list it can affect, and only when that
+//! list is non-empty, so the common event costs a branch. A window leaves the
+//! lists once it is detected and recovered.
+
+use crate::schema::FaultWindowSection;
+
+/// First attempts in a row an endpoint must have received just before a
+/// window for a first attempt elsewhere to count as routing around it: 32 in a
+/// row is what a sole first choice gets, and what an endpoint with 90% of the
+/// first attempts gets by chance only 3% of the time.
+pub(crate) const ROUTING_STREAK: u32 = 32;
+
+/// First attempts in a row that must avoid the endpoint to confirm that the
+/// policy routed around it: a single request of a rare class sent elsewhere
+/// is not a change of mind.
+pub(crate) const ROUTING_CONFIRM: u32 = 8;
+
+/// Bit 63 of an [`Attempted`] slot marks a finished (or never seen) request.
+const DONE: u64 = 1 << 63;
+
+/// Endpoints from this index on share one bit of the mask (scenarios rarely
+/// have more than 62 endpoints; past that `failed_requests` may count a
+/// request that tried a different endpoint of that tail).
+const SHARED_BIT: usize = 62;
+
+/// How far past the newest tracked request a trace position may jump before
+/// the request is left untracked instead of growing the ring (live traffic
+/// with sparse ids).
+const MAX_GAP: u64 = 1 << 20;
+
+fn bit(endpoint: usize) -> u64 {
+    1 << endpoint.min(SHARED_BIT)
+}
+
+/// The endpoints each in-flight request has tried, indexed by trace position.
+#[derive(Debug, Default)]
+struct Attempted {
+    /// Trace position of `masks[0]`.
+    base: u64,
+    masks: std::collections::VecDeque<u64>,
+}
+
+impl Attempted {
+    fn arrive(&mut self, seq: u64) {
+        if self.masks.is_empty() {
+            self.base = seq;
+        }
+        let Some(i) = seq.checked_sub(self.base) else { return };
+        if i >= self.masks.len() as u64 + MAX_GAP {
+            return;
+        }
+        let i = i as usize;
+        while self.masks.len() <= i {
+            self.masks.push_back(DONE);
+        }
+        self.masks[i] = 0;
+    }
+
+    fn slot(&mut self, seq: u64) -> Option<&mut u64> {
+        let i = seq.checked_sub(self.base)?;
+        self.masks.get_mut(usize::try_from(i).ok()?)
+    }
+
+    fn attempt(&mut self, seq: u64, endpoint: usize) {
+        if let Some(m) = self.slot(seq)
+            && *m & DONE == 0
+        {
+            *m |= bit(endpoint);
+        }
+    }
+
+    /// The request's mask (0 if untracked); frees its slot.
+    fn finish(&mut self, seq: u64) -> u64 {
+        let mask = match self.slot(seq) {
+            Some(m) if *m & DONE == 0 => std::mem::replace(m, DONE),
+            _ => 0,
+        };
+        while self.masks.front() == Some(&DONE) {
+            self.masks.pop_front();
+            self.base += 1;
+        }
+        mask
+    }
+}
+
+/// One window's record.
+#[derive(Clone, Debug)]
+struct Window {
+    endpoint: u16,
+    fault: u16,
+    start: u64,
+    end: u64,
+    detected_at: Option<u64>,
+    failed: u64,
+    recovered_at: Option<u64>,
+    /// Routing-around candidate: the first of the current run of first
+    /// attempts that avoided the endpoint, and the run's length.
+    skip_since: u64,
+    skips: u32,
+}
+
+impl Window {
+    fn settled(&self) -> bool {
+        self.detected_at.is_some() || self.recovered_at.is_some()
+    }
+}
+
+/// Tracks every fault window through the event log.
+#[derive(Debug)]
+pub(crate) struct FaultWindows {
+    /// Per endpoint, the kind name of each of its faults.
+    fault_names: Vec<Vec<&'static str>>,
+    windows: Vec<Window>,
+    /// Windows whose end had not passed at the last look.
+    open: Vec<u32>,
+    /// Per endpoint: windows neither detected nor recovered.
+    undetected: Vec<Vec<u32>>,
+    /// Per endpoint: ended (or ending) windows not yet recovered.
+    awaiting: Vec<Vec<u32>>,
+    /// Windows on a sole first choice, not yet detected.
+    routing: Vec<u32>,
+    attempted: Attempted,
+    tracking: bool,
+    /// The endpoint of the latest first attempt and how many in a row went there.
+    last_first: Option<u16>,
+    streak: u32,
+}
+
+impl FaultWindows {
+    /// A tracker for endpoints with these fault kinds; per-request tracking
+    /// starts at once when any endpoint has a fault.
+    pub(crate) fn new(fault_names: Vec<Vec<&'static str>>) -> FaultWindows {
+        let n = fault_names.len();
+        let tracking = fault_names.iter().any(|f| !f.is_empty());
+        FaultWindows {
+            fault_names,
+            windows: Vec::new(),
+            open: Vec::new(),
+            undetected: vec![Vec::new(); n],
+            awaiting: vec![Vec::new(); n],
+            routing: Vec::new(),
+            attempted: Attempted::default(),
+            tracking,
+            last_first: None,
+            streak: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn arrived(&mut self, seq: u64) {
+        if self.tracking {
+            self.attempted.arrive(seq);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn attempt_started(&mut self, at: u64, seq: u64, endpoint: u16, attempt: u32) {
+        if self.tracking {
+            self.attempted.attempt(seq, usize::from(endpoint));
+        }
+        if attempt != 1 {
+            return;
+        }
+        if self.last_first == Some(endpoint) {
+            self.streak = self.streak.saturating_add(1);
+        } else {
+            self.last_first = Some(endpoint);
+            self.streak = 1;
+        }
+        if !self.routing.is_empty() {
+            self.route(at, endpoint);
+        }
+    }
+
+    fn route(&mut self, at: u64, endpoint: u16) {
+        for &i in &self.routing {
+            let Some(w) = self.windows.get_mut(i as usize) else { continue };
+            if w.settled() {
+                continue;
+            }
+            if w.endpoint == endpoint {
+                w.skips = 0;
+            } else {
+                if w.skips == 0 {
+                    w.skip_since = at;
+                }
+                w.skips += 1;
+                if w.skips >= ROUTING_CONFIRM {
+                    w.detected_at = Some(w.skip_since);
+                }
+            }
+        }
+        let windows = &self.windows;
+        self.routing.retain(|&i| windows.get(i as usize).is_some_and(|w| !w.settled()));
+    }
+
+    #[inline]
+    pub(crate) fn attempt_finished(&mut self, at: u64, endpoint: u16, succeeded: bool) {
+        if succeeded && self.awaiting.get(usize::from(endpoint)).is_some_and(|a| !a.is_empty()) {
+            self.recover(at, usize::from(endpoint));
+        }
+    }
+
+    fn recover(&mut self, at: u64, e: usize) {
+        let (Some(awaiting), Some(undetected)) = (self.awaiting.get_mut(e), self.undetected.get_mut(e)) else {
+            return;
+        };
+        let windows = &mut self.windows;
+        awaiting.retain(|&i| match windows.get_mut(i as usize) {
+            Some(w) if w.end <= at => {
+                w.recovered_at = Some(at);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        undetected.retain(|&i| windows.get(i as usize).is_some_and(|w| !w.settled()));
+    }
+
+    /// A failover away from `endpoint`, or its breaker opening.
+    #[inline]
+    pub(crate) fn steered_away(&mut self, at: u64, endpoint: u16) {
+        let Some(undetected) = self.undetected.get_mut(usize::from(endpoint)) else { return };
+        if undetected.is_empty() {
+            return;
+        }
+        let windows = &mut self.windows;
+        undetected.retain(|&i| match windows.get_mut(i as usize) {
+            Some(w) if w.start <= at => {
+                w.detected_at.get_or_insert(at);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+    }
+
+    pub(crate) fn window(&mut self, endpoint: u16, fault: u16, start: u64, end: u64) {
+        let e = usize::from(endpoint);
+        if e >= self.undetected.len() {
+            return;
+        }
+        // The clock has reached `start`: windows that ended before it can
+        // count no more failures.
+        let windows = &self.windows;
+        self.open.retain(|&i| windows.get(i as usize).is_some_and(|w| w.end > start));
+        let i = self.windows.len() as u32;
+        self.windows.push(Window {
+            endpoint,
+            fault,
+            start,
+            end,
+            detected_at: None,
+            failed: 0,
+            recovered_at: None,
+            skip_since: 0,
+            skips: 0,
+        });
+        self.open.push(i);
+        if let Some(u) = self.undetected.get_mut(e) {
+            u.push(i);
+        }
+        if end != u64::MAX
+            && let Some(a) = self.awaiting.get_mut(e)
+        {
+            a.push(i);
+        }
+        if self.last_first == Some(endpoint) && self.streak >= ROUTING_STREAK {
+            self.routing.push(i);
+        }
+        // A window in a scenario without declared faults (live chaos): track
+        // requests from here on.
+        self.tracking = true;
+    }
+
+    #[inline]
+    pub(crate) fn finished(&mut self, at: u64, seq: u64, failed: bool) {
+        if !self.tracking {
+            return;
+        }
+        let mask = self.attempted.finish(seq);
+        if failed && !self.open.is_empty() {
+            let windows = &mut self.windows;
+            self.open.retain(|&i| match windows.get_mut(i as usize) {
+                Some(w) if w.end > at => {
+                    if w.start <= at && mask & bit(usize::from(w.endpoint)) != 0 {
+                        w.failed += 1;
+                    }
+                    true
+                }
+                _ => false,
+            });
+        }
+    }
+
+    /// The report rows, in the order the windows began (then endpoint and
+    /// fault order). Windows are announced when the clock first passes their
+    /// start, endpoint by endpoint, so the event order alone is not that.
+    pub(crate) fn sections(&self, endpoint_names: &[String]) -> Vec<FaultWindowSection> {
+        let mut order: Vec<&Window> = self.windows.iter().collect();
+        order.sort_by_key(|w| (w.start, w.endpoint, w.fault));
+        order
+            .into_iter()
+            .map(|w| {
+                let e = usize::from(w.endpoint);
+                let fault = self.fault_names.get(e).and_then(|f| f.get(usize::from(w.fault)));
+                FaultWindowSection {
+                    endpoint: endpoint_names.get(e).cloned().unwrap_or_default(),
+                    fault: fault.map_or_else(|| format!("fault #{}", w.fault), |f| (*f).to_string()),
+                    start_ms: w.start,
+                    end_ms: (w.end != u64::MAX).then_some(w.end),
+                    detected_after_ms: w.detected_at.map(|t| t.saturating_sub(w.start)),
+                    failed_requests: w.failed,
+                    recovered_after_ms: w.recovered_at.map(|t| t.saturating_sub(w.end)),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_frees_finished_requests_in_any_order() {
+        let mut a = Attempted::default();
+        for seq in 0..4 {
+            a.arrive(seq);
+        }
+        a.attempt(1, 0);
+        a.attempt(1, 70);
+        assert_eq!(a.finish(2), 0);
+        assert_eq!(a.masks.len(), 4);
+        assert_eq!(a.finish(0), 0);
+        assert_eq!((a.base, a.masks.len()), (1, 3));
+        assert_eq!(a.finish(1), 1 | 1 << SHARED_BIT);
+        assert_eq!((a.base, a.masks.len()), (3, 1));
+        assert_eq!(a.finish(3), 0);
+        assert!(a.masks.is_empty());
+        // Gaps in trace positions are not waited for.
+        a.arrive(10);
+        a.arrive(12);
+        assert_eq!(a.finish(10), 0);
+        assert_eq!((a.base, a.masks.len()), (12, 1));
+        // A request never seen is untracked.
+        assert_eq!(a.finish(99), 0);
+        a.arrive(12 + MAX_GAP + 5);
+        assert_eq!(a.masks.len(), 1);
+    }
+}
