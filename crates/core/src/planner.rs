@@ -68,6 +68,13 @@ pub trait Planner {
         PolicySettings::default()
     }
 
+    /// Whether `route` reads endpoint health (latency percentiles, error
+    /// rates). When false the executor skips refreshing them before each
+    /// call; breaker states and Retry-After holds are always current.
+    fn needs_health(&self) -> bool {
+        true
+    }
+
     /// The plan for one request.
     fn route(&mut self, req: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure>;
 
@@ -107,6 +114,10 @@ impl FixedChain {
 }
 
 impl Planner for FixedChain {
+    fn needs_health(&self) -> bool {
+        false
+    }
+
     fn settings(&self) -> PolicySettings {
         PolicySettings { default_chain: Some(self.plan.chain.clone()), ..PolicySettings::default() }
     }

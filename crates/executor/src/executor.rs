@@ -286,11 +286,14 @@ impl<P: Planner> Executor<P> {
     ) {
         log.record(&Event::Arrived { at: now, req: &req });
         self.poll_breakers(now, log);
+        let refresh = self.planner.needs_health();
         for (i, e) in self.endpoints.iter_mut().enumerate() {
-            let mut h = *e.health.snapshot(now);
+            let h = &mut self.health_view[i];
+            if refresh {
+                *h = *e.health.snapshot(now);
+            }
             h.breaker = e.breaker.state();
             h.rate_limited_until_ms = e.not_before;
-            self.health_view[i] = h;
         }
         let ctx = RouteContext { now_ms: now, facts: &self.facts, health: &self.health_view, budgets: &self.ledger };
         let routed = self.planner.route(&req, &ctx);

@@ -4,7 +4,8 @@
 //! Latencies of the last [`SAMPLES`] successes within the window are kept in
 //! a ring and their percentiles computed on demand, at most once per
 //! [`REFRESH_MS`] of clock time per endpoint: a policy sees statistics at most
-//! a quarter second old, and a replay does not sort on every request.
+//! a second old (gateways export health on that scale too), and a replay
+//! does not sort on every request.
 
 use crate::breaker::SuccessRateWindow;
 use windtunnel_core::Health;
@@ -14,7 +15,7 @@ use windtunnel_core::Health;
 pub const SAMPLES: usize = 256;
 
 /// How often an endpoint's snapshot is recomputed when it has news.
-pub const REFRESH_MS: u64 = 250;
+pub const REFRESH_MS: u64 = 1_000;
 
 /// One endpoint's recent history.
 #[derive(Clone, Debug)]
@@ -161,13 +162,13 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_refresh_at_most_every_quarter_second() {
+    fn snapshots_refresh_at_most_every_second() {
         let mut h = HealthWindow::new(60_000, 0.9);
         h.finished(0, Some(Ok((100, 0.9))));
         assert_eq!(h.snapshot(0).p50_ms, 100);
         h.finished(10, Some(Ok((300, 0.9))));
         h.finished(10, Some(Ok((300, 0.9))));
-        assert_eq!(h.snapshot(100).p50_ms, 100, "not yet refreshed");
-        assert_eq!(h.snapshot(250).p50_ms, 300);
+        assert_eq!(h.snapshot(999).p50_ms, 100, "not yet refreshed");
+        assert_eq!(h.snapshot(1_000).p50_ms, 300);
     }
 }

@@ -64,6 +64,32 @@ pub struct Policy {
     scope: Scope<'static>,
     failures: Vec<RecordedFailure>,
     failure_count: u64,
+    /// Whether the script reads latency, error-rate or quality statistics.
+    needs_health: bool,
+}
+
+/// Names through which a script can read health statistics. A script that
+/// uses none of them routes on breaker state and Retry-After alone, and the
+/// executor can skip refreshing percentiles before each call.
+const HEALTH_READERS: [&str; 9] =
+    ["p50_ms", "p95_ms", "p99_ms", "error_rate", "quality", "by_p95", "by_quality", "p95_below", "error_rate_below"];
+
+fn reads_health(source: &str) -> bool {
+    HEALTH_READERS.iter().any(|name| source.contains(name))
+}
+
+#[cfg(test)]
+mod health_reader_tests {
+    use super::reads_health;
+
+    #[test]
+    fn only_scripts_that_read_statistics_need_them() {
+        assert!(!reads_health("fn route(req, ctx) { ctx.candidates(req).by_cost(req).names() }"));
+        assert!(reads_health("fn route(req, ctx) { ctx.candidates(req).p95_below(900).names() }"));
+        assert!(reads_health(
+            "fn route(req, ctx) { let e = ctx.endpoint(\"a/x\"); if e.error_rate > 0.1 { [] } else { [e] } }"
+        ));
+    }
 }
 
 impl fmt::Debug for Policy {
@@ -167,7 +193,9 @@ impl Policy {
     ) -> Result<Policy, PolicyError> {
         let engine = sandbox(Purpose::Hooks);
         let ast = compile(&engine, file, source)?;
-        Policy::from_ast(file, engine, ast, &outline(source), facts, params)
+        let mut policy = Policy::from_ast(file, engine, ast, &outline(source), facts, params)?;
+        policy.needs_health = reads_health(source);
+        Ok(policy)
     }
 
     pub(crate) fn from_ast(
@@ -223,6 +251,7 @@ impl Policy {
             scope: Scope::new(),
             failures: Vec::new(),
             failure_count: 0,
+            needs_health: true,
         })
     }
 
@@ -313,6 +342,10 @@ impl Policy {
 }
 
 impl Planner for Policy {
+    fn needs_health(&self) -> bool {
+        self.needs_health
+    }
+
     fn settings(&self) -> PolicySettings {
         self.settings.clone()
     }
