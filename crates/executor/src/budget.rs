@@ -32,11 +32,14 @@ impl Ledger {
     }
 
     fn account(&mut self, tenant: &str) -> &mut Account {
+        // Look up first: `entry` would allocate the key on every call.
         if !self.accounts.contains_key(tenant) {
             self.accounts.insert(tenant.into(), Account::default());
         }
-        // Present: inserted just above when missing.
-        self.accounts.entry(tenant.into()).or_default()
+        match self.accounts.get_mut(tenant) {
+            Some(a) => a,
+            None => unreachable_account(),
+        }
     }
 
     /// Reserves `amount` for an attempt; false when it would not fit the budget.
@@ -57,6 +60,11 @@ impl Ledger {
         a.reserved -= reserved;
         a.spent += cost;
     }
+}
+
+#[expect(clippy::panic, reason = "unreachable: the account was inserted on the line before")]
+fn unreachable_account() -> ! {
+    panic!("ledger account vanished between insert and lookup")
 }
 
 impl Budgets for Ledger {

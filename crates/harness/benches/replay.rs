@@ -11,7 +11,13 @@ use std::path::Path;
 use windtunnel_config::parse_scenario;
 use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, Request, Streams};
 use windtunnel_harness::{RunOptions, run};
+use windtunnel_invariants::{InvariantChecker, World};
+use windtunnel_report::Aggregator;
 use windtunnel_sim::SimEndpoint;
+
+fn facts(s: &windtunnel_config::Scenario) -> Vec<windtunnel_core::EndpointFacts> {
+    s.endpoints.iter().map(|e| e.facts()).collect()
+}
 
 fn scenario(requests_per_hour: u64) -> windtunnel_config::Scenario {
     let text = format!(
@@ -72,6 +78,17 @@ fn replay(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("100k_requests_two_endpoint_chain", |b| {
         b.iter(|| black_box(run(&s, RunOptions::default()).expect("run")))
+    });
+    // The same replay with a second aggregator and invariant checker on the
+    // event log: the difference to the line above is what building the
+    // report (metrics, fault windows, time series, invariants) costs.
+    g.bench_function("100k_requests_two_endpoint_chain_report_twice", |b| {
+        b.iter(|| {
+            let mut extra = (Aggregator::new(&s), InvariantChecker::new(World::from_facts(&facts(&s))));
+            let opts = RunOptions { extra_sink: Some(&mut extra), progress: None };
+            black_box(run(&s, opts).expect("run"));
+            black_box(extra.1.finish())
+        })
     });
     g.finish();
 }

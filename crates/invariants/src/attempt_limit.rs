@@ -7,10 +7,10 @@
 //! number or the count so far exceeds the plan's `attempt_limit`. Hedges and
 //! retries are attempts like any other.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
+use crate::seq_map::SeqMap;
 use crate::world::World;
-use std::collections::BTreeMap;
 use windtunnel_core::Event;
 
 /// SPEC's name.
@@ -19,14 +19,18 @@ pub(crate) const NAME: &str = "attempt_limit";
 /// Attempts started so far, per open request.
 #[derive(Debug, Default)]
 pub(crate) struct AttemptLimit {
-    started: BTreeMap<u64, u32>,
+    started: SeqMap<u32>,
 }
 
 impl Check for AttemptLimit {
+    fn reads(&self) -> u8 {
+        kind::ATTEMPT_STARTED | kind::FINISHED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptStarted { at, req, attempt, endpoint, attempt_limit, .. } => {
-                let count = self.started.entry(req.seq).or_default();
+                let count = self.started.entry_or_default(req.seq);
                 *count = count.saturating_add(1);
                 let made = (*count).max(attempt);
                 if made > attempt_limit {
@@ -37,7 +41,7 @@ impl Check for AttemptLimit {
                 }
             }
             Event::Finished { req, .. } => {
-                self.started.remove(&req.seq);
+                self.started.remove(req.seq);
             }
             _ => {}
         }

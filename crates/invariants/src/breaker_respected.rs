@@ -8,7 +8,7 @@
 //! here: a probe is a promise to be careful, not an attempt the breaker
 //! forbade.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::{BreakerState, Event};
@@ -24,6 +24,10 @@ pub(crate) struct BreakerRespected {
 }
 
 impl Check for BreakerRespected {
+    fn reads(&self) -> u8 {
+        kind::BREAKER | kind::ATTEMPT_STARTED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::Breaker { at, endpoint, to, .. } => {

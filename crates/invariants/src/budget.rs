@@ -11,7 +11,7 @@
 //! Memory: only tenants with a budget can break it, so only they are
 //! tracked; the number of tenants in the trace does not matter.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
 use crate::world::World;
 use std::collections::BTreeMap;
@@ -68,6 +68,10 @@ impl Budget {
 }
 
 impl Check for Budget {
+    fn reads(&self) -> u8 {
+        kind::ATTEMPT_FINISHED | kind::ATTEMPT_CANCELLED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {

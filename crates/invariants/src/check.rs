@@ -9,8 +9,37 @@ use crate::world::World;
 use std::fmt;
 use windtunnel_core::Event;
 
+/// The kinds of event, as bits: a check names the kinds it reads, and the
+/// checker hands it only those (most events concern two or three checks).
+pub(crate) mod kind {
+    pub(crate) const ARRIVED: u8 = 1 << 0;
+    pub(crate) const ATTEMPT_STARTED: u8 = 1 << 1;
+    pub(crate) const ATTEMPT_FINISHED: u8 = 1 << 2;
+    pub(crate) const ATTEMPT_CANCELLED: u8 = 1 << 3;
+    pub(crate) const BREAKER: u8 = 1 << 4;
+    pub(crate) const FINISHED: u8 = 1 << 5;
+    pub(crate) const OTHER: u8 = 1 << 6;
+}
+
+/// The kind bit of an event.
+pub(crate) fn kind_of(event: &Event<'_>) -> u8 {
+    match event {
+        Event::Arrived { .. } => kind::ARRIVED,
+        Event::AttemptStarted { .. } => kind::ATTEMPT_STARTED,
+        Event::AttemptFinished { .. } => kind::ATTEMPT_FINISHED,
+        Event::AttemptCancelled { .. } => kind::ATTEMPT_CANCELLED,
+        Event::Breaker { .. } => kind::BREAKER,
+        Event::Finished { .. } => kind::FINISHED,
+        Event::Failover { .. } | Event::FaultWindow { .. } => kind::OTHER,
+    }
+}
+
 /// One invariant, fed the event log in time order.
 pub(crate) trait Check: fmt::Debug {
+    /// The event kinds it reads ([`kind`] bits). Events of other kinds are
+    /// not passed to it.
+    fn reads(&self) -> u8;
+
     /// Looks at one event; reports each violation it reveals.
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally);
 

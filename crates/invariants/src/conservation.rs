@@ -11,11 +11,10 @@
 //! outcome that never arrived; telling the two apart would mean remembering
 //! every finished request, and both break the same invariant.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
+use crate::seq_map::SeqMap;
 use crate::world::World;
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use windtunnel_core::{Event, Request, Sym};
 
 /// SPEC's name.
@@ -25,25 +24,27 @@ pub(crate) const NAME: &str = "conservation";
 #[derive(Debug, Default)]
 pub(crate) struct Conservation {
     /// By `seq`: arrival time and trace id (for examples at the end).
-    open: BTreeMap<u64, (u64, Option<Sym>)>,
+    open: SeqMap<(u64, Option<Sym>)>,
 }
 
 impl Check for Conservation {
+    fn reads(&self) -> u8 {
+        kind::ARRIVED | kind::FINISHED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
-            Event::Arrived { at, req } => match self.open.entry(req.seq) {
-                Entry::Vacant(v) => {
-                    v.insert((at, req.id.clone()));
-                }
-                Entry::Occupied(o) => {
-                    let first = o.get().0;
+            Event::Arrived { at, req } => match self.open.insert_new(req.seq, (at, req.id.clone())) {
+                Ok(()) => {}
+                Err(existing) => {
+                    let first = existing.0;
                     tally.report(|| {
                         Example::new(req, at, None, world, format!("arrived again while open since {first} ms"))
                     });
                 }
             },
             Event::Finished { at, req, outcome, endpoint, .. } => {
-                let was_open = self.open.remove(&req.seq).is_some();
+                let was_open = self.open.remove(req.seq).is_some();
                 if !was_open {
                     tally.report(|| {
                         let detail = format!(
@@ -58,7 +59,7 @@ impl Check for Conservation {
     }
 
     fn finish(&mut self, world: &World, tally: &mut Tally) {
-        for (seq, (at, id)) in std::mem::take(&mut self.open) {
+        for (seq, (at, id)) in self.open.take_sorted() {
             tally.report(|| {
                 // A stand-in request, so the id prints by core's own rule.
                 let mut req = Request::new(seq, at, 0, 0);

@@ -7,7 +7,7 @@
 //! `max_tokens` must fit (SPEC's context window rule): a prompt that fits but
 //! leaves no room for the answer is still sent to fail.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::Event;
@@ -20,6 +20,10 @@ pub(crate) const NAME: &str = "context_fits";
 pub(crate) struct ContextFits;
 
 impl Check for ContextFits {
+    fn reads(&self) -> u8 {
+        kind::ATTEMPT_STARTED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         let Event::AttemptStarted { at, req, endpoint, tokens: (input, max), .. } = *event else { return };
         // An endpoint the world does not know has no window to break.

@@ -10,10 +10,10 @@
 //! attempt of a request whose arrival was not seen falls back to the
 //! request's `at_ms`; `conservation` reports the missing arrival.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
+use crate::seq_map::SeqMap;
 use crate::world::World;
-use std::collections::BTreeMap;
 use windtunnel_core::Event;
 
 /// SPEC's name.
@@ -22,10 +22,14 @@ pub(crate) const NAME: &str = "deadline";
 /// Arrival time per open request.
 #[derive(Debug, Default)]
 pub(crate) struct Deadline {
-    arrived: BTreeMap<u64, u64>,
+    arrived: SeqMap<u64>,
 }
 
 impl Check for Deadline {
+    fn reads(&self) -> u8 {
+        kind::ARRIVED | kind::ATTEMPT_STARTED | kind::FINISHED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::Arrived { at, req } => {
@@ -40,7 +44,7 @@ impl Check for Deadline {
                 let Some((ms, whose)) = deadlines.into_iter().filter_map(|(d, w)| Some((d?, w))).min() else {
                     return;
                 };
-                let arrival = self.arrived.get(&req.seq).copied().unwrap_or(req.at_ms);
+                let arrival = self.arrived.get(req.seq).copied().unwrap_or(req.at_ms);
                 if at >= arrival.saturating_add(ms) {
                     tally.report(|| {
                         let detail = format!(
@@ -52,7 +56,7 @@ impl Check for Deadline {
                 }
             }
             Event::Finished { req, .. } => {
-                self.arrived.remove(&req.seq);
+                self.arrived.remove(req.seq);
             }
             _ => {}
         }

@@ -71,6 +71,7 @@ mod deadline;
 mod no_retry_on_fatal;
 mod result;
 mod retry_after_respected;
+mod seq_map;
 mod world;
 
 #[cfg(test)]

@@ -8,10 +8,10 @@
 //! remain fair game, and so do attempts on the same endpoint that were
 //! already in flight (a hedge) when the error came back.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
+use crate::seq_map::SeqMap;
 use crate::world::World;
-use std::collections::BTreeMap;
 use windtunnel_core::{EndpointIdx, ErrorKind, Event};
 
 /// SPEC's name.
@@ -29,10 +29,14 @@ struct Dead {
 /// longer use. A chain is short, so a `Vec` per request.
 #[derive(Debug, Default)]
 pub(crate) struct NoRetryOnFatal {
-    dead: BTreeMap<u64, Vec<Dead>>,
+    dead: SeqMap<Vec<Dead>>,
 }
 
 impl Check for NoRetryOnFatal {
+    fn reads(&self) -> u8 {
+        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED | kind::FINISHED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {
@@ -40,13 +44,13 @@ impl Check for NoRetryOnFatal {
                 if !err.kind.is_fatal_for_endpoint() {
                     return;
                 }
-                let dead = self.dead.entry(req.seq).or_default();
+                let dead = self.dead.entry_or_default(req.seq);
                 if !dead.iter().any(|d| d.endpoint == endpoint) {
                     dead.push(Dead { endpoint, kind: err.kind, at });
                 }
             }
             Event::AttemptStarted { at, req, endpoint, .. } => {
-                let Some(d) = self.dead.get(&req.seq).and_then(|v| v.iter().find(|d| d.endpoint == endpoint)) else {
+                let Some(d) = self.dead.get(req.seq).and_then(|v| v.iter().find(|d| d.endpoint == endpoint)) else {
                     return;
                 };
                 let d = *d;
@@ -56,7 +60,7 @@ impl Check for NoRetryOnFatal {
                 });
             }
             Event::Finished { req, .. } => {
-                self.dead.remove(&req.seq);
+                self.dead.remove(req.seq);
             }
             _ => {}
         }

@@ -9,7 +9,7 @@
 //! answer arrived could not have known, and are fine. Most such errors are
 //! `RateLimited`, but any kind that carries a Retry-After counts.
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, Tally, kind};
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::Event;
@@ -36,6 +36,10 @@ pub(crate) struct RetryAfterRespected {
 }
 
 impl Check for RetryAfterRespected {
+    fn reads(&self) -> u8 {
+        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED
+    }
+
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, endpoint, report, .. } => {

@@ -1,0 +1,159 @@
+//! `SeqMap`: per-request state keyed by the request's position in the trace.
+//!
+//! Requests open and close in a sliding window of consecutive `seq`s, so a
+//! power-of-two table indexed by `seq & mask` finds each in O(1) with no
+//! hashing and no tree rebalancing. That matters: every check keeps
+//! per-request state, and the checker sees every event of multi-million
+//! request replays. When two live requests would share a slot (the window
+//! outgrew the table) the table doubles. Memory stays proportional to the
+//! requests in flight, never to the trace.
+
+/// A map from request `seq` to `V`.
+#[derive(Debug)]
+pub(crate) struct SeqMap<V> {
+    slots: Vec<Option<(u64, V)>>,
+    len: usize,
+}
+
+impl<V> Default for SeqMap<V> {
+    fn default() -> SeqMap<V> {
+        SeqMap { slots: Vec::new(), len: 0 }
+    }
+}
+
+/// The first table size: enough for most replays' requests in flight.
+const INITIAL: usize = 1024;
+
+impl<V> SeqMap<V> {
+    fn index(&self, seq: u64) -> usize {
+        (seq as usize) & (self.slots.len() - 1)
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(INITIAL);
+        let old = std::mem::replace(&mut self.slots, (0..size).map(|_| None).collect());
+        for (seq, v) in old.into_iter().flatten() {
+            self.place(seq, v);
+        }
+    }
+
+    /// Puts an entry whose slot is known to be free or its own.
+    fn place(&mut self, seq: u64, v: V) {
+        loop {
+            if self.slots.is_empty() {
+                self.grow();
+                continue;
+            }
+            let i = self.index(seq);
+            match &self.slots[i] {
+                Some((s, _)) if *s != seq => self.grow(),
+                _ => {
+                    self.slots[i] = Some((seq, v));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The entry of `seq`.
+    pub(crate) fn get(&self, seq: u64) -> Option<&V> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match &self.slots[self.index(seq)] {
+            Some((s, v)) if *s == seq => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Inserts unless present; on presence returns the existing value.
+    pub(crate) fn insert_new(&mut self, seq: u64, v: V) -> Result<(), &V> {
+        if self.get(seq).is_some() {
+            let i = self.index(seq);
+            return match &self.slots[i] {
+                Some((_, old)) => Err(old),
+                None => Ok(()),
+            };
+        }
+        self.place(seq, v);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Inserts or replaces.
+    pub(crate) fn insert(&mut self, seq: u64, v: V) {
+        if self.get(seq).is_none() {
+            self.len += 1;
+        }
+        self.place(seq, v);
+    }
+
+    /// The entry of `seq`, created with `Default` when absent.
+    pub(crate) fn entry_or_default(&mut self, seq: u64) -> &mut V
+    where
+        V: Default,
+    {
+        if self.get(seq).is_none() {
+            self.place(seq, V::default());
+            self.len += 1;
+        }
+        let i = self.index(seq);
+        match &mut self.slots[i] {
+            Some((_, v)) => v,
+            // `place` just put it there.
+            None => unreachable_slot(),
+        }
+    }
+
+    /// Removes and returns the entry of `seq`.
+    pub(crate) fn remove(&mut self, seq: u64) -> Option<V> {
+        self.get(seq)?;
+        let i = self.index(seq);
+        self.len -= 1;
+        self.slots[i].take().map(|(_, v)| v)
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Takes every entry, in `seq` order.
+    pub(crate) fn take_sorted(&mut self) -> Vec<(u64, V)> {
+        let mut all: Vec<(u64, V)> = std::mem::take(&mut self.slots).into_iter().flatten().collect();
+        self.len = 0;
+        all.sort_by_key(|(s, _)| *s);
+        all
+    }
+}
+
+#[expect(clippy::panic, reason = "unreachable: the slot was filled on the line before")]
+fn unreachable_slot() -> ! {
+    panic!("SeqMap slot emptied between place and lookup")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..4, 0u64..5000), 0..2000)) {
+            let mut m: SeqMap<u64> = SeqMap::default();
+            let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+            for (op, seq) in ops {
+                match op {
+                    0 => { m.insert(seq, seq * 2); model.insert(seq, seq * 2); }
+                    1 => prop_assert_eq!(m.remove(seq), model.remove(&seq)),
+                    2 => { *m.entry_or_default(seq) += 1; *model.entry(seq).or_default() += 1; }
+                    _ => prop_assert_eq!(m.get(seq), model.get(&seq)),
+                }
+                prop_assert_eq!(m.len(), model.len());
+            }
+            prop_assert_eq!(m.take_sorted(), model.into_iter().collect::<Vec<_>>());
+        }
+    }
+}
