@@ -4,8 +4,10 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on broken fixtures")]
 
 mod bad_input;
+mod check;
 mod run;
 mod trace;
+mod whatif;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -13,6 +13,7 @@
 //! # Where things happen
 //! - `replay` — [`run`]: the loop, cut-offs (attempt timeouts), fault-window announcements.
 //! - `source` — [`Requests`]: trace file or generator, with `limit` and `speed`.
+//! - `whatif` — [`whatif`]: variants × seeds, paired and Welch intervals, [`t_quantile`], [`Sweep`].
 //! - `error` — [`RunError`].
 //!
 //! # Dependencies
@@ -22,10 +23,14 @@
 mod error;
 mod replay;
 mod source;
+mod whatif;
 
 pub use error::RunError;
 pub use replay::{RunOptions, policy_description, run, run_with};
 pub use source::Requests;
+pub use whatif::{
+    CONFIDENCE, MAX_SWEEP_POINTS, Sweep, SweepError, Variant, WhatifError, WhatifOptions, t_quantile, whatif,
+};
 
 #[cfg(test)]
 mod tests;

@@ -136,8 +136,24 @@ pub fn policy_description(scenario: &Scenario) -> String {
             let names: Vec<&str> = chain.iter().map(|i| scenario.endpoints[i.get()].id.as_str()).collect();
             format!("chain: {}", names.join(" > "))
         }
-        PolicySpec::Script(p) => p.display().to_string(),
+        PolicySpec::Script(p) => normalize(p).display().to_string(),
     }
+}
+
+/// `scenarios/../policies/x.rhai` → `policies/x.rhai`: lexical, no file-system access.
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Runs a scenario with any planner.

@@ -1,0 +1,206 @@
+//! `windtunnel check` and `windtunnel policy lint|test`.
+
+use crate::*;
+
+/// Writes `text` as a scenario next to the shipped ones (so relative paths
+/// resolve) under a unique name, removed on drop.
+struct TempScenario(PathBuf);
+
+impl TempScenario {
+    fn new(name: &str, text: &str) -> TempScenario {
+        let path = root().join("scenarios").join(format!("e2e-{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        TempScenario(path)
+    }
+    fn arg(&self) -> String {
+        self.0.strip_prefix(root()).unwrap().to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempScenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn quickstart_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).unwrap();
+    assert!(text.contains(from));
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn check_passes_on_the_quickstart_and_lists_every_assertion() {
+    let out = windtunnel(&["check", "scenarios/quickstart.toml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // Five [assert] limits and eight invariants, one line each.
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok    quickstart: ")).count(), 13, "{stdout}");
+    assert!(stdout.contains("quickstart: invariant:retry_after_respected: actual 0, limit 0"), "{stdout}");
+}
+
+#[test]
+fn check_fails_naming_the_assertion_actual_and_limit_and_writes_junit() {
+    let s = TempScenario::new("cheap-limit", &quickstart_with("max_cost_usd = 2.5", "max_cost_usd = 0.5"));
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let out = windtunnel(&["check", &s.arg(), "scenarios/quickstart.toml", "--junit", junit.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout.lines().find(|l| l.starts_with("FAIL")).expect("a FAIL line");
+    assert!(line.starts_with("FAIL  quickstart: max_cost_usd: actual 1."), "{line}");
+    assert!(line.ends_with(", limit 0.5"), "{line}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count(), 2, "one suite per scenario");
+    assert_eq!(xml.matches("<testcase ").count(), 26, "one testcase per scenario and assertion");
+    assert_eq!(xml.matches("<failure ").count(), 1);
+    assert!(xml.trim_start().starts_with("<?xml"));
+}
+
+#[test]
+fn check_over_seeds_and_against_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out =
+        windtunnel(&["run", "scenarios/quickstart.toml", "--out", tmp.path().to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success());
+    let baseline = tmp.path().join("report.json");
+    let same = windtunnel(&["check", "scenarios/quickstart.toml", "--baseline", baseline.to_str().unwrap()]);
+    let (stdout, _) = text(&same);
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("baseline:cost_usd: actual"), "{stdout}");
+    // Doubling an output price is a cost regression beyond 5%.
+    let pricier = windtunnel(&[
+        "check",
+        "scenarios/quickstart.toml",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--set",
+        "endpoints.openai/gpt-4o-mini.price.output_per_mtok=1.2",
+    ]);
+    let (stdout, _) = text(&pricier);
+    assert_eq!(pricier.status.code(), Some(1), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("FAIL  quickstart: baseline:cost_usd")), "{stdout}");
+    let seeds = windtunnel(&["check", "scenarios/quickstart.toml", "--seeds", "3"]);
+    let (stdout, _) = text(&seeds);
+    assert_eq!(seeds.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(3 seeds)"), "{stdout}");
+}
+
+#[test]
+fn check_exits_2_on_bad_input() {
+    let out = windtunnel(&["check", "scenarios/nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let s = TempScenario::new(
+        "bad-policy",
+        &quickstart_with(
+            "policy = { chain = [\"openai/gpt-4o-mini\", \"deepseek/deepseek-chat\", \"anthropic/claude-3-5-haiku\"] }",
+            "policy = \"e2e-broken.rhai\"",
+        ),
+    );
+    let policy = Removed(root().join("scenarios/e2e-broken.rhai"));
+    std::fs::write(&policy.0, "fn route(req, ctx) { [\"a\" }\n").unwrap();
+    let out = windtunnel(&["check", &s.arg()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("e2e-broken.rhai:1:"), "names file, line and column: {stderr}");
+}
+
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_policy_that_fails_at_run_time_never_crashes_the_run() {
+    // An endless loop on batch requests, a type error on interactive ones:
+    // every call fails, the default chain serves, the report counts them.
+    let policy = Removed(root().join("scenarios/e2e-flaky.rhai"));
+    std::fs::write(
+        &policy.0,
+        "fn settings() { #{ default_chain: [\"anthropic/claude-3-5-haiku\", \"openai/gpt-4o-mini\"] } }\n\
+         fn route(req, ctx) { if req.input_tokens % 2 == 0 { loop { } } else { req.input_tokens + \"x\" } }\n",
+    )
+    .unwrap();
+    let s = TempScenario::new(
+        "flaky",
+        &quickstart_with(
+            "policy = { chain = [\"openai/gpt-4o-mini\", \"deepseek/deepseek-chat\", \"anthropic/claude-3-5-haiku\"] }",
+            "policy = \"e2e-flaky.rhai\"",
+        ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = windtunnel(&["run", &s.arg(), "--out", tmp.path().to_str().unwrap(), "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["policy_errors"].as_u64(), Some(2863), "every route call failed and was counted");
+    let failed = &r["outcomes"]["by_reason"];
+    assert!(r["outcomes"]["succeeded"].as_u64().unwrap() >= 2850, "the default chain served them: {failed}");
+    let by = r["attempts"]["by_endpoint"].as_object().unwrap();
+    assert_eq!(by["deepseek/deepseek-chat"]["attempts"].as_u64(), Some(0), "only the default chain was used");
+    assert!(by["anthropic/claude-3-5-haiku"]["attempts"].as_u64().unwrap() > 2000);
+}
+
+#[test]
+fn policy_test_and_lint_report_and_exit_like_opa() {
+    let out = windtunnel(&["policy", "test", "policies"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.is_empty() || l.starts_with("PASS: ") || l.ends_with(" passed, 0 failed")),
+        "{stdout}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("p.rhai"), "fn route(req, ctx) { [\"openai/gpt-4o\"] }\n").unwrap();
+    std::fs::write(
+        tmp.path().join("p_test.rhai"),
+        "fn test_ok() { assert_eq(route(request(#{}), context(#{})), [\"openai/gpt-4o\"]); }\n\
+         fn test_wrong() { assert_eq(route(request(#{}), context(#{})), [\"x/y\"]); }\n",
+    )
+    .unwrap();
+    let junit = tmp.path().join("j.xml");
+    let out = windtunnel(&["policy", "test", tmp.path().to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("PASS: ") && stdout.contains("FAIL: ") && stdout.ends_with("1 passed, 1 failed\n"),
+        "{stdout}"
+    );
+    assert!(std::fs::read_to_string(junit).unwrap().contains("<failure"));
+    let lint = windtunnel(&["policy", "lint", "policies/cheapest-healthy.rhai"]);
+    let (stdout, _) = text(&lint);
+    assert_eq!(lint.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("route -> ["), "{stdout}");
+    std::fs::write(tmp.path().join("bad.rhai"), "fn route(req) { [] }\n").unwrap();
+    let bad = windtunnel(&["policy", "lint", tmp.path().join("bad.rhai").to_str().unwrap()]);
+    let (_, stderr) = text(&bad);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr.contains("bad.rhai:1:1: hook `route` takes 2 parameters (req, ctx), found 1"), "{stderr}");
+}
+
+#[test]
+fn run_writes_json_markdown_and_a_self_contained_html_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = windtunnel(&[
+        "run",
+        "scenarios/static-fallback.toml",
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--format",
+        "json,md,html,junit",
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 4, "four charts");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no network");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    let windows = json["failover"]["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0]["fault"], "outage");
+    assert!(windows[0]["detected_after_ms"].as_u64().unwrap() < 5_000, "{}", windows[0]);
+    assert!(tmp.path().join("junit.xml").is_file() && tmp.path().join("report.md").is_file());
+}
