@@ -35,19 +35,8 @@ const DIST_NAMES: [&str; 5] = ["lognormal", "normal", "uniform", "fixed", "expon
 /// SPEC's arrival patterns.
 const PATTERNS: [&str; 3] = ["poisson", "diurnal", "bursty"];
 
-/// SPEC's invariant names. Kept here (not imported from the invariants
-/// crate, which config must not depend on) so a misspelt name in `[assert]`
-/// fails at load time; a new invariant adds its name here too.
-const INVARIANTS: [&str; 8] = [
-    "conservation",
-    "breaker_respected",
-    "retry_after_respected",
-    "no_retry_on_fatal",
-    "context_fits",
-    "attempt_limit",
-    "deadline",
-    "budget",
-];
+/// SPEC's invariant names: a misspelt name in `[assert]` fails at load time.
+const INVARIANTS: [&str; 8] = windtunnel_core::INVARIANT_NAMES;
 
 /// `retry_after` when a `rate_limit_burst` does not say: one second, the
 /// smallest Retry-After real providers commonly send.

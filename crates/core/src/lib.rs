@@ -49,7 +49,7 @@ pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
 pub use event::{Event, EventSink, NullSink};
 pub use money::{NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
-pub use outcome::{FailReason, Outcome, RejectReason};
+pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
 pub use rand_chacha::ChaCha8Rng;

@@ -69,3 +69,17 @@ impl fmt::Display for Outcome {
         }
     }
 }
+
+/// SPEC's failover-correctness invariants, in SPEC's table order. The one
+/// list the config loader (names in `[assert] invariants`), the checker and
+/// the report all use.
+pub const INVARIANT_NAMES: [&str; 8] = [
+    "conservation",
+    "breaker_respected",
+    "retry_after_respected",
+    "no_retry_on_fatal",
+    "context_fits",
+    "attempt_limit",
+    "deadline",
+    "budget",
+];

@@ -393,3 +393,10 @@ fn the_driver_does_exercise_every_kind_of_event() {
     assert_eq!(d.not_before[0], 50);
     all_hold(&d.end());
 }
+
+#[test]
+fn the_checks_are_the_invariants_core_names() {
+    // Config validates `[assert] invariants` and the report orders its
+    // entries by core's list; the checks here must be exactly those.
+    assert_eq!(crate::INVARIANT_NAMES, windtunnel_core::INVARIANT_NAMES);
+}

@@ -26,18 +26,8 @@ use std::fmt;
 use windtunnel_config::{AssertSpec, InvariantSelection};
 
 /// SPEC's invariant names, in SPEC's order: the order of `invariants` and of
-/// the invariant assertions. The checker crate owns the checks; the names are
-/// repeated here so that this crate need not depend on it.
-pub const INVARIANTS: [&str; 8] = [
-    "conservation",
-    "breaker_respected",
-    "retry_after_respected",
-    "no_retry_on_fatal",
-    "context_fits",
-    "attempt_limit",
-    "deadline",
-    "budget",
-];
+/// the invariant assertions.
+pub const INVARIANTS: [&str; 8] = windtunnel_core::INVARIANT_NAMES;
 
 /// Sort key: SPEC's invariants first in SPEC order, then any other by name.
 fn rank(name: &str) -> (usize, &str) {
