@@ -23,6 +23,7 @@ mod progress;
 mod run_cmd;
 mod scenario_args;
 mod trace_cmd;
+mod whatif_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// The CI gate: every assertion and invariant of each scenario, over seeds.
     Check(check_cmd::CheckArgs),
+    /// Compare policies or settings on one scenario over the same seeds (paired differences).
+    Whatif(whatif_cmd::WhatifArgs),
     /// Import, generate or summarise traces.
     Trace {
         #[command(subcommand)]
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
+        Command::Whatif(args) => whatif_cmd::run(args),
         Command::Trace { command } => trace_cmd::run(command),
         Command::Policy { command } => policy_cmd::run(command),
     }

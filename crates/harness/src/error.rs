@@ -13,6 +13,14 @@ pub enum RunError {
     /// The policy script cannot be loaded.
     #[error(transparent)]
     Policy(#[from] windtunnel_policy::PolicyError),
+    /// `--set policy.NAME=…` on a scenario whose policy is a fixed chain.
+    #[error(
+        "--set policy.{name}=…: the scenario's policy is a fixed chain, which has no parameters; give a policy script with --policy"
+    )]
+    ParamOnChain {
+        /// The parameter.
+        name: String,
+    },
     /// A scenario without a usable policy (cannot happen after validation).
     #[error("the scenario names no policy")]
     NoPolicy,

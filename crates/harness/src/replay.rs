@@ -118,6 +118,9 @@ const PROGRESS_EVERY: u64 = 1 << 14;
 /// Runs a scenario to its report.
 pub fn run(scenario: &Scenario, opts: RunOptions<'_>) -> Result<Report, RunError> {
     let description = policy_description(scenario);
+    if let (PolicySpec::Chain(_), Some((name, _))) = (&scenario.policy, scenario.policy_params.first()) {
+        return Err(RunError::ParamOnChain { name: name.clone() });
+    }
     match (&scenario.policy, scenario.chain_plan()) {
         (_, Some(plan)) => run_with(scenario, FixedChain::new(plan), description, opts),
         (PolicySpec::Script(path), None) => {

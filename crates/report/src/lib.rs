@@ -42,6 +42,7 @@
 //! - `html`, `chart` — [`to_html`]: report.html and its inline SVG charts.
 //! - `junit` — [`to_junit`]: junit.xml.
 //! - `github` — [`to_github_annotations`], [`to_github_summary`].
+//! - `whatif` — the what-if comparison's schema and its Markdown, JSON and HTML (frontier charts).
 //! - `escape` — XML/HTML, Markdown and workflow-command escaping of user text.
 //! - `numbers` — display formatting of counts, dollars and durations.
 //!
@@ -65,6 +66,7 @@ mod markdown;
 mod numbers;
 mod schema;
 mod timeseries;
+mod whatif;
 
 #[cfg(test)]
 mod tests;
@@ -76,6 +78,11 @@ pub use html::to_html;
 pub use junit::to_junit;
 pub use markdown::to_markdown;
 pub use schema::*;
+pub use whatif::{
+    Better, Difference, Frontier, FrontierPoint, Interval, Metric, MetricResult, SweepAxis, VariantStats,
+    WHATIF_SCHEMA_VERSION, WhatifReport, WhatifVariant, to_whatif_html, to_whatif_json, to_whatif_markdown,
+    to_whatif_markdown_table,
+};
 
 /// Renders a report as pretty JSON with a trailing newline.
 pub fn to_json(report: &Report) -> Result<String, serde_json::Error> {

@@ -5,8 +5,9 @@
 //! # Keys beyond SPEC's required ones
 //! SPEC allows more keys; these do not bump [`SCHEMA_VERSION`]:
 //! - `trace.skipped_lines`: bad trace lines skipped with `--skip-bad-lines`;
-//! - `timeseries` (last key): the bucketed series and the latency histogram
-//!   the HTML charts are drawn from ([`TimeSeries`]).
+//! - `timeseries`: the bucketed series and the latency histogram, kept in
+//!   memory for the HTML charts and not serialized (report.json stays small
+//!   enough to commit as a `--baseline`), see [`TimeSeries`].
 
 use serde::Serialize;
 use std::collections::BTreeMap;
