@@ -40,6 +40,7 @@ mod plan;
 mod planner;
 mod request;
 mod rng;
+mod sym_map;
 mod view;
 
 pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
@@ -55,6 +56,7 @@ pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};
+pub use sym_map::SymMap;
 pub use view::{
     BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,
     RetrySettings, RouteContext, TokenRatio,

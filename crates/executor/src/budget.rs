@@ -5,7 +5,7 @@
 //! overspend it (SPEC invariant `budget`).
 
 use std::collections::BTreeMap;
-use windtunnel_core::{Budgets, Nanodollars};
+use windtunnel_core::{Budgets, Nanodollars, Sym, SymMap};
 
 #[derive(Clone, Debug, Default)]
 struct Account {
@@ -17,33 +17,24 @@ struct Account {
 /// Every tenant's money.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    accounts: BTreeMap<Box<str>, Account>,
+    limits: BTreeMap<String, Nanodollars>,
+    accounts: SymMap<Account>,
 }
 
 impl Ledger {
     /// Budgets by tenant; tenants not listed have none (their spend is still tracked).
     pub fn new(budgets: &BTreeMap<String, Nanodollars>) -> Ledger {
-        Ledger {
-            accounts: budgets
-                .iter()
-                .map(|(t, b)| (t.as_str().into(), Account { limit: Some(*b), ..Account::default() }))
-                .collect(),
-        }
+        Ledger { limits: budgets.clone(), accounts: SymMap::new() }
     }
 
-    fn account(&mut self, tenant: &str) -> &mut Account {
-        // Look up first: `entry` would allocate the key on every call.
-        if !self.accounts.contains_key(tenant) {
-            self.accounts.insert(tenant.into(), Account::default());
-        }
-        match self.accounts.get_mut(tenant) {
-            Some(a) => a,
-            None => unreachable_account(),
-        }
+    fn account(&mut self, tenant: &Sym) -> &mut Account {
+        let limits = &self.limits;
+        self.accounts
+            .get_or_insert_with(tenant, || Account { limit: limits.get(&**tenant).copied(), ..Account::default() })
     }
 
     /// Reserves `amount` for an attempt; false when it would not fit the budget.
-    pub fn reserve(&mut self, tenant: &str, amount: Nanodollars) -> bool {
+    pub fn reserve(&mut self, tenant: &Sym, amount: Nanodollars) -> bool {
         let a = self.account(tenant);
         if let Some(limit) = a.limit
             && a.spent + a.reserved + amount > limit
@@ -55,16 +46,11 @@ impl Ledger {
     }
 
     /// Replaces a reservation by what the attempt actually cost.
-    pub fn settle(&mut self, tenant: &str, reserved: Nanodollars, cost: Nanodollars) {
+    pub fn settle(&mut self, tenant: &Sym, reserved: Nanodollars, cost: Nanodollars) {
         let a = self.account(tenant);
         a.reserved -= reserved;
         a.spent += cost;
     }
-}
-
-#[expect(clippy::panic, reason = "unreachable: the account was inserted on the line before")]
-fn unreachable_account() -> ! {
-    panic!("ledger account vanished between insert and lookup")
 }
 
 impl Budgets for Ledger {
@@ -73,8 +59,10 @@ impl Budgets for Ledger {
     }
 
     fn budget_left(&self, tenant: &str) -> Option<Nanodollars> {
-        let a = self.accounts.get(tenant)?;
-        a.limit.map(|l| l - a.spent - a.reserved)
+        match self.accounts.get(tenant) {
+            Some(a) => a.limit.map(|l| l - a.spent - a.reserved),
+            None => self.limits.get(tenant).copied(),
+        }
     }
 }
 
@@ -85,13 +73,15 @@ mod tests {
     #[test]
     fn reservations_keep_spend_within_the_budget() {
         let mut l = Ledger::new(&BTreeMap::from([("acme".to_string(), Nanodollars(100))]));
-        assert!(l.reserve("acme", Nanodollars(60)));
-        assert!(!l.reserve("acme", Nanodollars(50)), "60 reserved + 50 > 100");
-        l.settle("acme", Nanodollars(60), Nanodollars(20));
+        let (acme, nobody) = (Sym::from("acme"), Sym::from("nobody"));
+        assert_eq!(l.budget_left("acme"), Some(Nanodollars(100)), "known before any attempt");
+        assert!(l.reserve(&acme, Nanodollars(60)));
+        assert!(!l.reserve(&acme, Nanodollars(50)), "60 reserved + 50 > 100");
+        l.settle(&acme, Nanodollars(60), Nanodollars(20));
         assert_eq!(l.budget_left("acme"), Some(Nanodollars(80)));
-        assert!(l.reserve("acme", Nanodollars(50)));
+        assert!(l.reserve(&acme, Nanodollars(50)));
         assert_eq!(l.spent("acme"), Nanodollars(70));
-        assert!(l.reserve("nobody", Nanodollars(1_000_000)), "no budget, no limit");
+        assert!(l.reserve(&nobody, Nanodollars(1_000_000)), "no budget, no limit");
         assert_eq!(l.budget_left("nobody"), None);
     }
 }

@@ -15,6 +15,7 @@ use crate::result::Example;
 use crate::seq_map::SeqMap;
 use crate::world::World;
 use windtunnel_core::Event;
+use windtunnel_core::SymMap;
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "deadline";
@@ -23,6 +24,9 @@ pub(crate) const NAME: &str = "deadline";
 #[derive(Debug, Default)]
 pub(crate) struct Deadline {
     arrived: SeqMap<u64>,
+    /// Class deadlines from the world, by interned class (a per-request
+    /// string lookup otherwise).
+    class_deadlines: SymMap<Option<u64>>,
 }
 
 impl Check for Deadline {
@@ -39,7 +43,10 @@ impl Check for Deadline {
                 let deadlines = [
                     (req.deadline_ms, "request"),
                     (plan_deadline_ms, "plan"),
-                    (world.class_deadline_ms(&req.class), "class"),
+                    (
+                        *self.class_deadlines.get_or_insert_with(&req.class, || world.class_deadline_ms(&req.class)),
+                        "class",
+                    ),
                 ];
                 let Some((ms, whose)) = deadlines.into_iter().filter_map(|(d, w)| Some((d?, w))).min() else {
                     return;

@@ -15,7 +15,7 @@ use crate::timeseries::Series;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use windtunnel_config::{Scenario, SlaSpec};
-use windtunnel_core::{BreakerState, ErrorKind, Event, EventSink, Nanodollars, Outcome};
+use windtunnel_core::{BreakerState, ErrorKind, Event, EventSink, Nanodollars, Outcome, SymMap};
 
 /// Per-endpoint counters, indexed by `EndpointIdx`.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +30,8 @@ struct EndpointStats {
 struct ClassStats {
     requests: u64,
     violations: u64,
+    /// The class's SLA, looked up once.
+    sla: Option<SlaSpec>,
 }
 
 /// Folds the event log into a [`Report`].
@@ -50,7 +52,7 @@ pub struct Aggregator {
     endpoints: Vec<EndpointStats>,
     latency: Histogram<u64>,
     ttft: Histogram<u64>,
-    classes: BTreeMap<String, ClassStats>,
+    classes: SymMap<ClassStats>,
     sla_violations: u64,
     failovers: u64,
     failover_reasons: [u64; 12],
@@ -95,7 +97,7 @@ impl Aggregator {
             endpoints: vec![EndpointStats::default(); scenario.endpoints.len()],
             latency: histogram(),
             ttft: histogram(),
-            classes: BTreeMap::new(),
+            classes: SymMap::new(),
             sla_violations: 0,
             failovers: 0,
             failover_reasons: [0; 12],
@@ -161,7 +163,7 @@ impl Aggregator {
                 by_class: self
                     .classes
                     .iter()
-                    .map(|(c, s)| (c.clone(), ClassSla { requests: s.requests, violations: s.violations }))
+                    .map(|(c, s)| (c.to_string(), ClassSla { requests: s.requests, violations: s.violations }))
                     .collect(),
             },
             attempts: AttemptsSection {
@@ -278,12 +280,13 @@ impl EventSink for Aggregator {
                 if let Some(r) = outcome.reason() {
                     *self.by_reason.entry(r).or_insert(0) += 1;
                 }
-                let class = match self.classes.get_mut(&*req.class) {
-                    Some(c) => c,
-                    None => self.classes.entry(req.class.to_string()).or_default(),
-                };
+                let sla = &self.sla;
+                let class = self.classes.get_or_insert_with(&req.class, || ClassStats {
+                    sla: sla.get(&*req.class).copied(),
+                    ..ClassStats::default()
+                });
                 class.requests += 1;
-                if let Some(sla) = self.sla.get(&*req.class)
+                if let Some(sla) = &class.sla
                     && violates(sla, outcome, latency, req.stream, ttft_ms)
                 {
                     class.violations += 1;

@@ -42,6 +42,9 @@ const MANTISSAS: [u64; 10] = [100, 126, 158, 200, 251, 316, 398, 501, 631, 794];
 #[derive(Debug)]
 pub(crate) struct Series {
     width: u64,
+    /// The last bucket looked up: `[start, end)` and its index. Events come
+    /// nearly in time order, so most lookups hit it and skip a division.
+    last: (u64, u64, usize),
     endpoints: usize,
     /// Buckets touched so far (the highest index plus one).
     used: usize,
@@ -57,6 +60,7 @@ impl Series {
     pub(crate) fn new(endpoints: usize) -> Series {
         Series {
             width: FIRST_WIDTH_MS,
+            last: (0, 0, 0),
             endpoints,
             used: 0,
             attempts: vec![0; BUCKETS * endpoints],
@@ -70,6 +74,9 @@ impl Series {
     /// The bucket of time `at`, widening the buckets if needed.
     #[inline]
     fn slot(&mut self, at: u64) -> usize {
+        if at >= self.last.0 && at < self.last.1 {
+            return self.last.2;
+        }
         let mut i = at / self.width;
         if i >= BUCKETS as u64 {
             while at / self.width >= BUCKETS as u64 {
@@ -77,15 +84,18 @@ impl Series {
             }
             i = at / self.width;
         }
+        let start = i * self.width;
         let i = i as usize;
         if i >= self.used {
             self.used = i + 1;
         }
+        self.last = (start, start + self.width, i);
         i
     }
 
     /// Doubles the width: bucket `i` becomes old buckets `2i` and `2i + 1`.
     fn merge(&mut self) {
+        self.last = (0, 0, 0);
         let n = self.endpoints;
         for i in 0..BUCKETS / 2 {
             for e in 0..n {
