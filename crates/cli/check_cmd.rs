@@ -106,7 +106,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 }
                 let change = if base > 0.0 { (actual / base - 1.0) * 100.0 } else { 0.0 };
                 println!(
-                    "{}  {}: {name}: actual {actual:.6}, baseline {base:.6} ({change:+.1}%, tolerance {:.1}%){seeds}",
+                    "{}  {}: {name}: actual {actual}, baseline {base} ({change:+.1}%, tolerance {:.1}%){seeds}",
                     if ok { "ok  " } else { "FAIL" },
                     scenario.name,
                     args.tolerance * 100.0
