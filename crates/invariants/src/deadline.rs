@@ -36,7 +36,9 @@ impl Check for Deadline {
 
     fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
         match *event {
-            Event::Arrived { at, req } => {
+            // Only arrivals that differ from the trace's own time need
+            // remembering (a replay's never do; a live proxy's may).
+            Event::Arrived { at, req } if at != req.at_ms => {
                 self.arrived.insert(req.seq, at);
             }
             Event::AttemptStarted { at, req, endpoint, plan_deadline_ms, .. } => {
@@ -62,7 +64,7 @@ impl Check for Deadline {
                     });
                 }
             }
-            Event::Finished { req, .. } => {
+            Event::Finished { req, .. } if self.arrived.get(req.seq).is_some() => {
                 self.arrived.remove(req.seq);
             }
             _ => {}
