@@ -15,6 +15,7 @@ use crate::chart::{Chart, decimals, linear_ticks};
 use crate::escape::xml;
 use crate::numbers::{human_ms, int, usd};
 use crate::schema::{Assertion, FaultWindowSection, TimeSeries};
+use crate::style::BASE_STYLE;
 use std::fmt::Write;
 use windtunnel_core::{Nanodollars, format_duration_ms};
 
@@ -32,13 +33,8 @@ const HTML_EXAMPLES: usize = 5;
 const STYLE: &str = r#"
 :root{--bg:#f6f7f9;--fg:#1b1f24;--muted:#5b6470;--card:#fff;--line:#e2e5e9;--grid:#eceef1;--soft:#f1f3f5;--pass:#1a7f37;--passbg:#dafbe1;--fail:#cf222e;--failbg:#ffebe9}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9ba5b0;--card:#161b22;--line:#2a3038;--grid:#21272f;--soft:#1c2129;--pass:#3fb950;--passbg:#12261a;--fail:#f85149;--failbg:#2d1517}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1080px;margin:0 auto;padding:32px 24px 56px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:.88em}
 code{background:var(--soft);padding:1px 6px;border-radius:4px;overflow-wrap:anywhere}
-.brand{font-size:12px;text-transform:uppercase;letter-spacing:.09em;color:var(--muted);font-weight:600}
-h1{margin:2px 0 8px;font-size:30px;line-height:1.2;letter-spacing:-.01em;overflow-wrap:anywhere}
 .meta{margin:0;color:var(--muted);display:flex;flex-wrap:wrap;gap:4px 20px}
 .meta b{color:var(--fg);font-weight:600}
 .verdict{margin:22px 0 18px;padding:12px 16px;border-radius:10px;font-weight:600;border:1px solid}
@@ -50,36 +46,19 @@ h1{margin:2px 0 8px;font-size:30px;line-height:1.2;letter-spacing:-.01em;overflo
 .card .label{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);font-weight:600}
 .card .value{font-size:26px;font-weight:650;font-variant-numeric:tabular-nums;margin-top:2px;white-space:nowrap}
 .card .sub{font-size:13px;color:var(--muted)}
-section{margin-top:40px}
-h2{font-size:19px;margin:0 0 4px}
-.note{margin:0 0 12px;color:var(--muted);font-size:14px}
-.panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 12px 8px}
-svg.chart{display:block;width:100%;height:auto;font-family:inherit}
-svg text{fill:var(--muted);font-size:12px}
-svg .grid{stroke:var(--grid)}
-svg .base,svg .tick{stroke:var(--muted)}
 svg .hatch{stroke:var(--fg);stroke-opacity:.45}
 svg .shade{fill:var(--fg);fill-opacity:.07}
 svg .marker{stroke-dasharray:4 3}
 svg text.marker-label{fill:var(--fg)}
-.legend{display:flex;flex-wrap:wrap;gap:6px 18px;font-size:13px;padding:8px 4px 2px}
-.key{white-space:nowrap}
 .key i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px}
 .key i.fault{background:repeating-linear-gradient(45deg,var(--muted) 0 1.5px,transparent 1.5px 5px);outline:1px solid var(--line)}
 .key i.line{height:3px;border-radius:2px;vertical-align:3px}
-.scroll{overflow-x:auto}
-table{width:100%;border-collapse:separate;border-spacing:0;background:var(--card);border:1px solid var(--line);border-radius:10px;font-size:14px}
-th,td{padding:8px 12px;text-align:left;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);font-weight:600}
-.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr:last-child td{border-bottom:0}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600}
 .pill.pass{background:var(--passbg);color:var(--pass)}
 .pill.fail{background:var(--failbg);color:var(--fail)}
 .muted{color:var(--muted)}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:8px}
 ul.examples{margin:0;padding-left:18px}
-footer{margin-top:48px;color:var(--muted);font-size:13px}
 "#;
 
 fn percent(n: u64, d: u64) -> String {
@@ -113,7 +92,7 @@ pub fn to_html(r: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <title>{title} · windtunnel report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
+         <title>{title} · windtunnel report</title>\n<style>{BASE_STYLE}{STYLE}</style>\n</head>\n<body>\n<main>\n"
     );
     header(&mut s, r);
     cards(&mut s, r);

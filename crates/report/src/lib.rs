@@ -43,6 +43,7 @@
 //! - `junit` — [`to_junit`]: junit.xml.
 //! - `github` — [`to_github_annotations`], [`to_github_summary`].
 //! - `whatif` — the what-if comparison's schema and its Markdown, JSON and HTML (frontier charts).
+//! - `style` — the CSS both HTML pages share.
 //! - `escape` — XML/HTML, Markdown and workflow-command escaping of user text.
 //! - `numbers` — display formatting of counts, dollars and durations.
 //!
@@ -65,6 +66,7 @@ mod junit;
 mod markdown;
 mod numbers;
 mod schema;
+mod style;
 mod timeseries;
 mod whatif;
 

@@ -30,6 +30,7 @@
 use crate::Report;
 use crate::chart::{Chart, decimals, nice_step};
 use crate::escape::{md, md_code, xml};
+use crate::style::BASE_STYLE;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::fmt::Write;
@@ -563,37 +564,15 @@ const CHART_LABEL_CHARS: usize = 28;
 const STYLE: &str = r#"
 :root{--bg:#f6f7f9;--fg:#1b1f24;--muted:#5b6470;--card:#fff;--line:#e2e5e9;--grid:#eceef1;--soft:#f1f3f5;--good:#1a7f37;--bad:#cf222e}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9ba5b0;--card:#161b22;--line:#2a3038;--grid:#21272f;--soft:#1c2129;--good:#3fb950;--bad:#f85149}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1080px;margin:0 auto;padding:32px 24px 56px}
 code{font-family:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:.88em;background:var(--soft);padding:1px 6px;border-radius:4px;overflow-wrap:anywhere}
-.brand{font-size:12px;text-transform:uppercase;letter-spacing:.09em;color:var(--muted);font-weight:600}
-h1{margin:2px 0 8px;font-size:30px;line-height:1.2;letter-spacing:-.01em;overflow-wrap:anywhere}
-section{margin-top:40px}
-h2{font-size:19px;margin:0 0 4px}
-.note{margin:0 0 12px;color:var(--muted);font-size:14px}
-.panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 12px 8px}
-svg.chart{display:block;width:100%;height:auto;font-family:inherit}
-svg text{fill:var(--muted);font-size:12px}
 svg text.point{fill:var(--fg)}
-svg .grid{stroke:var(--grid)}
-svg .base,svg .tick{stroke:var(--muted)}
 svg .path{stroke:var(--muted);stroke-dasharray:4 3}
 svg .hollow{fill:var(--card)}
-.legend{display:flex;flex-wrap:wrap;gap:6px 18px;font-size:13px;padding:8px 4px 2px}
-.key{white-space:nowrap}
 .key i{display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:6px;vertical-align:-1px}
-.scroll{overflow-x:auto}
-table{width:100%;border-collapse:separate;border-spacing:0;background:var(--card);border:1px solid var(--line);border-radius:10px;font-size:14px}
-th,td{padding:8px 12px;text-align:left;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);font-weight:600}
 th.label{text-transform:none;letter-spacing:0;font-size:13px}
-.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .delta{font-size:12.5px;color:var(--muted)}
 .delta.good{color:var(--good)}
 .delta.bad{color:var(--bad)}
-tr:last-child td{border-bottom:0}
-footer{margin-top:48px;color:var(--muted);font-size:13px}
 "#;
 
 fn colour(i: usize) -> &'static str {
@@ -608,7 +587,7 @@ pub fn to_whatif_html(r: &WhatifReport) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <title>{} · windtunnel what-if</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
+         <title>{} · windtunnel what-if</title>\n<style>{BASE_STYLE}{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <header>\n<div class=\"brand\">windtunnel what-if</div>\n<h1>{}</h1>\n<p class=\"note\">{}</p>\n</header>\n",
         xml(&r.scenario),
         xml(&r.scenario),
