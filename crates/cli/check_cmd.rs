@@ -3,6 +3,7 @@
 //! seed. One line per scenario × assertion; exit 0 all hold, 1 one failed, 2
 //! bad input.
 
+use crate::progress::RunsProgress;
 use crate::scenario_args::ScenarioArgs;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -74,12 +75,15 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let scenarios = args.scenarios.iter().map(|p| args.common.load(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut reports: Vec<Report> = Vec::new();
     let mut failed = 0usize;
+    let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
     for scenario in &scenarios {
         let mut runs = Vec::new();
         for i in 0..args.seeds {
             let mut s = scenario.clone();
             s.seed = scenario.seed.wrapping_add(i);
-            runs.push(windtunnel_harness::run(&s, windtunnel_harness::RunOptions::default())?);
+            let run = windtunnel_harness::run(&s, windtunnel_harness::RunOptions::default());
+            bar.set(reports.len() as u64 + runs.len() as u64 + 1);
+            runs.push(run?);
         }
         let seeds = if args.seeds > 1 { format!(" ({} seeds)", args.seeds) } else { String::new() };
         if runs[0].assertions.is_empty() {
@@ -115,6 +119,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         reports.extend(runs);
     }
+    bar.finish();
     let refs: Vec<&Report> = reports.iter().collect();
     if let Some(path) = &args.junit {
         std::fs::write(path, to_junit(&refs)).with_context(|| format!("writing `{}`", path.display()))?;

@@ -52,3 +52,38 @@ impl Progress {
         }
     }
 }
+
+/// Runs finished out of all (check over scenarios and seeds, what-if
+/// variants), on a terminal only.
+pub(crate) struct RunsProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl RunsProgress {
+    /// A bar for `total` runs, or nothing when stderr is not a terminal.
+    pub(crate) fn new(total: u64) -> RunsProgress {
+        if !std::io::stderr().is_terminal() {
+            return RunsProgress { bar: None };
+        }
+        let bar = ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} runs · eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        RunsProgress { bar: Some(bar) }
+    }
+
+    /// `done` runs have finished.
+    pub(crate) fn set(&self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    /// Removes the bar.
+    pub(crate) fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

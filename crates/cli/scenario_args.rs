@@ -7,15 +7,43 @@ use std::path::{Path, PathBuf};
 use windtunnel_config::{Override, PolicySpec, Scenario, TraceSource, load_scenario};
 use windtunnel_trace::TraceFormat;
 
+/// Trace formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TraceFormatArg {
+    /// windtunnel's JSON lines.
+    Jsonl,
+    /// Azure LLM inference CSV.
+    Azure,
+    /// BurstGPT CSV.
+    Burstgpt,
+    /// Mooncake JSON lines.
+    Mooncake,
+}
+
+impl TraceFormatArg {
+    /// The library's format.
+    pub(crate) fn format(self) -> TraceFormat {
+        match self {
+            TraceFormatArg::Jsonl => TraceFormat::Jsonl,
+            TraceFormatArg::Azure => TraceFormat::Azure,
+            TraceFormatArg::Burstgpt => TraceFormat::Burstgpt,
+            TraceFormatArg::Mooncake => TraceFormat::Mooncake,
+        }
+    }
+}
+
 /// Scenario overrides from the command line.
 #[derive(Debug, Args)]
 pub(crate) struct ScenarioArgs {
     /// Use this policy instead of the scenario's.
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// Replay this trace (JSON lines) instead of the scenario's.
+    /// Replay this trace instead of the scenario's.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// The format of `--trace`.
+    #[arg(long, value_enum, default_value = "jsonl", requires = "trace")]
+    trace_format: TraceFormatArg,
     /// Seed for every random draw (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -23,6 +51,10 @@ pub(crate) struct ScenarioArgs {
     /// or a policy parameter, `policy.max_p95_ms=2000`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Skip trace lines that cannot be read and count them in the report,
+    /// instead of stopping at the first.
+    #[arg(long)]
+    skip_bad_lines: bool,
 }
 
 impl ScenarioArgs {
@@ -38,6 +70,9 @@ impl ScenarioArgs {
         if let Some(seed) = self.seed {
             scenario.seed = seed;
         }
+        if self.skip_bad_lines {
+            scenario.trace.skip_bad_lines = true;
+        }
         if let Some(policy) = policy {
             if !policy.is_file() {
                 bail!("cannot read policy `{}`: no such file", policy.display());
@@ -48,11 +83,7 @@ impl ScenarioArgs {
             if !trace.is_file() {
                 bail!("cannot read trace `{}`: no such file", trace.display());
             }
-            let format = match &scenario.trace.source {
-                TraceSource::File { format, .. } => *format,
-                TraceSource::Synthetic(_) => TraceFormat::Jsonl,
-            };
-            scenario.trace.source = TraceSource::File { path: trace.clone(), format };
+            scenario.trace.source = TraceSource::File { path: trace.clone(), format: self.trace_format.format() };
         }
         Ok(scenario)
     }

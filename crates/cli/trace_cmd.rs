@@ -1,5 +1,6 @@
 //! `windtunnel trace import|gen|stats`.
 
+use crate::scenario_args::TraceFormatArg;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufWriter, Write};
@@ -23,14 +24,6 @@ pub(crate) enum TraceCommand {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ImportFormat {
-    Azure,
-    Burstgpt,
-    Mooncake,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum AnyFormat {
-    Jsonl,
     Azure,
     Burstgpt,
     Mooncake,
@@ -104,7 +97,7 @@ pub(crate) struct StatsArgs {
     trace: PathBuf,
     /// Its format.
     #[arg(long, value_enum, default_value = "jsonl")]
-    format: AnyFormat,
+    format: TraceFormatArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -213,14 +206,8 @@ fn generate(a: GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
-    let format = match a.format {
-        AnyFormat::Jsonl => TraceFormat::Jsonl,
-        AnyFormat::Azure => TraceFormat::Azure,
-        AnyFormat::Burstgpt => TraceFormat::Burstgpt,
-        AnyFormat::Mooncake => TraceFormat::Mooncake,
-    };
     let opts = ReadOptions { skip_bad_lines: a.skip_bad_lines, ..ReadOptions::default() };
-    let mut reader = TraceReader::open(&a.trace, format, opts)?;
+    let mut reader = TraceReader::open(&a.trace, a.format.format(), opts)?;
     let mut stats = TraceStats::new();
     for req in reader.by_ref() {
         stats.record(&req?);

@@ -10,14 +10,12 @@
 //!
 //! `--set`, `--trace` and `--seed` apply to every variant alike.
 
+use crate::progress::RunsProgress;
 use crate::scenario_args::ScenarioArgs;
 use anyhow::{Context, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 use windtunnel_harness::{Sweep, Variant, WhatifOptions, whatif};
 use windtunnel_report::{to_whatif_html, to_whatif_json, to_whatif_markdown, to_whatif_markdown_table};
 
@@ -127,17 +125,11 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let bar = progress_bar(variants.len() as u64 * args.seeds);
-    let mut update = |done: u64, _total: u64| {
-        if let Some(bar) = &bar {
-            bar.set_position(done);
-        }
-    };
+    let bar = RunsProgress::new(variants.len() as u64 * args.seeds);
+    let mut update = |done: u64, _total: u64| bar.set(done);
     let result =
         whatif(&variants, args.seeds, WhatifOptions { jobs, sweep: sweep.as_ref(), progress: Some(&mut update) });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let report = result?;
     let out = args.out.unwrap_or_else(|| Path::new("reports").join(format!("{}-whatif", report.scenario)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating output folder `{}`", out.display()))?;
@@ -165,17 +157,4 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs finished out of all, on a terminal only (as `run`'s bar).
-fn progress_bar(total: u64) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs · eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    Some(bar)
 }

@@ -95,3 +95,24 @@ fn a_malformed_trace_line_is_an_error_naming_the_line() {
     let v: serde_json::Value = serde_json::from_slice(&skipped.stdout).unwrap();
     assert_eq!(v["requests"].as_u64(), Some(1));
 }
+
+#[test]
+fn run_skips_and_counts_bad_trace_lines_only_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("t.jsonl");
+    std::fs::write(
+        &trace,
+        "{\"at_ms\": 0, \"input_tokens\": 10, \"output_tokens\": 5}\nnot json\n{\"at_ms\": 9, \"input_tokens\": 10, \"output_tokens\": 5}\n",
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let args =
+        ["run", "scenarios/quickstart.toml", "--trace", trace.to_str().unwrap(), "--out", out_dir.to_str().unwrap()];
+    let strict = windtunnel(&args);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(text(&strict).1.contains("t.jsonl:2:"), "{}", text(&strict).1);
+    let lenient = windtunnel(&[&args[..], &["--skip-bad-lines", "--format", "json"]].concat());
+    assert!(lenient.status.success(), "{}", text(&lenient).1);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!((r["trace"]["requests"].as_u64(), r["trace"]["skipped_lines"].as_u64()), (Some(2), Some(1)));
+}
