@@ -76,6 +76,8 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut reports: Vec<Report> = Vec::new();
     let mut failed = 0usize;
     let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
+    // Lines wait until the bar is gone, so the two never interleave.
+    let mut lines: Vec<String> = Vec::new();
     for scenario in &scenarios {
         let mut runs = Vec::new();
         for i in 0..args.seeds {
@@ -87,7 +89,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         let seeds = if args.seeds > 1 { format!(" ({} seeds)", args.seeds) } else { String::new() };
         if runs[0].assertions.is_empty() {
-            println!("ok    {}: no assertions{seeds}", scenario.name);
+            lines.push(format!("ok    {}: no assertions{seeds}", scenario.name));
         }
         for (k, first) in runs[0].assertions.iter().enumerate() {
             // The first seed that breaks it, or the first seed.
@@ -96,7 +98,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 failed += 1;
             }
             let verdict = if shown.passed { "ok  " } else { "FAIL" };
-            println!("{verdict}  {}: {}: {}{seeds}", scenario.name, shown.name, shown.message());
+            lines.push(format!("{verdict}  {}: {}: {}{seeds}", scenario.name, shown.name, shown.message()));
         }
         if let Some(b) = baseline.as_ref().filter(|b| b.scenario.is_empty() || b.scenario == scenario.name) {
             let n = runs.len() as f64;
@@ -109,17 +111,20 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     failed += 1;
                 }
                 let change = if base > 0.0 { (actual / base - 1.0) * 100.0 } else { 0.0 };
-                println!(
+                lines.push(format!(
                     "{}  {}: {name}: actual {actual}, baseline {base} ({change:+.1}%, tolerance {:.1}%){seeds}",
                     if ok { "ok  " } else { "FAIL" },
                     scenario.name,
                     args.tolerance * 100.0
-                );
+                ));
             }
         }
         reports.extend(runs);
     }
     bar.finish();
+    for line in &lines {
+        println!("{line}");
+    }
     let refs: Vec<&Report> = reports.iter().collect();
     if let Some(path) = &args.junit {
         std::fs::write(path, to_junit(&refs)).with_context(|| format!("writing `{}`", path.display()))?;
