@@ -90,6 +90,19 @@ fn replay(c: &mut Criterion) {
             black_box(extra.1.finish())
         })
     });
+    g.bench_function("100k_requests_extra_aggregator", |b| {
+        b.iter(|| {
+            let mut extra = Aggregator::new(&s);
+            black_box(run(&s, RunOptions { extra_sink: Some(&mut extra), progress: None }).expect("run"));
+        })
+    });
+    g.bench_function("100k_requests_extra_invariants", |b| {
+        b.iter(|| {
+            let mut extra = InvariantChecker::new(World::from_facts(&facts(&s)));
+            black_box(run(&s, RunOptions { extra_sink: Some(&mut extra), progress: None }).expect("run"));
+            black_box(extra.finish())
+        })
+    });
     g.finish();
 }
 
