@@ -24,6 +24,7 @@
 //!             report: AttemptReport::success(usage, 0.9, Some(40)),
 //!             price: Price::default(),
 //!             slot: None,
+//!             max_silence_ms: 0,
 //!         })
 //!     }
 //! }
@@ -102,6 +103,9 @@ pub struct Scheduled {
     pub price: Price,
     /// The concurrency slot the attempt holds, to release on cancel.
     pub slot: Option<SlotHold>,
+    /// The longest silence between chunks after the first token (0 when
+    /// there is no stream), for stall timeouts.
+    pub max_silence_ms: u64,
 }
 
 /// A concurrency slot held by a scheduled attempt.
@@ -182,6 +186,7 @@ mod tests {
             report: AttemptReport::success(usage, 1.0, Some(100)),
             price,
             slot: None,
+            max_silence_ms: 0,
         }
     }
 

@@ -102,20 +102,28 @@ pub struct Cutoffs {
     pub timeout_at: u64,
     /// The first token must arrive by then (streams with a TTFT timeout).
     pub first_token_by: Option<u64>,
+    /// Streams: the longest silence allowed between chunks.
+    pub stall_ms: Option<u64>,
     /// Whether reaching `timeout_at` is the request's deadline.
     pub is_deadline: bool,
 }
 
 impl Cutoffs {
-    /// When an attempt that would deliver its first token at `first_token_at`
-    /// and end at `done_at` is cut, if it is.
-    pub fn cut_at(&self, first_token_at: Option<u64>, done_at: u64) -> Option<u64> {
+    /// When an attempt that would deliver its first token at `first_token_at`,
+    /// fall silent for at most `max_silence_ms` between chunks, and end at
+    /// `done_at` is cut, if it is.
+    pub fn cut_at(&self, first_token_at: Option<u64>, done_at: u64, max_silence_ms: u64) -> Option<u64> {
         let ttft_cut = match (self.first_token_by, first_token_at) {
             (Some(by), Some(ft)) if ft > by => Some(by),
             (Some(by), None) if done_at > by => Some(by),
             _ => None,
         };
-        let cut = ttft_cut.unwrap_or(u64::MAX).min(self.timeout_at);
+        // The first silence longer than the stall timeout ends the attempt.
+        let stall_cut = match (self.stall_ms, first_token_at) {
+            (Some(stall), Some(ft)) if max_silence_ms > stall => Some(ft.saturating_add(stall)),
+            _ => None,
+        };
+        let cut = ttft_cut.unwrap_or(u64::MAX).min(stall_cut.unwrap_or(u64::MAX)).min(self.timeout_at);
         (cut < done_at).then_some(cut)
     }
 }
@@ -455,6 +463,7 @@ impl<P: Planner> Executor<P> {
         let cutoffs = Cutoffs {
             timeout_at: attempt_end.min(f.deadline_at),
             first_token_by: f.plan.ttft_timeout_ms.filter(|_| f.req.stream).map(|t| now.saturating_add(t)),
+            stall_ms: f.plan.stall_timeout_ms.filter(|_| f.req.stream),
             is_deadline: f.deadline_at <= attempt_end,
         };
         log.record(&Event::AttemptStarted {

@@ -204,7 +204,7 @@ fn run_setup(setup: Setup, script: &[Step], n: u64) -> Vec<Rec> {
                     let step = &script[k % script.len()];
                     k += 1;
                     let usage = Usage { input_tokens: 100, output_tokens: 10, cost: Nanodollars(step.cost) };
-                    let (at, report) = match (&step.error, cutoffs.cut_at(Some(now + step.ms), now + step.ms)) {
+                    let (at, report) = match (&step.error, cutoffs.cut_at(Some(now + step.ms), now + step.ms, 0)) {
                         (_, Some(cut)) => {
                             (cut, AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, None))
                         }
@@ -531,4 +531,14 @@ fn an_open_breaker_diverts_traffic_until_a_probe_succeeds() {
     // Opened at t=11 (second failure); nothing reaches endpoint 0 until t >= 111.
     assert!(on_zero.iter().all(|&t| t <= 10 || t >= 111), "{on_zero:?}");
     assert!(on_zero.iter().any(|&t| t >= 111), "traffic returns after the open period: {on_zero:?}");
+}
+
+#[test]
+fn cutoffs_apply_attempt_ttft_and_stall_timeouts() {
+    let c = Cutoffs { timeout_at: 10_000, first_token_by: Some(1_000), stall_ms: Some(200), is_deadline: false };
+    assert_eq!(c.cut_at(Some(500), 5_000, 50), None, "in time, no long silence");
+    assert_eq!(c.cut_at(Some(1_500), 5_000, 50), Some(1_000), "first token too late");
+    assert_eq!(c.cut_at(None, 5_000, 0), Some(1_000), "never a first token");
+    assert_eq!(c.cut_at(Some(500), 5_000, 300), Some(700), "a 300 ms silence after the first token");
+    assert_eq!(c.cut_at(Some(500), 20_000, 50), Some(10_000), "the attempt timeout");
 }

@@ -260,10 +260,11 @@ pub fn run_with<P: Planner>(
                             return Err(RunError::NotVirtual { endpoint: sim.spec().id.to_string() });
                         }
                     };
-                    let (at, cut) = match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at) {
-                        Some(cut) => (cut, true),
-                        None => (scheduled.done_at, false),
-                    };
+                    let (at, cut) =
+                        match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at, scheduled.max_silence_ms) {
+                            Some(cut) => (cut, true),
+                            None => (scheduled.done_at, false),
+                        };
                     outstanding.add(id, agenda.next_index());
                     agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false });
                 }

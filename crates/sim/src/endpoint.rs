@@ -122,6 +122,7 @@ impl SimEndpoint {
             report: AttemptReport::failure(err, Usage { input_tokens, ..Usage::default() }, None),
             price: self.facts.price_at(now),
             slot: None,
+            max_silence_ms: 0,
         })
     }
 }
@@ -171,6 +172,7 @@ impl Adapter for SimEndpoint {
                         ),
                         price: self.facts.price_at(now),
                         slot: None,
+                        max_silence_ms: 0,
                     });
                 }
                 FaultKind::LatencySpike { multiplier } => spike *= multiplier,
@@ -263,7 +265,18 @@ impl Adapter for SimEndpoint {
             }
             _ => None,
         };
-        Started::Scheduled(Scheduled { started_at: now, first_token_at: first, done_at, report, price, slot })
+        // Decode is steady in the simulator: the longest silence is one
+        // token's time (stretched by a latency spike).
+        let max_silence_ms = if req.stream { (1000.0 / d.tokens_per_s * spike).ceil() as u64 } else { 0 };
+        Started::Scheduled(Scheduled {
+            started_at: now,
+            first_token_at: first,
+            done_at,
+            report,
+            price,
+            slot,
+            max_silence_ms,
+        })
     }
 
     fn cancel(&mut self, now: u64, scheduled: &Scheduled) -> Usage {

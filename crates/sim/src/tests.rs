@@ -46,6 +46,10 @@ fn latency_is_ttft_plus_decode_and_cost_is_integer() {
     assert_eq!(s.done_at, 1400 + 2000);
     assert_eq!(s.report.usage.cost, Nanodollars(800 * 2500 + 200 * 10_000));
     assert_eq!(s.report.ttft_ms, Some(400));
+    assert_eq!(s.max_silence_ms, 0, "no stream, no silences");
+    let mut streamed = Request::new(1, 1000, 800, 200);
+    streamed.stream = true;
+    assert_eq!(start(&mut ep, 1000, &streamed, 1).max_silence_ms, 10, "one token's time at 100 tokens/s");
 }
 
 #[test]
