@@ -164,6 +164,9 @@ struct Flight {
     last_error: Option<ErrorKind>,
     /// An accepted answer waiting for cancelled hedges to report.
     answer: Option<(EndpointIdx, f64, Option<u64>)>,
+    /// The best answer a cascade's `accept` turned down: if every later tier
+    /// fails, the request is answered with it rather than failed.
+    fallback: Option<(EndpointIdx, f64, Option<u64>)>,
 }
 
 struct EndpointState {
@@ -344,6 +347,7 @@ impl<P: Planner> Executor<P> {
             hedged: false,
             last_error: None,
             answer: None,
+            fallback: None,
         });
         if rejected {
             return self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
@@ -380,6 +384,7 @@ impl<P: Planner> Executor<P> {
                     return; // a hedge is still out; its report decides
                 }
                 let outcome = match (f.last_error, f.attempts) {
+                    _ if now >= f.deadline_at => Outcome::Failed(FailReason::Deadline),
                     (Some(k), _) => Outcome::Failed(FailReason::Upstream(k)),
                     (None, 0) if skips.budget => Outcome::Rejected(RejectReason::Budget),
                     (None, _) if skips.context => Outcome::Failed(FailReason::Upstream(ErrorKind::ContextExceeded)),
@@ -540,9 +545,12 @@ impl<P: Planner> Executor<P> {
             started_at: r.started_at,
             report: &report,
         });
+        // An attempt cut because the *request* ran out of time says nothing
+        // about the endpoint: it does not count in breakers or error rates.
+        let deadline_cut = now >= f.deadline_at;
         let verdict = match &report.result {
             Ok(_) => Some(true),
-            Err(e) if e.kind.counts_against_health() => Some(false),
+            Err(e) if e.kind.counts_against_health() && !deadline_cut => Some(false),
             Err(_) => None,
         };
         let health = match (&report.result, verdict) {
@@ -575,13 +583,22 @@ impl<P: Planner> Executor<P> {
                             true
                         }
                     };
-                    if !accepted && !others_running {
+                    if !accepted {
+                        let candidate = (r.endpoint, resp.quality, ttft);
+                        let Some(f) = self.flight_mut(id.flight) else { return };
+                        if f.fallback.is_none_or(|b| candidate.1 > b.1) {
+                            f.fallback = Some(candidate);
+                        }
+                        if others_running {
+                            return; // a hedge is still out: its answer may be accepted
+                        }
+                        let from = f.pos.max(r.pos) + 1;
                         let mut skips = Skips::default();
-                        if let Some((pos, probe, reserved)) = self.claim(now, id.flight, r.pos + 1, &mut skips) {
+                        if let Some((pos, probe, reserved)) = self.claim(now, id.flight, from, &mut skips) {
                             self.start_attempt(now, id.flight, pos, probe, reserved, log, out);
                             return;
                         }
-                        // The last tier's answer stands.
+                        // No tier left: the last answer stands.
                     }
                 }
                 self.conclude(now, id.flight, (r.endpoint, resp.quality, ttft), log, out);
@@ -701,7 +718,10 @@ impl<P: Planner> Executor<P> {
                 out.push(Action::Wake { flight: id, at, kind: WakeKind::Retry, token: f.wake_token });
             }
             ErrorAction::Next | ErrorAction::Fail => {
-                self.advance(now, id, r.pos + 1, Some((r.endpoint, err.kind)), log, out);
+                // From the furthest position reached: after a hedge, `r` may
+                // be the earlier of two attempts.
+                let from = self.flight(id).map_or(r.pos, |f| f.pos.max(r.pos)) + 1;
+                self.advance(now, id, from, Some((r.endpoint, err.kind)), log, out);
             }
         }
     }
@@ -772,7 +792,12 @@ impl<P: Planner> Executor<P> {
 
     fn finish(&mut self, now: u64, id: FlightId, outcome: Outcome, log: &mut impl EventSink) {
         let Some(f) = self.flights.get_mut(id.slot as usize).and_then(Option::take) else { return };
-        let answer = f.answer.filter(|_| outcome == Outcome::Succeeded);
+        // A cascade that turned an answer down and then found nothing better
+        // answers with the best it turned down.
+        let (outcome, answer) = match (outcome, f.fallback) {
+            (Outcome::Failed(_), Some(fb)) => (Outcome::Succeeded, Some(fb)),
+            (o, _) => (o, f.answer.filter(|_| o == Outcome::Succeeded)),
+        };
         log.record(&Event::Finished {
             at: now,
             req: &f.req,

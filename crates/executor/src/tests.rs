@@ -542,3 +542,24 @@ fn cutoffs_apply_attempt_ttft_and_stall_timeouts() {
     assert_eq!(c.cut_at(Some(500), 5_000, 300), Some(700), "a 300 ms silence after the first token");
     assert_eq!(c.cut_at(Some(500), 20_000, 50), Some(10_000), "the attempt timeout");
 }
+
+#[test]
+fn after_a_hedge_fails_first_failover_goes_past_both_attempts() {
+    // Review finding: the original attempt's failure used to send the
+    // request back to the hedge's endpoint.
+    let mut plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1), EndpointIdx(2)]);
+    plan.hedge_after_ms = Some(100);
+    plan.max_attempts = Some(3);
+    let script = [step(2000, Some(ErrorKind::Overloaded)), step(50, Some(ErrorKind::Overloaded)), step(10, None)];
+    let recs = run(plan, None, &script, 1, Backoff::default());
+    assert_eq!(starts(&recs), vec![(0, 0, EndpointIdx(0)), (0, 100, EndpointIdx(1)), (0, 2000, EndpointIdx(2))]);
+    assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 3));
+}
+
+#[test]
+fn a_cascade_whose_next_tier_fails_answers_with_the_answer_it_turned_down() {
+    let plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]);
+    let setup = Setup { accept_at: Some(0.95), quality: 0.9, ..Setup::new(plan) };
+    let recs = run_setup(setup, &[step(100, None), step(100, Some(ErrorKind::Overloaded))], 1);
+    assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 2));
+}

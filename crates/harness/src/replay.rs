@@ -189,6 +189,7 @@ pub fn run_with<P: Planner>(
     let mut agenda = Agenda::new();
     let mut actions = Vec::new();
     let mut next = requests.next_request()?;
+    let mut last_arrival = 0u64;
     let mut arrivals = 0u64;
     let mut now = 0u64;
 
@@ -202,7 +203,11 @@ pub fn run_with<P: Planner>(
         if heap_first {
             let Some((at, pending)) = agenda.pop() else { break };
             now = at;
-            announce_faults(&mut sims, now, &mut log);
+            // Windows are announced up to the last arrival at most: the run's
+            // tail (answers still coming in) depends on the policy, and the
+            // set of windows must not (common random numbers).
+            let horizon = if next.is_none() { now.min(last_arrival) } else { now };
+            announce_faults(&mut sims, horizon, &mut log);
             match pending {
                 Pending::Attempt { cancelled: true, .. } => {}
                 Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false } => {
@@ -223,6 +228,7 @@ pub fn run_with<P: Planner>(
         } else {
             let Some(req) = next.take() else { break };
             now = req.at_ms;
+            last_arrival = now;
             announce_faults(&mut sims, now, &mut log);
             let deadline = deadlines.get(&req.class);
             executor.submit(now, req, deadline, &mut log, &mut actions);

@@ -150,10 +150,15 @@ fn millis(map: &Map, key: &str, min: u64) -> Result<Option<u64>, String> {
         return Err(format!("`{key}` in the plan is {}, expected a number", describe(&v)));
     };
     match n {
-        Some(n) if n >= min => Ok(Some(n)),
-        _ => Err(format!("`{key}` in the plan is {}, expected a number >= {min}", render(&v))),
+        Some(n) if n >= min && n <= MAX_PLAN_MS => Ok(Some(n)),
+        _ => Err(format!("`{key}` in the plan is {}, expected a number from {min} to {MAX_PLAN_MS}", render(&v))),
     }
 }
+
+/// The largest time (and count) a plan may set: a day. Larger values are
+/// mistakes, and unbounded ones would let a hung attempt run to the end of
+/// virtual time.
+const MAX_PLAN_MS: u64 = 86_400_000;
 
 /// `on_error`'s answer.
 pub(crate) fn to_action(value: Dynamic) -> Result<ErrorAction, String> {

@@ -118,7 +118,7 @@ impl SimEndpoint {
         Started::Scheduled(Scheduled {
             started_at: now,
             first_token_at: None,
-            done_at: now + FAST_FAIL_MS,
+            done_at: now.saturating_add(FAST_FAIL_MS),
             report: AttemptReport::failure(err, Usage { input_tokens, ..Usage::default() }, None),
             price: self.facts.price_at(now),
             slot: None,

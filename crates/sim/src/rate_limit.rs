@@ -19,12 +19,15 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket of `limit_per_min`.
     pub fn new(limit_per_min: u64) -> TokenBucket {
-        TokenBucket { limit: limit_per_min, level: limit_per_min * MS_PER_MIN, last_ms: 0 }
+        TokenBucket { limit: limit_per_min, level: limit_per_min.saturating_mul(MS_PER_MIN), last_ms: 0 }
     }
 
     fn refill(&mut self, now: u64) {
-        let elapsed = now.saturating_sub(self.last_ms);
-        self.level = (self.level + elapsed * self.limit).min(self.limit * MS_PER_MIN);
+        // A minute refills the bucket whatever the limit: capping the elapsed
+        // time keeps the arithmetic in range for any configured limit.
+        let elapsed = now.saturating_sub(self.last_ms).min(MS_PER_MIN);
+        self.level =
+            self.level.saturating_add(elapsed.saturating_mul(self.limit)).min(self.limit.saturating_mul(MS_PER_MIN));
         self.last_ms = self.last_ms.max(now);
     }
 
@@ -33,7 +36,7 @@ impl TokenBucket {
     /// providers answer "request too large" with a 429.
     pub fn wait_ms(&mut self, now: u64, units: u64) -> u64 {
         self.refill(now);
-        let need = units * MS_PER_MIN;
+        let need = units.saturating_mul(MS_PER_MIN);
         if need <= self.level {
             0
         } else if units > self.limit {
@@ -45,7 +48,7 @@ impl TokenBucket {
 
     /// Takes `units`; call only after `wait_ms` returned 0 at the same `now`.
     pub fn take(&mut self, units: u64) {
-        self.level = self.level.saturating_sub(units * MS_PER_MIN);
+        self.level = self.level.saturating_sub(units.saturating_mul(MS_PER_MIN));
     }
 }
 

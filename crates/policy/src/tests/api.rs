@@ -347,11 +347,15 @@ fn bad_plans_are_named() {
     );
     assert_eq!(
         failure(&w, "#{ chain: [], max_attempts: 0 }"),
-        "`max_attempts` in the plan is 0, expected a number >= 1"
+        "`max_attempts` in the plan is 0, expected a number from 1 to 86400000"
     );
     assert_eq!(
         failure(&w, "#{ chain: [], attempt_timeout_ms: -3 }"),
-        "`attempt_timeout_ms` in the plan is -3, expected a number >= 1"
+        "`attempt_timeout_ms` in the plan is -3, expected a number from 1 to 86400000"
+    );
+    assert_eq!(
+        failure(&w, "#{ chain: [], attempt_timeout_ms: 1e30 }"),
+        "`attempt_timeout_ms` in the plan is 1e30, expected a number from 1 to 86400000"
     );
     assert_eq!(
         failure(&w, "#{ chain: [], hedge_after_ms: \"1s\" }"),
