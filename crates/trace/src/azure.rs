@@ -11,8 +11,8 @@
 //!
 //! The files carry no tenant, class or model: those keep SPEC's defaults.
 
-use crate::csv_rows::CsvRows;
-use crate::error::{Problem, TraceError};
+use crate::csv_rows::{CsvRows, RelativeClock};
+use crate::error::TraceError;
 use std::io::BufRead;
 use std::sync::Arc;
 use windtunnel_core::Request;
@@ -28,9 +28,7 @@ pub(crate) struct AzureReader<R> {
     timestamp: usize,
     context: usize,
     generated: usize,
-    first_us: Option<i64>,
-    prev_us: i64,
-    prev_text: String,
+    clock: RelativeClock,
     seq: u64,
 }
 
@@ -43,9 +41,7 @@ impl<R: BufRead> AzureReader<R> {
             context: rows.column(CONTEXT_TOKENS)?,
             generated: rows.column(GENERATED_TOKENS)?,
             rows,
-            first_us: None,
-            prev_us: 0,
-            prev_text: String::new(),
+            clock: RelativeClock::default(),
             seq: 0,
         })
     }
@@ -62,22 +58,14 @@ impl<R: BufRead> AzureReader<R> {
             })?;
             let input = row.u32(self.context, CONTEXT_TOKENS)?;
             let output = row.u32(self.generated, GENERATED_TOKENS)?;
-            if self.first_us.is_some() && us < self.prev_us {
-                let problem =
-                    Problem::OutOfOrder { field: TIMESTAMP, found: text.to_string(), previous: self.prev_text.clone() };
-                return Err(row.error(None, problem));
-            }
+            self.clock.check(&row, TIMESTAMP, us, text)?;
             Ok((us, text, input, output))
         })();
         let (us, text, input, output) = match parsed {
             Ok(p) => p,
             Err(e) => return Some(Err(e)),
         };
-        let first = *self.first_us.get_or_insert(us);
-        self.prev_us = us;
-        self.prev_text.clear();
-        self.prev_text.push_str(text);
-        let at_ms = u64::try_from((us - first) / 1000).unwrap_or(0);
+        let at_ms = u64::try_from(self.clock.advance(us, text) / 1000).unwrap_or(0);
         let req = Request::new(self.seq, at_ms, input, output);
         self.seq += 1;
         Some(Ok(req))

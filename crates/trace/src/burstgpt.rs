@@ -17,8 +17,8 @@
 //! two counts, the second is the upstream's latency, which the simulator
 //! produces itself.
 
-use crate::csv_rows::CsvRows;
-use crate::error::{Problem, TraceError};
+use crate::csv_rows::{CsvRows, RelativeClock};
+use crate::error::TraceError;
 use crate::intern::Interner;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -43,9 +43,7 @@ pub(crate) struct BurstgptReader<R> {
     log_type: Option<usize>,
     session: Option<usize>,
     interner: Interner,
-    first_ms: Option<u64>,
-    prev_ms: u64,
-    prev_text: String,
+    clock: RelativeClock,
     seq: u64,
 }
 
@@ -63,9 +61,7 @@ impl<R: BufRead> BurstgptReader<R> {
             session: rows.optional_column(SESSION_ID),
             rows,
             interner: Interner::default(),
-            first_ms: None,
-            prev_ms: 0,
-            prev_text: String::new(),
+            clock: RelativeClock::default(),
             seq: 0,
         })
     }
@@ -81,23 +77,16 @@ impl<R: BufRead> BurstgptReader<R> {
                 .ok_or_else(|| row.invalid(self.timestamp, TIMESTAMP, text, "non-negative seconds"))?;
             let input = row.u32(self.request_tokens, REQUEST_TOKENS)?;
             let output = row.u32(self.response_tokens, RESPONSE_TOKENS)?;
-            if self.first_ms.is_some() && ms < self.prev_ms {
-                let problem =
-                    Problem::OutOfOrder { field: TIMESTAMP, found: text.to_string(), previous: self.prev_text.clone() };
-                return Err(row.error(None, problem));
-            }
+            let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+            self.clock.check(&row, TIMESTAMP, ms, text)?;
             Ok((ms, text, input, output))
         })();
         let (ms, text, input, output) = match parsed {
             Ok(p) => p,
             Err(e) => return Some(Err(e)),
         };
-        let first = *self.first_ms.get_or_insert(ms);
-        self.prev_ms = ms;
-        self.prev_text.clear();
-        self.prev_text.push_str(text);
-
-        let mut req = Request::new(self.seq, ms.saturating_sub(first), input, output);
+        let at_ms = u64::try_from(self.clock.advance(ms, text)).unwrap_or(0);
+        let mut req = Request::new(self.seq, at_ms, input, output);
         req.model = row.optional_text(self.model).map(|m| self.interner.intern(m));
         let mut tags = BTreeMap::new();
         if let Some(log_type) = row.optional_text(self.log_type) {
