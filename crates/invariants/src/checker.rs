@@ -43,69 +43,101 @@ use windtunnel_core::{Event, EventSink};
 #[derive(Debug)]
 pub struct InvariantChecker {
     world: World,
-    checks: Vec<Slot>,
-    /// Per event kind bit (0..7), the checks that read it, in SPEC order.
-    readers: [Vec<usize>; 8],
+    // One field per invariant, in SPEC's table order. Static dispatch: each
+    // event goes only to the checks whose `reads()` name its kind, and the
+    // compiler folds those constant masks away.
+    conservation: Slot<conservation::Conservation>,
+    breaker_respected: Slot<breaker_respected::BreakerRespected>,
+    retry_after_respected: Slot<retry_after_respected::RetryAfterRespected>,
+    no_retry_on_fatal: Slot<no_retry_on_fatal::NoRetryOnFatal>,
+    context_fits: Slot<context_fits::ContextFits>,
+    attempt_limit: Slot<attempt_limit::AttemptLimit>,
+    deadline: Slot<deadline::Deadline>,
+    budget: Slot<budget::Budget>,
 }
 
-/// One invariant: its name, its check, its violations so far.
+/// One invariant: its check and its violations so far.
 #[derive(Debug)]
-struct Slot {
-    name: &'static str,
-    reads: u8,
-    check: Box<dyn Check>,
+struct Slot<C> {
+    check: C,
     tally: Tally,
+}
+
+impl<C: Check> Slot<C> {
+    fn new(check: C) -> Slot<C> {
+        Slot { check, tally: Tally::default() }
+    }
+
+    #[inline]
+    fn feed(&mut self, kind: u8, event: &Event<'_>, world: &World) {
+        if self.check.reads() & kind != 0 {
+            self.check.observe(event, world, &mut self.tally);
+        }
+    }
+
+    fn finish(mut self, name: &'static str, world: &World) -> InvariantResult {
+        self.check.finish(world, &mut self.tally);
+        self.tally.into_result(name)
+    }
 }
 
 impl InvariantChecker {
     /// A checker for a run in `world`.
     pub fn new(world: World) -> InvariantChecker {
-        // SPEC's table order: the order of results.
-        let checks: [(&'static str, Box<dyn Check>); 8] = [
-            (conservation::NAME, Box::new(conservation::Conservation::default())),
-            (breaker_respected::NAME, Box::new(breaker_respected::BreakerRespected::default())),
-            (retry_after_respected::NAME, Box::new(retry_after_respected::RetryAfterRespected::default())),
-            (no_retry_on_fatal::NAME, Box::new(no_retry_on_fatal::NoRetryOnFatal::default())),
-            (context_fits::NAME, Box::new(context_fits::ContextFits)),
-            (attempt_limit::NAME, Box::new(attempt_limit::AttemptLimit::default())),
-            (deadline::NAME, Box::new(deadline::Deadline::default())),
-            (budget::NAME, Box::new(budget::Budget::new(&world))),
-        ];
-        let checks: Vec<Slot> = checks
-            .into_iter()
-            .map(|(name, check)| Slot { name, reads: check.reads(), check, tally: Tally::default() })
-            .collect();
-        let readers = std::array::from_fn(|bit| {
-            checks.iter().enumerate().filter(|(_, s)| s.reads & (1 << bit) != 0).map(|(i, _)| i).collect()
-        });
-        InvariantChecker { world, checks, readers }
+        InvariantChecker {
+            conservation: Slot::new(conservation::Conservation::default()),
+            breaker_respected: Slot::new(breaker_respected::BreakerRespected::default()),
+            retry_after_respected: Slot::new(retry_after_respected::RetryAfterRespected::default()),
+            no_retry_on_fatal: Slot::new(no_retry_on_fatal::NoRetryOnFatal::default()),
+            context_fits: Slot::new(context_fits::ContextFits),
+            attempt_limit: Slot::new(attempt_limit::AttemptLimit::default()),
+            deadline: Slot::new(deadline::Deadline::default()),
+            budget: Slot::new(budget::Budget::new(&world)),
+            world,
+        }
     }
 
     /// Ends the log: requests still open break `conservation`. Returns every
     /// invariant, in SPEC order, violations or not.
     pub fn finish(self) -> Vec<InvariantResult> {
-        self.checks
-            .into_iter()
-            .map(|mut slot| {
-                slot.check.finish(&self.world, &mut slot.tally);
-                slot.tally.into_result(slot.name)
-            })
-            .collect()
+        let w = &self.world;
+        vec![
+            self.conservation.finish(conservation::NAME, w),
+            self.breaker_respected.finish(breaker_respected::NAME, w),
+            self.retry_after_respected.finish(retry_after_respected::NAME, w),
+            self.no_retry_on_fatal.finish(no_retry_on_fatal::NAME, w),
+            self.context_fits.finish(context_fits::NAME, w),
+            self.attempt_limit.finish(attempt_limit::NAME, w),
+            self.deadline.finish(deadline::NAME, w),
+            self.budget.finish(budget::NAME, w),
+        ]
     }
 
     /// Per-request state entries held across all checks.
     #[cfg(test)]
     pub(crate) fn open_entries(&self) -> usize {
-        self.checks.iter().map(|s| s.check.open_entries()).sum()
+        self.conservation.check.open_entries()
+            + self.breaker_respected.check.open_entries()
+            + self.retry_after_respected.check.open_entries()
+            + self.no_retry_on_fatal.check.open_entries()
+            + self.context_fits.check.open_entries()
+            + self.attempt_limit.check.open_entries()
+            + self.deadline.check.open_entries()
+            + self.budget.check.open_entries()
     }
 }
 
 impl EventSink for InvariantChecker {
     fn record(&mut self, event: &Event<'_>) {
-        let bit = kind_of(event).trailing_zeros() as usize;
-        for &i in &self.readers[bit] {
-            let slot = &mut self.checks[i];
-            slot.check.observe(event, &self.world, &mut slot.tally);
-        }
+        let kind = kind_of(event);
+        let w = &self.world;
+        self.conservation.feed(kind, event, w);
+        self.breaker_respected.feed(kind, event, w);
+        self.retry_after_respected.feed(kind, event, w);
+        self.no_retry_on_fatal.feed(kind, event, w);
+        self.context_fits.feed(kind, event, w);
+        self.attempt_limit.feed(kind, event, w);
+        self.deadline.feed(kind, event, w);
+        self.budget.feed(kind, event, w);
     }
 }

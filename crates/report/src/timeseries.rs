@@ -38,13 +38,20 @@ pub(crate) const BUCKET_SIGFIG: u8 = 2;
 /// by a factor of about 1.26.
 const MANTISSAS: [u64; 10] = [100, 126, 158, 200, 251, 316, 398, 501, 631, 794];
 
+/// Cache slot for lookups at an event's own time.
+const EVENT_CLOCK: usize = 0;
+/// Cache slot for lookups at a request's arrival time.
+const ARRIVAL_CLOCK: usize = 1;
+
 /// Accumulates the time series.
 #[derive(Debug)]
 pub(crate) struct Series {
     width: u64,
-    /// The last bucket looked up: `[start, end)` and its index. Events come
-    /// nearly in time order, so most lookups hit it and skip a division.
-    last: (u64, u64, usize),
+    /// The last bucket looked up, per clock: `[start, end)` and its index.
+    /// Attempts and costs come at the event's time, outcomes at the request's
+    /// arrival; each is nearly in order on its own, so a cache per clock
+    /// saves most divisions.
+    last: [(u64, u64, usize); 2],
     endpoints: usize,
     /// Buckets touched so far (the highest index plus one).
     used: usize,
@@ -60,7 +67,7 @@ impl Series {
     pub(crate) fn new(endpoints: usize) -> Series {
         Series {
             width: FIRST_WIDTH_MS,
-            last: (0, 0, 0),
+            last: [(0, 0, 0); 2],
             endpoints,
             used: 0,
             attempts: vec![0; BUCKETS * endpoints],
@@ -73,9 +80,10 @@ impl Series {
 
     /// The bucket of time `at`, widening the buckets if needed.
     #[inline]
-    fn slot(&mut self, at: u64) -> usize {
-        if at >= self.last.0 && at < self.last.1 {
-            return self.last.2;
+    fn slot(&mut self, at: u64, clock: usize) -> usize {
+        let (lo, hi, i) = self.last[clock];
+        if at >= lo && at < hi {
+            return i;
         }
         let mut i = at / self.width;
         if i >= BUCKETS as u64 {
@@ -89,13 +97,13 @@ impl Series {
         if i >= self.used {
             self.used = i + 1;
         }
-        self.last = (start, start + self.width, i);
+        self.last[clock] = (start, start + self.width, i);
         i
     }
 
     /// Doubles the width: bucket `i` becomes old buckets `2i` and `2i + 1`.
     fn merge(&mut self) {
-        self.last = (0, 0, 0);
+        self.last = [(0, 0, 0); 2];
         let n = self.endpoints;
         for i in 0..BUCKETS / 2 {
             for e in 0..n {
@@ -129,7 +137,7 @@ impl Series {
 
     #[inline]
     pub(crate) fn attempt(&mut self, at: u64, endpoint: usize) {
-        let i = self.slot(at);
+        let i = self.slot(at, EVENT_CLOCK);
         if endpoint < self.endpoints {
             self.attempts[i * self.endpoints + endpoint] += 1;
         }
@@ -138,14 +146,14 @@ impl Series {
     #[inline]
     pub(crate) fn cost(&mut self, at: u64, cost: Nanodollars) {
         if cost != Nanodollars::ZERO {
-            let i = self.slot(at);
+            let i = self.slot(at, EVENT_CLOCK);
             self.cost[i] += cost;
         }
     }
 
     #[inline]
     pub(crate) fn succeeded(&mut self, arrived: u64, latency: u64) {
-        let i = self.slot(arrived);
+        let i = self.slot(arrived, ARRIVAL_CLOCK);
         self.succeeded[i] += 1;
         let h = match &mut self.latency[i] {
             Some(h) => h,
@@ -161,7 +169,7 @@ impl Series {
 
     #[inline]
     pub(crate) fn failed(&mut self, arrived: u64) {
-        let i = self.slot(arrived);
+        let i = self.slot(arrived, ARRIVAL_CLOCK);
         self.failed[i] += 1;
     }
 
