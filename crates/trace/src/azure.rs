@@ -11,7 +11,8 @@
 //!
 //! The files carry no tenant, class or model: those keep SPEC's defaults.
 
-use crate::csv_rows::{CsvRows, RelativeClock};
+use crate::clock::RelativeClock;
+use crate::csv_rows::CsvRows;
 use crate::error::TraceError;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -58,7 +59,7 @@ impl<R: BufRead> AzureReader<R> {
             })?;
             let input = row.u32(self.context, CONTEXT_TOKENS)?;
             let output = row.u32(self.generated, GENERATED_TOKENS)?;
-            self.clock.check(&row, TIMESTAMP, us, text)?;
+            self.clock.check(TIMESTAMP, us, text).map_err(|p| row.error(None, p))?;
             Ok((us, text, input, output))
         })();
         let (us, text, input, output) = match parsed {

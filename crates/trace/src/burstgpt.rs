@@ -17,7 +17,8 @@
 //! two counts, the second is the upstream's latency, which the simulator
 //! produces itself.
 
-use crate::csv_rows::{CsvRows, RelativeClock};
+use crate::clock::RelativeClock;
+use crate::csv_rows::CsvRows;
 use crate::error::TraceError;
 use crate::intern::Interner;
 use std::collections::BTreeMap;
@@ -78,7 +79,7 @@ impl<R: BufRead> BurstgptReader<R> {
             let input = row.u32(self.request_tokens, REQUEST_TOKENS)?;
             let output = row.u32(self.response_tokens, RESPONSE_TOKENS)?;
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-            self.clock.check(&row, TIMESTAMP, ms, text)?;
+            self.clock.check(TIMESTAMP, ms, text).map_err(|p| row.error(None, p))?;
             Ok((ms, text, input, output))
         })();
         let (ms, text, input, output) = match parsed {

@@ -251,34 +251,3 @@ mod tests {
         }
     }
 }
-
-/// A CSV trace's clock: absolute timestamps become offsets from the first
-/// row, and a row earlier than the one before it is refused (traces are
-/// ordered by time). Shared by the Azure (microseconds) and BurstGPT
-/// (milliseconds) readers.
-#[derive(Debug, Default)]
-pub(crate) struct RelativeClock {
-    first: Option<i64>,
-    prev: i64,
-    prev_text: String,
-}
-
-impl RelativeClock {
-    /// Refuses `t` (as written: `text`) if it is before the previous row's.
-    pub(crate) fn check(&self, row: &Row<'_>, field: &'static str, t: i64, text: &str) -> Result<(), TraceError> {
-        if self.first.is_some() && t < self.prev {
-            let problem = Problem::OutOfOrder { field, found: text.to_string(), previous: self.prev_text.clone() };
-            return Err(row.error(None, problem));
-        }
-        Ok(())
-    }
-
-    /// Accepts `t` and returns its offset from the first row.
-    pub(crate) fn advance(&mut self, t: i64, text: &str) -> i64 {
-        let first = *self.first.get_or_insert(t);
-        self.prev = t;
-        self.prev_text.clear();
-        self.prev_text.push_str(text);
-        t - first
-    }
-}

@@ -70,7 +70,8 @@
 //!   limit, skipping.
 //! - `jsonl` — [`JsonlReader`], [`TraceWriter`]: windtunnel's own format.
 //! - `azure`, `burstgpt`, `mooncake` — the importers (`TraceFormat::Azure`, ...).
-//! - `csv_rows`, `lines` — the row and line loops the importers share.
+//! - `csv_rows`, `lines` — the row and line loops the importers share;
+//!   `clock` — their relative timestamps and order check.
 //! - `json` — borrowed field scanning and typed field checks.
 //! - `intern` — the bounded string interner.
 //! - `error` — [`TraceError`] and its [`Problem`].
@@ -85,6 +86,7 @@
 mod arrivals;
 mod azure;
 mod burstgpt;
+mod clock;
 mod csv_rows;
 mod error;
 mod generator;

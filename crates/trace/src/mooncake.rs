@@ -12,6 +12,7 @@
 //!
 //! Other fields are ignored, as in our own JSONL.
 
+use crate::clock::RelativeClock;
 use crate::error::{Problem, TraceError};
 use crate::json::{Bad, Field, present, scan_object};
 use crate::lines::LineSource;
@@ -31,8 +32,7 @@ const HASH_IDS: usize = 3;
 pub(crate) struct MooncakeReader<R> {
     lines: LineSource<R>,
     file: Arc<str>,
-    first_ms: Option<u64>,
-    prev_ms: u64,
+    clock: RelativeClock,
     seq: u64,
     done: bool,
 }
@@ -42,8 +42,7 @@ impl<R: BufRead> MooncakeReader<R> {
         MooncakeReader {
             lines: LineSource::new(src, file.clone()),
             file,
-            first_ms: None,
-            prev_ms: 0,
+            clock: RelativeClock::default(),
             seq: 0,
             done: false,
         }
@@ -68,14 +67,12 @@ impl<R: BufRead> Iterator for MooncakeReader<R> {
             Ok(parsed) => parsed,
             Err(bad) => return Some(Err(bad.at(&self.file, line))),
         };
-        if self.first_ms.is_some() && ms < self.prev_ms {
-            let problem =
-                Problem::OutOfOrder { field: "timestamp", found: ms.to_string(), previous: self.prev_ms.to_string() };
+        let t = i64::try_from(ms).unwrap_or(i64::MAX);
+        let text = ms.to_string();
+        if let Err(problem) = self.clock.check("timestamp", t, &text) {
             return Some(Err(TraceError::Line { file: self.file.clone(), line, col: None, problem }));
         }
-        let first = *self.first_ms.get_or_insert(ms);
-        self.prev_ms = ms;
-        req.at_ms = ms.saturating_sub(first);
+        req.at_ms = u64::try_from(self.clock.advance(t, &text)).unwrap_or(0);
         self.seq += 1;
         Some(Ok(req))
     }
