@@ -49,12 +49,7 @@ impl Scenario {
     /// [`Scenario::chain_limits`]); `None` for a script policy.
     pub fn chain_plan(&self) -> Option<Plan> {
         match &self.policy {
-            PolicySpec::Chain(chain) => {
-                let mut plan = Plan::chain(chain.clone());
-                plan.attempt_timeout_ms = self.chain_limits.attempt_timeout_ms;
-                plan.max_attempts = self.chain_limits.max_attempts;
-                Some(plan)
-            }
+            PolicySpec::Chain(chain) => Some(self.chain_limits.plan(chain)),
             PolicySpec::Script(_) => None,
         }
     }
@@ -67,6 +62,16 @@ pub struct ChainLimits {
     pub attempt_timeout_ms: u64,
     /// `max_attempts` (default: one per chain entry).
     pub max_attempts: Option<u32>,
+}
+
+impl ChainLimits {
+    /// `chain` with these limits.
+    pub fn plan(&self, chain: &[EndpointIdx]) -> Plan {
+        let mut plan = Plan::chain(chain.to_vec());
+        plan.attempt_timeout_ms = self.attempt_timeout_ms;
+        plan.max_attempts = self.max_attempts;
+        plan
+    }
 }
 
 impl Default for ChainLimits {

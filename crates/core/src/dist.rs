@@ -109,28 +109,6 @@ impl Dist {
             }
         }
     }
-
-    /// The median (for reports and sanity checks).
-    pub fn median(&self) -> f64 {
-        match *self {
-            Dist::Fixed(v) => v,
-            Dist::Uniform { min, max } => (min + max) / 2.0,
-            Dist::Normal { mean, .. } => mean.max(0.0),
-            Dist::LogNormal { mu, .. } => mu.exp(),
-            Dist::Exponential { mean } => mean * std::f64::consts::LN_2,
-        }
-    }
-
-    /// The mean.
-    pub fn mean(&self) -> f64 {
-        match *self {
-            Dist::Fixed(v) => v,
-            Dist::Uniform { min, max } => (min + max) / 2.0,
-            Dist::Normal { mean, .. } => mean.max(0.0),
-            Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
-            Dist::Exponential { mean } => mean,
-        }
-    }
 }
 
 #[cfg(test)]

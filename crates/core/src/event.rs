@@ -121,22 +121,6 @@ pub enum Event<'a> {
     },
 }
 
-impl Event<'_> {
-    /// The time of the event (a fault window's start).
-    pub fn at(&self) -> u64 {
-        match *self {
-            Event::Arrived { at, .. }
-            | Event::AttemptStarted { at, .. }
-            | Event::AttemptFinished { at, .. }
-            | Event::Failover { at, .. }
-            | Event::AttemptCancelled { at, .. }
-            | Event::Breaker { at, .. }
-            | Event::Finished { at, .. } => at,
-            Event::FaultWindow { start, .. } => start,
-        }
-    }
-}
-
 /// Receives the event log as it is written.
 pub trait EventSink {
     /// Records one event. Events arrive in time order.

@@ -104,8 +104,6 @@ pub struct Cutoffs {
     pub first_token_by: Option<u64>,
     /// Streams: the longest silence allowed between chunks.
     pub stall_ms: Option<u64>,
-    /// Whether reaching `timeout_at` is the request's deadline.
-    pub is_deadline: bool,
 }
 
 impl Cutoffs {
@@ -469,7 +467,6 @@ impl<P: Planner> Executor<P> {
             timeout_at: attempt_end.min(f.deadline_at),
             first_token_by: f.plan.ttft_timeout_ms.filter(|_| f.req.stream).map(|t| now.saturating_add(t)),
             stall_ms: f.plan.stall_timeout_ms.filter(|_| f.req.stream),
-            is_deadline: f.deadline_at <= attempt_end,
         };
         log.record(&Event::AttemptStarted {
             at: now,

@@ -21,9 +21,6 @@ pub enum RunError {
         /// The parameter.
         name: String,
     },
-    /// A scenario without a usable policy (cannot happen after validation).
-    #[error("the scenario names no policy")]
-    NoPolicy,
     /// An adapter that did not schedule a virtual-time attempt.
     #[error("endpoint `{endpoint}` did not answer in virtual time; only simulated endpoints can replay a trace")]
     NotVirtual {

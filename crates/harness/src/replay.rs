@@ -118,17 +118,18 @@ const PROGRESS_EVERY: u64 = 1 << 14;
 /// Runs a scenario to its report.
 pub fn run(scenario: &Scenario, opts: RunOptions<'_>) -> Result<Report, RunError> {
     let description = policy_description(scenario);
-    if let (PolicySpec::Chain(_), Some((name, _))) = (&scenario.policy, scenario.policy_params.first()) {
-        return Err(RunError::ParamOnChain { name: name.clone() });
-    }
-    match (&scenario.policy, scenario.chain_plan()) {
-        (_, Some(plan)) => run_with(scenario, FixedChain::new(plan), description, opts),
-        (PolicySpec::Script(path), None) => {
+    match &scenario.policy {
+        PolicySpec::Chain(chain) => {
+            if let Some((name, _)) = scenario.policy_params.first() {
+                return Err(RunError::ParamOnChain { name: name.clone() });
+            }
+            run_with(scenario, FixedChain::new(scenario.chain_limits.plan(chain)), description, opts)
+        }
+        PolicySpec::Script(path) => {
             let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
             let policy = Policy::load(path, &facts, &scenario.policy_params)?;
             run_with(scenario, policy, description, opts)
         }
-        (PolicySpec::Chain(_), None) => Err(RunError::NoPolicy),
     }
 }
 
