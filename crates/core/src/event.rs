@@ -122,6 +122,12 @@ pub enum Event<'a> {
 }
 
 /// Receives the event log as it is written.
+///
+/// A sink on the replay's hot path should make `record` an
+/// `#[inline(always)]` match that calls one function per event kind: the
+/// executor builds each event with its kind known, so after inlining the
+/// match folds away and the call is direct. A non-inlined `record` pays an
+/// unpredictable jump on the kind for every event.
 pub trait EventSink {
     /// Records one event. Events arrive in time order.
     fn record(&mut self, event: &Event<'_>);
@@ -132,10 +138,12 @@ pub trait EventSink {
 pub struct NullSink;
 
 impl EventSink for NullSink {
+    #[inline(always)]
     fn record(&mut self, _: &Event<'_>) {}
 }
 
 impl<A: EventSink, B: EventSink> EventSink for (A, B) {
+    #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         self.0.record(event);
         self.1.record(event);
@@ -143,6 +151,7 @@ impl<A: EventSink, B: EventSink> EventSink for (A, B) {
 }
 
 impl<S: EventSink + ?Sized> EventSink for &mut S {
+    #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         (**self).record(event);
     }

@@ -3,14 +3,14 @@
 //!
 //! `cargo bench -p windtunnel-harness`
 
-#![expect(clippy::expect_used, missing_docs, reason = "benchmark set-up")]
+#![expect(clippy::expect_used, clippy::unreachable, missing_docs, reason = "benchmark set-up")]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;
 use windtunnel_config::parse_scenario;
-use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, Request, Streams};
-use windtunnel_harness::{RunOptions, run};
+use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, FixedChain, NullSink, Request, Streams};
+use windtunnel_harness::{RunOptions, replay, run};
 use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
 use windtunnel_sim::SimEndpoint;
@@ -71,7 +71,7 @@ fn sim_attempt(c: &mut Criterion) {
     });
 }
 
-fn replay(c: &mut Criterion) {
+fn replay_100k(c: &mut Criterion) {
     let s = scenario(100_000);
     let mut g = c.benchmark_group("replay");
     g.throughput(Throughput::Elements(100_000));
@@ -79,32 +79,46 @@ fn replay(c: &mut Criterion) {
     g.bench_function("100k_requests_two_endpoint_chain", |b| {
         b.iter(|| black_box(run(&s, RunOptions::default()).expect("run")))
     });
-    // The same replay with a second aggregator and invariant checker on the
-    // event log: the difference to the line above is what building the
-    // report (metrics, fault windows, time series, invariants) costs.
-    g.bench_function("100k_requests_two_endpoint_chain_report_twice", |b| {
-        b.iter(|| {
-            let mut extra = (Aggregator::new(&s), InvariantChecker::new(World::from_facts(&facts(&s))));
-            let opts = RunOptions { extra_sink: Some(&mut extra), progress: None };
-            black_box(run(&s, opts).expect("run"));
-            black_box(extra.1.finish())
-        })
-    });
-    g.bench_function("100k_requests_extra_aggregator", |b| {
-        b.iter(|| {
-            let mut extra = Aggregator::new(&s);
-            black_box(run(&s, RunOptions { extra_sink: Some(&mut extra), progress: None }).expect("run"));
-        })
-    });
-    g.bench_function("100k_requests_extra_invariants", |b| {
-        b.iter(|| {
-            let mut extra = InvariantChecker::new(World::from_facts(&facts(&s)));
-            black_box(run(&s, RunOptions { extra_sink: Some(&mut extra), progress: None }).expect("run"));
-            black_box(extra.finish())
-        })
-    });
     g.finish();
 }
 
-criterion_group!(benches, sim_attempt, replay);
+/// What building the report costs: the README's 1 M-request replay
+/// (`scenarios/bench/bench-1m.toml`) bare (the event log goes nowhere), with
+/// only the aggregator, with only the invariant checker, and whole (`run`:
+/// both, plus the report built and assertions evaluated). Issue 4's target:
+/// whole ≤ 1.1 × bare.
+fn report_overhead(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench/bench-1m.toml");
+    let s = windtunnel_config::load_scenario(&path, &[]).expect("scenarios/bench/bench-1m.toml loads");
+    let chain = || {
+        let windtunnel_config::PolicySpec::Chain(chain) = &s.policy else {
+            unreachable!("the bench scenario is a chain")
+        };
+        FixedChain::new(s.chain_limits.plan(chain))
+    };
+    let mut g = c.benchmark_group("report_overhead_1m");
+    g.throughput(Throughput::Elements(999_388));
+    g.sample_size(10);
+    g.bench_function("bare_replay", |b| {
+        b.iter(|| black_box(replay(&s, chain(), &mut NullSink, None).expect("replay")))
+    });
+    g.bench_function("replay_with_aggregator", |b| {
+        b.iter(|| {
+            let mut agg = Aggregator::new(&s);
+            black_box(replay(&s, chain(), &mut agg, None).expect("replay"));
+            black_box(agg)
+        })
+    });
+    g.bench_function("replay_with_invariants", |b| {
+        b.iter(|| {
+            let mut checker = InvariantChecker::new(World::from_facts(&facts(&s)));
+            black_box(replay(&s, chain(), &mut checker, None).expect("replay"));
+            black_box(checker.finish())
+        })
+    });
+    g.bench_function("run_with_report", |b| b.iter(|| black_box(run(&s, RunOptions::default()).expect("run"))));
+    g.finish();
+}
+
+criterion_group!(benches, sim_attempt, replay_100k, report_overhead);
 criterion_main!(benches);

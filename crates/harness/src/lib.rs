@@ -26,7 +26,7 @@ mod source;
 mod whatif;
 
 pub use error::RunError;
-pub use replay::{RunOptions, policy_description, run, run_with};
+pub use replay::{Replayed, RunOptions, policy_description, replay, run, run_with};
 pub use source::Requests;
 pub use whatif::{
     CONFIDENCE, MAX_SWEEP_POINTS, Sweep, SweepError, Variant, WhatifError, WhatifOptions, t_quantile, whatif,

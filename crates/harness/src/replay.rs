@@ -167,6 +167,46 @@ pub fn run_with<P: Planner>(
     policy: String,
     mut opts: RunOptions<'_>,
 ) -> Result<Report, RunError> {
+    let mut aggregator = Aggregator::new(scenario);
+    let mut checker = InvariantChecker::new(invariant_world(scenario));
+    // Without an extra sink, no dynamic call per event.
+    let replayed = match opts.extra_sink.take() {
+        Some(extra) => replay(scenario, planner, &mut (&mut aggregator, (&mut checker, extra)), opts.progress)?,
+        None => replay(scenario, planner, &mut (&mut aggregator, &mut checker), opts.progress)?,
+    };
+    let head = ReportHead {
+        scenario: scenario.name.clone(),
+        policy,
+        seed: scenario.seed,
+        skipped_lines: replayed.skipped_lines,
+        policy_errors: replayed.policy_errors,
+    };
+    let mut report = aggregator.report(head);
+    report.set_invariants(checker.finish().into_iter().map(invariant_entry).collect());
+    report.evaluate(&scenario.assert);
+    Ok(report)
+}
+
+/// What a replay counted beside its event log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replayed {
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Trace lines skipped under `--skip-bad-lines`.
+    pub skipped_lines: u64,
+    /// Policy hook calls that failed (the default chain served instead).
+    pub policy_errors: u64,
+}
+
+/// Replays a scenario with any planner into `log` and nothing else: no
+/// report, no invariants. [`run_with`] is this plus the aggregator and the
+/// checker; the benchmarks compare the two to price the report.
+pub fn replay<P: Planner>(
+    scenario: &Scenario,
+    planner: P,
+    log: &mut impl EventSink,
+    mut progress: Option<&mut dyn FnMut(u64, u64)>,
+) -> Result<Replayed, RunError> {
     let streams = Streams::from_seed(scenario.seed);
     let mut requests = Requests::open(&scenario.trace, &streams)?;
     let mut sims: Vec<SimEndpoint> = scenario
@@ -178,14 +218,6 @@ pub fn run_with<P: Planner>(
     let facts = scenario.endpoints.iter().map(|e| e.facts()).collect();
     let mut executor = Executor::from_seed(planner, facts, &scenario.budgets, &streams);
     let mut outstanding = Outstanding::default();
-    let mut aggregator = Aggregator::new(scenario);
-    let mut checker = InvariantChecker::new(invariant_world(scenario));
-    let mut null = windtunnel_core::NullSink;
-    let extra: &mut dyn EventSink = match opts.extra_sink.take() {
-        Some(s) => s,
-        None => &mut null,
-    };
-    let mut log = (&mut aggregator, (&mut checker, extra));
     let deadlines = ClassDeadlines::new(scenario);
     let mut agenda = Agenda::new();
     let mut actions = Vec::new();
@@ -208,7 +240,7 @@ pub fn run_with<P: Planner>(
             // tail (answers still coming in) depends on the policy, and the
             // set of windows must not (common random numbers).
             let horizon = if next.is_none() { now.min(last_arrival) } else { now };
-            announce_faults(&mut sims, horizon, &mut log);
+            announce_faults(&mut sims, horizon, log);
             match pending {
                 Pending::Attempt { cancelled: true, .. } => {}
                 Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false } => {
@@ -220,23 +252,21 @@ pub fn run_with<P: Planner>(
                     } else {
                         scheduled.report
                     };
-                    executor.on_report(now, id, report, &mut log, &mut actions);
+                    executor.on_report(now, id, report, log, &mut actions);
                 }
-                Pending::Wake { flight, kind, token } => {
-                    executor.on_wake(now, flight, kind, token, &mut log, &mut actions)
-                }
+                Pending::Wake { flight, kind, token } => executor.on_wake(now, flight, kind, token, log, &mut actions),
             }
         } else {
             let Some(req) = next.take() else { break };
             now = req.at_ms;
             last_arrival = now;
-            announce_faults(&mut sims, now, &mut log);
+            announce_faults(&mut sims, now, log);
             let deadline = deadlines.get(&req.class);
-            executor.submit(now, req, deadline, &mut log, &mut actions);
+            executor.submit(now, req, deadline, log, &mut actions);
             next = requests.next_request()?;
             arrivals += 1;
             if arrivals.is_multiple_of(PROGRESS_EVERY)
-                && let Some(p) = opts.progress.as_mut()
+                && let Some(p) = progress.as_mut()
             {
                 p(arrivals, now);
             }
@@ -255,7 +285,7 @@ pub fn run_with<P: Planner>(
                     };
                     *cancelled = true;
                     let usage = sims[endpoint.get()].cancel(now, scheduled);
-                    executor.on_cancelled(now, id, usage, &mut log);
+                    executor.on_cancelled(now, id, usage, log);
                 }
                 Action::Start { id, endpoint, endpoint_attempt, cutoffs } => {
                     let Some(req) = executor.request(id.flight) else { continue };
@@ -280,20 +310,10 @@ pub fn run_with<P: Planner>(
         }
         actions.clear();
     }
-    if let Some(p) = opts.progress.as_mut() {
+    if let Some(p) = progress.as_mut() {
         p(arrivals, now);
     }
-    let head = ReportHead {
-        scenario: scenario.name.clone(),
-        policy,
-        seed: scenario.seed,
-        skipped_lines: requests.skipped(),
-        policy_errors: executor.policy_errors(),
-    };
-    let mut report = aggregator.report(head);
-    report.set_invariants(checker.finish().into_iter().map(invariant_entry).collect());
-    report.evaluate(&scenario.assert);
-    Ok(report)
+    Ok(Replayed { requests: arrivals, skipped_lines: requests.skipped(), policy_errors: executor.policy_errors() })
 }
 
 /// What the invariant checker may know of the scenario: configuration, never

@@ -8,48 +8,36 @@
 //! retries are attempts like any other.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
-use crate::seq_map::SeqMap;
 use crate::world::World;
 use windtunnel_core::Event;
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "attempt_limit";
 
-/// Attempts started so far, per open request.
+/// Attempts started so far, per open request: the
+/// [`crate::open::OpenRequest::attempts_started`] field.
 #[derive(Debug, Default)]
-pub(crate) struct AttemptLimit {
-    started: SeqMap<u32>,
-}
+pub(crate) struct AttemptLimit;
 
 impl Check for AttemptLimit {
     fn reads(&self) -> u8 {
-        kind::ATTEMPT_STARTED | kind::FINISHED
+        kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
-        match *event {
-            Event::AttemptStarted { at, req, attempt, endpoint, attempt_limit, .. } => {
-                let count = self.started.entry_or_default(req.seq);
-                *count = count.saturating_add(1);
-                let made = (*count).max(attempt);
-                if made > attempt_limit {
-                    tally.report(|| {
-                        let detail = format!("attempt {made} of a plan allowing {attempt_limit}");
-                        Example::new(req, at, Some(endpoint), world, detail)
-                    });
-                }
-            }
-            Event::Finished { req, .. } => {
-                self.started.remove(req.seq);
-            }
-            _ => {}
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
+        let Event::AttemptStarted { at, req, attempt, endpoint, attempt_limit, .. } = *event else { return };
+        let count = &mut open.of(req.seq).attempts_started;
+        *count = count.saturating_add(1);
+        let made = (*count).max(attempt);
+        if made > attempt_limit {
+            tally.report(|| {
+                let detail = format!("attempt {made} of a plan allowing {attempt_limit}");
+                Example::new(req, at, Some(endpoint), world, detail)
+            });
         }
-    }
-
-    #[cfg(test)]
-    fn open_entries(&self) -> usize {
-        self.started.len()
     }
 }
 

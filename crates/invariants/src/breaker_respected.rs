@@ -9,6 +9,7 @@
 //! forbade.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::{BreakerState, Event};
@@ -28,7 +29,8 @@ impl Check for BreakerRespected {
         kind::BREAKER | kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::Breaker { at, endpoint, to, .. } => {
                 let i = endpoint.get();

@@ -12,6 +12,7 @@
 //! tracked; the number of tenants in the trace does not matter.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
 use std::collections::BTreeMap;
@@ -72,7 +73,8 @@ impl Check for Budget {
         kind::ATTEMPT_FINISHED | kind::ATTEMPT_CANCELLED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {
                 self.bill(at, req, endpoint, report.usage.cost, world, tally);

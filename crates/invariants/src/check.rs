@@ -4,6 +4,7 @@
 //! its own state and sees only the events, so the checks stay independent
 //! (one cannot mask another) and each can be read, and tested, on its own.
 
+use crate::open::{OpenRequest, OpenRequests};
 use crate::result::{Example, InvariantResult, MAX_EXAMPLES};
 use crate::world::World;
 use std::fmt;
@@ -11,6 +12,7 @@ use windtunnel_core::Event;
 
 /// The kinds of event, as bits: a check names the kinds it reads, and the
 /// checker hands it only those (most events concern two or three checks).
+/// The checker's `record` maps each event to its bit.
 pub(crate) mod kind {
     pub(crate) const ARRIVED: u8 = 1 << 0;
     pub(crate) const ATTEMPT_STARTED: u8 = 1 << 1;
@@ -21,36 +23,19 @@ pub(crate) mod kind {
     pub(crate) const OTHER: u8 = 1 << 6;
 }
 
-/// The kind bit of an event.
-pub(crate) fn kind_of(event: &Event<'_>) -> u8 {
-    match event {
-        Event::Arrived { .. } => kind::ARRIVED,
-        Event::AttemptStarted { .. } => kind::ATTEMPT_STARTED,
-        Event::AttemptFinished { .. } => kind::ATTEMPT_FINISHED,
-        Event::AttemptCancelled { .. } => kind::ATTEMPT_CANCELLED,
-        Event::Breaker { .. } => kind::BREAKER,
-        Event::Finished { .. } => kind::FINISHED,
-        Event::Failover { .. } | Event::FaultWindow { .. } => kind::OTHER,
-    }
-}
-
 /// One invariant, fed the event log in time order.
 pub(crate) trait Check: fmt::Debug {
     /// The event kinds it reads ([`kind`] bits). Events of other kinds are
     /// not passed to it.
     fn reads(&self) -> u8;
 
-    /// Looks at one event; reports each violation it reveals.
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally);
+    /// Looks at one event; reports each violation it reveals. Per-request
+    /// state lives in `open`, in the one field of [`OpenRequest`] the check owns.
+    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally);
 
-    /// The log has ended: reports what only the end reveals.
-    fn finish(&mut self, _world: &World, _tally: &mut Tally) {}
-
-    /// Entries of per-request state still held, for constant-memory tests.
-    #[cfg(test)]
-    fn open_entries(&self) -> usize {
-        0
-    }
+    /// The log has ended with `still_open` never finished: reports what only
+    /// the end reveals.
+    fn finish(&mut self, _still_open: &[(u64, OpenRequest)], _world: &World, _tally: &mut Tally) {}
 }
 
 /// The violations of one invariant: a count, and the first few examples.
@@ -63,6 +48,8 @@ pub(crate) struct Tally {
 impl Tally {
     /// Counts one violation. The example is built only while fewer than
     /// [`MAX_EXAMPLES`] are kept, so a flood of violations costs no allocation.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn report(&mut self, example: impl FnOnce() -> Example) {
         self.violations += 1;
         if self.examples.len() < MAX_EXAMPLES {

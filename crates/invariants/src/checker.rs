@@ -1,7 +1,8 @@
 //! The checker: one [`EventSink`] that fans every event out to the eight
 //! checks, and turns their tallies into results at the end.
 
-use crate::check::{Check, Tally, kind_of};
+use crate::check::{Check, Tally, kind};
+use crate::open::{OpenRequest, OpenRequests};
 use crate::result::InvariantResult;
 use crate::world::World;
 use crate::{
@@ -43,6 +44,8 @@ use windtunnel_core::{Event, EventSink};
 #[derive(Debug)]
 pub struct InvariantChecker {
     world: World,
+    /// Per-request state of the checks that keep some, one record per open request.
+    open: OpenRequests,
     // One field per invariant, in SPEC's table order. Static dispatch: each
     // event goes only to the checks whose `reads()` name its kind, and the
     // compiler folds those constant masks away.
@@ -68,15 +71,15 @@ impl<C: Check> Slot<C> {
         Slot { check, tally: Tally::default() }
     }
 
-    #[inline]
-    fn feed(&mut self, kind: u8, event: &Event<'_>, world: &World) {
+    #[inline(always)]
+    fn feed(&mut self, kind: u8, event: &Event<'_>, open: &mut OpenRequests, world: &World) {
         if self.check.reads() & kind != 0 {
-            self.check.observe(event, world, &mut self.tally);
+            self.check.observe(event, open, world, &mut self.tally);
         }
     }
 
-    fn finish(mut self, name: &'static str, world: &World) -> InvariantResult {
-        self.check.finish(world, &mut self.tally);
+    fn finish(mut self, name: &'static str, still_open: &[(u64, OpenRequest)], world: &World) -> InvariantResult {
+        self.check.finish(still_open, world, &mut self.tally);
         self.tally.into_result(name)
     }
 }
@@ -94,50 +97,69 @@ impl InvariantChecker {
             deadline: Slot::new(deadline::Deadline::default()),
             budget: Slot::new(budget::Budget::new(&world)),
             world,
+            open: OpenRequests::default(),
         }
     }
 
     /// Ends the log: requests still open break `conservation`. Returns every
     /// invariant, in SPEC order, violations or not.
-    pub fn finish(self) -> Vec<InvariantResult> {
+    pub fn finish(mut self) -> Vec<InvariantResult> {
+        let open = self.open.take_sorted();
         let w = &self.world;
         vec![
-            self.conservation.finish(conservation::NAME, w),
-            self.breaker_respected.finish(breaker_respected::NAME, w),
-            self.retry_after_respected.finish(retry_after_respected::NAME, w),
-            self.no_retry_on_fatal.finish(no_retry_on_fatal::NAME, w),
-            self.context_fits.finish(context_fits::NAME, w),
-            self.attempt_limit.finish(attempt_limit::NAME, w),
-            self.deadline.finish(deadline::NAME, w),
-            self.budget.finish(budget::NAME, w),
+            self.conservation.finish(conservation::NAME, &open, w),
+            self.breaker_respected.finish(breaker_respected::NAME, &open, w),
+            self.retry_after_respected.finish(retry_after_respected::NAME, &open, w),
+            self.no_retry_on_fatal.finish(no_retry_on_fatal::NAME, &open, w),
+            self.context_fits.finish(context_fits::NAME, &open, w),
+            self.attempt_limit.finish(attempt_limit::NAME, &open, w),
+            self.deadline.finish(deadline::NAME, &open, w),
+            self.budget.finish(budget::NAME, &open, w),
         ]
     }
 
-    /// Per-request state entries held across all checks.
+    /// Open-request records held.
     #[cfg(test)]
     pub(crate) fn open_entries(&self) -> usize {
-        self.conservation.check.open_entries()
-            + self.breaker_respected.check.open_entries()
-            + self.retry_after_respected.check.open_entries()
-            + self.no_retry_on_fatal.check.open_entries()
-            + self.context_fits.check.open_entries()
-            + self.attempt_limit.check.open_entries()
-            + self.deadline.check.open_entries()
-            + self.budget.check.open_entries()
+        self.open.len()
+    }
+}
+
+impl InvariantChecker {
+    /// Feeds an event of kind `KIND` to the checks that read that kind: one
+    /// copy of this function per kind, each holding only those checks.
+    #[inline(never)]
+    fn feed<const KIND: u8>(&mut self, event: &Event<'_>) {
+        let (w, open) = (&self.world, &mut self.open);
+        self.conservation.feed(KIND, event, open, w);
+        self.breaker_respected.feed(KIND, event, open, w);
+        self.retry_after_respected.feed(KIND, event, open, w);
+        self.no_retry_on_fatal.feed(KIND, event, open, w);
+        self.context_fits.feed(KIND, event, open, w);
+        self.attempt_limit.feed(KIND, event, open, w);
+        self.deadline.feed(KIND, event, open, w);
+        self.budget.feed(KIND, event, open, w);
+        if KIND == kind::FINISHED
+            && let Event::Finished { req, .. } = event
+        {
+            open.close(req.seq);
+        }
     }
 }
 
 impl EventSink for InvariantChecker {
+    /// Inlined into the executor's call sites, where each event's kind is
+    /// known: the match folds to one direct call (see [`EventSink`]).
+    #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
-        let kind = kind_of(event);
-        let w = &self.world;
-        self.conservation.feed(kind, event, w);
-        self.breaker_respected.feed(kind, event, w);
-        self.retry_after_respected.feed(kind, event, w);
-        self.no_retry_on_fatal.feed(kind, event, w);
-        self.context_fits.feed(kind, event, w);
-        self.attempt_limit.feed(kind, event, w);
-        self.deadline.feed(kind, event, w);
-        self.budget.feed(kind, event, w);
+        match event {
+            Event::Arrived { .. } => self.feed::<{ kind::ARRIVED }>(event),
+            Event::AttemptStarted { .. } => self.feed::<{ kind::ATTEMPT_STARTED }>(event),
+            Event::AttemptFinished { .. } => self.feed::<{ kind::ATTEMPT_FINISHED }>(event),
+            Event::AttemptCancelled { .. } => self.feed::<{ kind::ATTEMPT_CANCELLED }>(event),
+            Event::Breaker { .. } => self.feed::<{ kind::BREAKER }>(event),
+            Event::Finished { .. } => self.feed::<{ kind::FINISHED }>(event),
+            Event::Failover { .. } | Event::FaultWindow { .. } => self.feed::<{ kind::OTHER }>(event),
+        }
     }
 }

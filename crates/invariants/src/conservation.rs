@@ -12,39 +12,42 @@
 //! every finished request, and both break the same invariant.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::{OpenRequest, OpenRequests};
 use crate::result::Example;
-use crate::seq_map::SeqMap;
 use crate::world::World;
-use windtunnel_core::{Event, Request, Sym};
+use windtunnel_core::{Event, Request};
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "conservation";
 
-/// Requests between their arrival and their outcome.
+/// Requests between their arrival and their outcome: the
+/// [`OpenRequest::arrival`] field (time and trace id, for examples at the end).
 #[derive(Debug, Default)]
-pub(crate) struct Conservation {
-    /// By `seq`: arrival time and trace id (for examples at the end).
-    open: SeqMap<(u64, Option<Sym>)>,
-}
+pub(crate) struct Conservation;
 
 impl Check for Conservation {
     fn reads(&self) -> u8 {
         kind::ARRIVED | kind::FINISHED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
-            Event::Arrived { at, req } => match self.open.insert_new(req.seq, (at, req.id.clone())) {
-                Ok(()) => {}
-                Err(existing) => {
-                    let first = existing.0;
-                    tally.report(|| {
-                        Example::new(req, at, None, world, format!("arrived again while open since {first} ms"))
-                    });
+            Event::Arrived { at, req } => {
+                let arrival = &mut open.of(req.seq).arrival;
+                match arrival {
+                    None => *arrival = Some((at, req.id.clone())),
+                    Some((first, _)) => {
+                        let first = *first;
+                        tally.report(|| {
+                            Example::new(req, at, None, world, format!("arrived again while open since {first} ms"))
+                        });
+                    }
                 }
-            },
+            }
             Event::Finished { at, req, outcome, endpoint, .. } => {
-                let was_open = self.open.remove(req.seq).is_some();
+                // The checker closes the record after this event.
+                let was_open = open.get(req.seq).is_some_and(|r| r.arrival.is_some());
                 if !was_open {
                     tally.report(|| {
                         let detail = format!(
@@ -58,20 +61,16 @@ impl Check for Conservation {
         }
     }
 
-    fn finish(&mut self, world: &World, tally: &mut Tally) {
-        for (seq, (at, id)) in self.open.take_sorted() {
+    fn finish(&mut self, still_open: &[(u64, OpenRequest)], world: &World, tally: &mut Tally) {
+        for (seq, r) in still_open {
+            let Some((at, id)) = &r.arrival else { continue };
             tally.report(|| {
                 // A stand-in request, so the id prints by core's own rule.
-                let mut req = Request::new(seq, at, 0, 0);
-                req.id = id;
-                Example::new(&req, at, None, world, "arrived but never reached an outcome".to_string())
+                let mut req = Request::new(*seq, *at, 0, 0);
+                req.id = id.clone();
+                Example::new(&req, *at, None, world, "arrived but never reached an outcome".to_string())
             });
         }
-    }
-
-    #[cfg(test)]
-    fn open_entries(&self) -> usize {
-        self.open.len()
     }
 }
 

@@ -8,6 +8,7 @@
 //! leaves no room for the answer is still sent to fail.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::Event;
@@ -24,7 +25,8 @@ impl Check for ContextFits {
         kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         let Event::AttemptStarted { at, req, endpoint, tokens: (input, max), .. } = *event else { return };
         // An endpoint the world does not know has no window to break.
         let Some(window) = world.context_window(endpoint) else { return };

@@ -11,8 +11,8 @@
 //! request's `at_ms`; `conservation` reports the missing arrival.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
-use crate::seq_map::SeqMap;
 use crate::world::World;
 use windtunnel_core::Event;
 use windtunnel_core::SymMap;
@@ -20,10 +20,10 @@ use windtunnel_core::SymMap;
 /// SPEC's name.
 pub(crate) const NAME: &str = "deadline";
 
-/// Arrival time per open request.
+/// Arrival time per open request that arrived later than its trace time:
+/// the [`crate::open::OpenRequest::arrived_late_at`] field.
 #[derive(Debug, Default)]
 pub(crate) struct Deadline {
-    arrived: SeqMap<u64>,
     /// Class deadlines from the world, by interned class (a per-request
     /// string lookup otherwise).
     class_deadlines: SymMap<Option<u64>>,
@@ -31,31 +31,37 @@ pub(crate) struct Deadline {
 
 impl Check for Deadline {
     fn reads(&self) -> u8 {
-        kind::ARRIVED | kind::ATTEMPT_STARTED | kind::FINISHED
+        kind::ARRIVED | kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             // Only arrivals that differ from the trace's own time need
             // remembering (a replay's never do; a live proxy's may).
             Event::Arrived { at, req } if at != req.at_ms => {
-                self.arrived.insert(req.seq, at);
+                open.of(req.seq).arrived_late_at = Some(at);
             }
             Event::AttemptStarted { at, req, endpoint, plan_deadline_ms, .. } => {
-                let deadlines = [
-                    (req.deadline_ms, "request"),
-                    (plan_deadline_ms, "plan"),
-                    (
-                        *self.class_deadlines.get_or_insert_with(&req.class, || world.class_deadline_ms(&req.class)),
-                        "class",
-                    ),
-                ];
-                let Some((ms, whose)) = deadlines.into_iter().filter_map(|(d, w)| Some((d?, w))).min() else {
+                let class_deadline = if world.class_deadlines_ms.is_empty() {
+                    None
+                } else {
+                    *self.class_deadlines.get_or_insert_with(&req.class, || world.class_deadline_ms(&req.class))
+                };
+                let Some(ms) = tightest(tightest(req.deadline_ms, plan_deadline_ms), class_deadline) else {
                     return;
                 };
-                let arrival = self.arrived.get(req.seq).copied().unwrap_or(req.at_ms);
+                let arrival = open.get(req.seq).and_then(|r| r.arrived_late_at).unwrap_or(req.at_ms);
                 if at >= arrival.saturating_add(ms) {
                     tally.report(|| {
+                        // On a tie, the class's name wins, then the plan's.
+                        let whose = if class_deadline == Some(ms) {
+                            "class"
+                        } else if plan_deadline_ms == Some(ms) {
+                            "plan"
+                        } else {
+                            "request"
+                        };
                         let detail = format!(
                             "started {} ms after arrival at {arrival} ms, at or past the {whose}'s {ms} ms deadline",
                             at.saturating_sub(arrival)
@@ -64,16 +70,17 @@ impl Check for Deadline {
                     });
                 }
             }
-            Event::Finished { req, .. } if self.arrived.get(req.seq).is_some() => {
-                self.arrived.remove(req.seq);
-            }
             _ => {}
         }
     }
+}
 
-    #[cfg(test)]
-    fn open_entries(&self) -> usize {
-        self.arrived.len()
+/// The earlier of two optional deadlines.
+fn tightest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 

@@ -69,6 +69,7 @@ mod conservation;
 mod context_fits;
 mod deadline;
 mod no_retry_on_fatal;
+mod open;
 mod result;
 mod retry_after_respected;
 mod seq_map;

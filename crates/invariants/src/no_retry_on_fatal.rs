@@ -9,48 +9,41 @@
 //! already in flight (a hedge) when the error came back.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::{DeadEndpoint, OpenRequests};
 use crate::result::Example;
-use crate::seq_map::SeqMap;
 use crate::world::World;
-use windtunnel_core::{EndpointIdx, ErrorKind, Event};
+use windtunnel_core::Event;
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "no_retry_on_fatal";
 
-/// One endpoint a request may no longer use: why, and since when.
-#[derive(Clone, Copy, Debug)]
-struct Dead {
-    endpoint: EndpointIdx,
-    kind: ErrorKind,
-    at: u64,
-}
-
 /// For each open request that met a fatal error, the endpoints it may no
-/// longer use. A chain is short, so a `Vec` per request.
+/// longer use: the [`crate::open::OpenRequest::dead_endpoints`] field. A
+/// chain is short, so a `Vec` per request.
 #[derive(Debug, Default)]
-pub(crate) struct NoRetryOnFatal {
-    dead: SeqMap<Vec<Dead>>,
-}
+pub(crate) struct NoRetryOnFatal;
 
 impl Check for NoRetryOnFatal {
     fn reads(&self) -> u8 {
-        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED | kind::FINISHED
+        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {
                 let Err(err) = &report.result else { return };
                 if !err.kind.is_fatal_for_endpoint() {
                     return;
                 }
-                let dead = self.dead.entry_or_default(req.seq);
+                let dead = &mut open.of(req.seq).dead_endpoints;
                 if !dead.iter().any(|d| d.endpoint == endpoint) {
-                    dead.push(Dead { endpoint, kind: err.kind, at });
+                    dead.push(DeadEndpoint { endpoint, kind: err.kind, at });
                 }
             }
             Event::AttemptStarted { at, req, endpoint, .. } => {
-                let Some(d) = self.dead.get(req.seq).and_then(|v| v.iter().find(|d| d.endpoint == endpoint)) else {
+                let Some(d) = open.get(req.seq).and_then(|r| r.dead_endpoints.iter().find(|d| d.endpoint == endpoint))
+                else {
                     return;
                 };
                 let d = *d;
@@ -59,16 +52,8 @@ impl Check for NoRetryOnFatal {
                     Example::new(req, at, Some(endpoint), world, detail)
                 });
             }
-            Event::Finished { req, .. } => {
-                self.dead.remove(req.seq);
-            }
             _ => {}
         }
-    }
-
-    #[cfg(test)]
-    fn open_entries(&self) -> usize {
-        self.dead.len()
     }
 }
 

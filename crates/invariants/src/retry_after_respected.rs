@@ -10,6 +10,7 @@
 //! `RateLimited`, but any kind that carries a Retry-After counts.
 
 use crate::check::{Check, Tally, kind};
+use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
 use windtunnel_core::Event;
@@ -40,7 +41,8 @@ impl Check for RetryAfterRespected {
         kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED
     }
 
-    fn observe(&mut self, event: &Event<'_>, world: &World, tally: &mut Tally) {
+    #[inline(always)]
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, endpoint, report, .. } => {
                 let Some(ra) = report.result.as_ref().err().and_then(|e| e.retry_after_ms) else { return };

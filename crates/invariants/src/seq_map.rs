@@ -56,6 +56,7 @@ impl<V> SeqMap<V> {
     }
 
     /// The entry of `seq`.
+    #[inline]
     pub(crate) fn get(&self, seq: u64) -> Option<&V> {
         if self.slots.is_empty() {
             return None;
@@ -66,49 +67,47 @@ impl<V> SeqMap<V> {
         }
     }
 
-    /// Inserts unless present; on presence returns the existing value.
-    pub(crate) fn insert_new(&mut self, seq: u64, v: V) -> Result<(), &V> {
-        if self.get(seq).is_some() {
-            let i = self.index(seq);
-            return match &self.slots[i] {
-                Some((_, old)) => Err(old),
-                None => Ok(()),
-            };
-        }
-        self.place(seq, v);
-        self.len += 1;
-        Ok(())
-    }
-
-    /// Inserts or replaces.
-    pub(crate) fn insert(&mut self, seq: u64, v: V) {
-        if self.get(seq).is_none() {
-            self.len += 1;
-        }
-        self.place(seq, v);
-    }
-
     /// The entry of `seq`, created with `Default` when absent.
+    #[inline]
     pub(crate) fn entry_or_default(&mut self, seq: u64) -> &mut V
     where
         V: Default,
     {
-        if self.get(seq).is_none() {
-            self.place(seq, V::default());
-            self.len += 1;
+        loop {
+            if !self.slots.is_empty() {
+                let i = self.index(seq);
+                match &self.slots[i] {
+                    Some((s, _)) if *s == seq => break,
+                    None => {
+                        self.slots[i] = Some((seq, V::default()));
+                        self.len += 1;
+                        break;
+                    }
+                    // Another live request holds the slot: the window outgrew the table.
+                    Some(_) => {}
+                }
+            }
+            self.grow();
         }
         let i = self.index(seq);
         match &mut self.slots[i] {
             Some((_, v)) => v,
-            // `place` just put it there.
+            // The loop above left it there.
             None => unreachable_slot(),
         }
     }
 
     /// Removes and returns the entry of `seq`.
+    #[inline]
     pub(crate) fn remove(&mut self, seq: u64) -> Option<V> {
-        self.get(seq)?;
+        if self.slots.is_empty() {
+            return None;
+        }
         let i = self.index(seq);
+        match &self.slots[i] {
+            Some((s, _)) if *s == seq => {}
+            _ => return None,
+        }
         self.len -= 1;
         self.slots[i].take().map(|(_, v)| v)
     }
@@ -130,7 +129,7 @@ impl<V> SeqMap<V> {
 
 #[expect(clippy::panic, reason = "unreachable: the slot was filled on the line before")]
 fn unreachable_slot() -> ! {
-    panic!("SeqMap slot emptied between place and lookup")
+    panic!("SeqMap slot emptied between insertion and lookup")
 }
 
 #[cfg(test)]
@@ -146,7 +145,7 @@ mod tests {
             let mut model: BTreeMap<u64, u64> = BTreeMap::new();
             for (op, seq) in ops {
                 match op {
-                    0 => { m.insert(seq, seq * 2); model.insert(seq, seq * 2); }
+                    0 => { *m.entry_or_default(seq) = seq * 2; model.insert(seq, seq * 2); }
                     1 => prop_assert_eq!(m.remove(seq), model.remove(&seq)),
                     2 => { *m.entry_or_default(seq) += 1; *model.entry(seq).or_default() += 1; }
                     _ => prop_assert_eq!(m.get(seq), model.get(&seq)),

@@ -15,7 +15,9 @@ use crate::timeseries::Series;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use windtunnel_config::{Scenario, SlaSpec};
-use windtunnel_core::{BreakerState, ErrorKind, Event, EventSink, Nanodollars, Outcome, SymMap};
+use windtunnel_core::{
+    AttemptReport, BreakerState, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome, Request, SymMap,
+};
 
 /// Per-endpoint counters, indexed by `EndpointIdx`.
 #[derive(Clone, Debug, Default)]
@@ -201,98 +203,133 @@ impl Aggregator {
 }
 
 impl EventSink for Aggregator {
+    /// Inlined into the executor's call sites, where each event's kind is
+    /// known: the match folds to one direct call (see [`EventSink`]).
+    #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         match *event {
-            Event::Arrived { at, req } => {
-                self.requests += 1;
-                self.first_arrival.get_or_insert(at);
-                self.last_arrival = at;
-                self.windows.arrived(req.seq);
-            }
+            Event::Arrived { at, req } => self.arrived(at, req),
             Event::AttemptStarted { at, req, attempt, endpoint, .. } => {
-                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
-                    e.attempts += 1;
-                }
-                self.series.attempt(at, endpoint.get());
-                self.windows.attempt_started(at, req.seq, endpoint.0, attempt);
+                self.attempt_started(at, req.seq, attempt, endpoint)
             }
-            Event::AttemptFinished { at, endpoint, report, .. } => {
-                let cost = report.usage.cost;
-                self.cost += cost;
-                self.series.cost(at, cost);
-                self.windows.attempt_finished(at, endpoint.0, report.result.is_ok());
-                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
-                    e.cost += cost;
-                    match &report.result {
-                        Ok(_) => e.succeeded += 1,
-                        Err(err) => e.errors[kind_index(err.kind)] += 1,
-                    }
-                }
-                if report.result.is_err() {
-                    self.wasted += cost;
-                }
-            }
-            Event::AttemptCancelled { at, endpoint, usage, .. } => {
-                self.cost += usage.cost;
-                self.series.cost(at, usage.cost);
-                self.wasted += usage.cost;
-                if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
-                    e.cost += usage.cost;
-                }
-            }
+            Event::AttemptFinished { at, endpoint, report, .. } => self.attempt_finished(at, endpoint, report),
+            Event::AttemptCancelled { at, endpoint, usage, .. } => self.attempt_cancelled(at, endpoint, usage.cost),
             Event::Breaker { at, endpoint, to, .. } => {
                 if to == BreakerState::Open {
                     self.windows.steered_away(at, endpoint.0);
                 }
             }
-            Event::Failover { at, from, reason, .. } => {
-                self.failovers += 1;
-                self.failover_reasons[kind_index(reason)] += 1;
-                self.windows.steered_away(at, from.0);
-            }
+            Event::Failover { at, from, reason, .. } => self.failover(at, from, reason),
             Event::FaultWindow { endpoint, fault, start, end } => self.windows.window(endpoint.0, fault, start, end),
             Event::Finished { at, req, outcome, ttft_ms, quality, .. } => {
-                let latency = at.saturating_sub(req.at_ms);
-                let failed = matches!(outcome, Outcome::Failed(_) | Outcome::Rejected(_));
-                self.windows.finished(at, req.seq, failed);
-                if failed {
-                    self.series.failed(req.at_ms);
-                }
-                match outcome {
-                    Outcome::Succeeded => {
-                        self.succeeded += 1;
-                        let _ = self.latency.record(latency);
-                        self.series.succeeded(req.at_ms, latency);
-                        if req.stream
-                            && let Some(t) = ttft_ms
-                        {
-                            let _ = self.ttft.record(t);
-                        }
-                        if let Some(q) = quality {
-                            self.quality_sum += q;
-                            self.quality_n += 1;
-                        }
-                    }
-                    Outcome::Failed(_) => self.failed += 1,
-                    Outcome::Rejected(_) => self.rejected += 1,
-                    Outcome::Cached => self.cached += 1,
-                }
-                if let Some(r) = outcome.reason() {
-                    *self.by_reason.entry(r).or_insert(0) += 1;
-                }
-                let sla = &self.sla;
-                let class = self.classes.get_or_insert_with(&req.class, || ClassStats {
-                    sla: sla.get(&*req.class).copied(),
-                    ..ClassStats::default()
-                });
-                class.requests += 1;
-                if let Some(sla) = &class.sla
-                    && violates(sla, outcome, latency, req.stream, ttft_ms)
+                self.request_finished(at, req, outcome, ttft_ms, quality)
+            }
+        }
+    }
+}
+
+/// One method per event kind, called from `record`.
+impl Aggregator {
+    #[inline(never)]
+    fn arrived(&mut self, at: u64, req: &Request) {
+        self.requests += 1;
+        self.first_arrival.get_or_insert(at);
+        self.last_arrival = at;
+        self.windows.arrived(req.seq);
+    }
+
+    #[inline(never)]
+    fn attempt_started(&mut self, at: u64, seq: u64, attempt: u32, endpoint: EndpointIdx) {
+        if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+            e.attempts += 1;
+        }
+        self.series.attempt(at, endpoint.get());
+        self.windows.attempt_started(at, seq, endpoint.0, attempt);
+    }
+
+    #[inline(never)]
+    fn attempt_finished(&mut self, at: u64, endpoint: EndpointIdx, report: &AttemptReport) {
+        let cost = report.usage.cost;
+        self.cost += cost;
+        self.series.cost(at, cost);
+        self.windows.attempt_finished(at, endpoint.0, report.result.is_ok());
+        if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+            e.cost += cost;
+            match &report.result {
+                Ok(_) => e.succeeded += 1,
+                Err(err) => e.errors[kind_index(err.kind)] += 1,
+            }
+        }
+        if report.result.is_err() {
+            self.wasted += cost;
+        }
+    }
+
+    #[inline(never)]
+    fn attempt_cancelled(&mut self, at: u64, endpoint: EndpointIdx, cost: Nanodollars) {
+        self.cost += cost;
+        self.series.cost(at, cost);
+        self.wasted += cost;
+        if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
+            e.cost += cost;
+        }
+    }
+
+    #[inline(never)]
+    fn failover(&mut self, at: u64, from: EndpointIdx, reason: ErrorKind) {
+        self.failovers += 1;
+        self.failover_reasons[kind_index(reason)] += 1;
+        self.windows.steered_away(at, from.0);
+    }
+
+    #[inline(never)]
+    fn request_finished(
+        &mut self,
+        at: u64,
+        req: &Request,
+        outcome: Outcome,
+        ttft_ms: Option<u64>,
+        quality: Option<f64>,
+    ) {
+        let latency = at.saturating_sub(req.at_ms);
+        let failed = matches!(outcome, Outcome::Failed(_) | Outcome::Rejected(_));
+        self.windows.finished(at, req.seq, failed);
+        if failed {
+            self.series.failed(req.at_ms);
+        }
+        match outcome {
+            Outcome::Succeeded => {
+                self.succeeded += 1;
+                let _ = self.latency.record(latency);
+                self.series.succeeded(req.at_ms, latency);
+                if req.stream
+                    && let Some(t) = ttft_ms
                 {
-                    class.violations += 1;
-                    self.sla_violations += 1;
+                    let _ = self.ttft.record(t);
+                }
+                if let Some(q) = quality {
+                    self.quality_sum += q;
+                    self.quality_n += 1;
                 }
             }
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Rejected(_) => self.rejected += 1,
+            Outcome::Cached => self.cached += 1,
+        }
+        if let Some(r) = outcome.reason() {
+            *self.by_reason.entry(r).or_insert(0) += 1;
+        }
+        let sla = &self.sla;
+        let class = self.classes.get_or_insert_with(&req.class, || ClassStats {
+            sla: sla.get(&*req.class).copied(),
+            ..ClassStats::default()
+        });
+        class.requests += 1;
+        if let Some(sla) = &class.sla
+            && violates(sla, outcome, latency, req.stream, ttft_ms)
+        {
+            class.violations += 1;
+            self.sla_violations += 1;
         }
     }
 }
