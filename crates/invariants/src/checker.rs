@@ -88,12 +88,12 @@ impl InvariantChecker {
     /// A checker for a run in `world`.
     pub fn new(world: World) -> InvariantChecker {
         InvariantChecker {
-            conservation: Slot::new(conservation::Conservation::default()),
+            conservation: Slot::new(conservation::Conservation),
             breaker_respected: Slot::new(breaker_respected::BreakerRespected::default()),
             retry_after_respected: Slot::new(retry_after_respected::RetryAfterRespected::default()),
-            no_retry_on_fatal: Slot::new(no_retry_on_fatal::NoRetryOnFatal::default()),
+            no_retry_on_fatal: Slot::new(no_retry_on_fatal::NoRetryOnFatal),
             context_fits: Slot::new(context_fits::ContextFits),
-            attempt_limit: Slot::new(attempt_limit::AttemptLimit::default()),
+            attempt_limit: Slot::new(attempt_limit::AttemptLimit),
             deadline: Slot::new(deadline::Deadline::default()),
             budget: Slot::new(budget::Budget::new(&world)),
             world,
