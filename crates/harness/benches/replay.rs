@@ -84,7 +84,8 @@ fn replay_100k(c: &mut Criterion) {
 
 /// What building the report costs: the README's 1 M-request replay
 /// (`scenarios/bench/bench-1m.toml`) bare (the event log goes nowhere), with
-/// only the aggregator, with only the invariant checker, and whole (`run`:
+/// only the aggregator, with only the invariant checker, with a sink that only
+/// counts (the price of the events themselves), and whole (`run`:
 /// both, plus the report built and assertions evaluated). Issue 4's target:
 /// whole ≤ 1.1 × bare.
 fn report_overhead(c: &mut Criterion) {
@@ -116,8 +117,39 @@ fn report_overhead(c: &mut Criterion) {
             black_box(checker.finish())
         })
     });
+    g.bench_function("replay_with_counting_sink", |b| {
+        b.iter(|| {
+            let mut sink = Counting::default();
+            black_box(replay(&s, chain(), &mut sink, None).expect("replay"));
+            black_box(sink.0)
+        })
+    });
     g.bench_function("run_with_report", |b| b.iter(|| black_box(run(&s, RunOptions::default()).expect("run"))));
     g.finish();
+}
+
+/// A sink that only counts events by kind: the replay with it against the
+/// bare replay prices building and handing over the events themselves.
+#[derive(Default)]
+struct Counting([u64; 8]);
+impl Counting {
+    #[inline(never)]
+    fn count(&mut self, k: usize, seq: u64) {
+        self.0[k] += 1 + (seq & 1);
+    }
+}
+impl windtunnel_core::EventSink for Counting {
+    #[inline(always)]
+    fn record(&mut self, event: &windtunnel_core::Event<'_>) {
+        use windtunnel_core::Event as E;
+        match event {
+            E::Arrived { req, .. } => self.count(0, req.seq),
+            E::AttemptStarted { req, .. } => self.count(1, req.seq),
+            E::AttemptFinished { req, .. } => self.count(2, req.seq),
+            E::Finished { req, .. } => self.count(3, req.seq),
+            _ => self.count(4, 0),
+        }
+    }
 }
 
 criterion_group!(benches, sim_attempt, replay_100k, report_overhead);

@@ -17,7 +17,7 @@ use windtunnel_core::Event;
 pub(crate) const NAME: &str = "attempt_limit";
 
 /// Attempts started so far, per open request: the
-/// [`crate::open::OpenRequest::attempts_started`] field.
+/// `attempts_started` field of [`crate::open::OpenRequest`].
 #[derive(Debug, Default)]
 pub(crate) struct AttemptLimit;
 

@@ -91,7 +91,7 @@ impl InvariantChecker {
             conservation: Slot::new(conservation::Conservation),
             breaker_respected: Slot::new(breaker_respected::BreakerRespected::default()),
             retry_after_respected: Slot::new(retry_after_respected::RetryAfterRespected::default()),
-            no_retry_on_fatal: Slot::new(no_retry_on_fatal::NoRetryOnFatal),
+            no_retry_on_fatal: Slot::new(no_retry_on_fatal::NoRetryOnFatal::default()),
             context_fits: Slot::new(context_fits::ContextFits),
             attempt_limit: Slot::new(attempt_limit::AttemptLimit),
             deadline: Slot::new(deadline::Deadline::default()),
@@ -118,10 +118,10 @@ impl InvariantChecker {
         ]
     }
 
-    /// Open-request records held.
+    /// Per-request entries held: records, and the checks' own maps.
     #[cfg(test)]
     pub(crate) fn open_entries(&self) -> usize {
-        self.open.len()
+        self.open.len() + self.no_retry_on_fatal.check.open_entries() + self.deadline.check.open_entries()
     }
 }
 

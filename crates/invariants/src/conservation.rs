@@ -20,8 +20,8 @@ use windtunnel_core::{Event, Request};
 /// SPEC's name.
 pub(crate) const NAME: &str = "conservation";
 
-/// Requests between their arrival and their outcome: the
-/// [`OpenRequest::arrival`] field (time and trace id, for examples at the end).
+/// Requests between their arrival and their outcome: the `arrived`,
+/// `arrived_at` and `id` fields of [`OpenRequest`].
 #[derive(Debug, Default)]
 pub(crate) struct Conservation;
 
@@ -34,20 +34,19 @@ impl Check for Conservation {
     fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::Arrived { at, req } => {
-                let arrival = &mut open.of(req.seq).arrival;
-                match arrival {
-                    None => *arrival = Some((at, req.id.clone())),
-                    Some((first, _)) => {
-                        let first = *first;
-                        tally.report(|| {
-                            Example::new(req, at, None, world, format!("arrived again while open since {first} ms"))
-                        });
-                    }
+                let r = open.of(req.seq);
+                if r.arrived {
+                    let first = r.arrived_at;
+                    tally.report(|| {
+                        Example::new(req, at, None, world, format!("arrived again while open since {first} ms"))
+                    });
+                } else {
+                    (r.arrived, r.arrived_at, r.id) = (true, at, req.id.clone());
                 }
             }
             Event::Finished { at, req, outcome, endpoint, .. } => {
                 // The checker closes the record after this event.
-                let was_open = open.get(req.seq).is_some_and(|r| r.arrival.is_some());
+                let was_open = open.get(req.seq).is_some_and(|r| r.arrived);
                 if !was_open {
                     tally.report(|| {
                         let detail = format!(
@@ -62,13 +61,12 @@ impl Check for Conservation {
     }
 
     fn finish(&mut self, still_open: &[(u64, OpenRequest)], world: &World, tally: &mut Tally) {
-        for (seq, r) in still_open {
-            let Some((at, id)) = &r.arrival else { continue };
+        for (seq, r) in still_open.iter().filter(|(_, r)| r.arrived) {
             tally.report(|| {
                 // A stand-in request, so the id prints by core's own rule.
-                let mut req = Request::new(*seq, *at, 0, 0);
-                req.id = id.clone();
-                Example::new(&req, *at, None, world, "arrived but never reached an outcome".to_string())
+                let mut req = Request::new(*seq, r.arrived_at, 0, 0);
+                req.id = r.id.clone();
+                Example::new(&req, r.arrived_at, None, world, "arrived but never reached an outcome".to_string())
             });
         }
     }

@@ -14,33 +14,44 @@ use crate::check::{Check, Tally, kind};
 use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
-use windtunnel_core::Event;
-use windtunnel_core::SymMap;
+use std::collections::BTreeMap;
+use windtunnel_core::{Event, SymMap};
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "deadline";
 
-/// Arrival time per open request that arrived later than its trace time:
-/// the [`crate::open::OpenRequest::arrived_late_at`] field.
+/// Arrival times that differ from the trace's, and class deadlines.
 #[derive(Debug, Default)]
 pub(crate) struct Deadline {
+    /// Arrival time per open request that arrived at another time than its
+    /// trace's `at_ms`. A replay's never do, so this is empty (and every
+    /// lookup free) unless a live proxy's clock says otherwise.
+    arrived_late: BTreeMap<u64, u64>,
     /// Class deadlines from the world, by interned class (a per-request
     /// string lookup otherwise).
     class_deadlines: SymMap<Option<u64>>,
 }
 
+impl Deadline {
+    /// Entries held for open requests, for the constant-memory test.
+    #[cfg(test)]
+    pub(crate) fn open_entries(&self) -> usize {
+        self.arrived_late.len()
+    }
+}
+
 impl Check for Deadline {
     fn reads(&self) -> u8 {
-        kind::ARRIVED | kind::ATTEMPT_STARTED
+        kind::ARRIVED | kind::ATTEMPT_STARTED | kind::FINISHED
     }
 
     #[inline(always)]
-    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             // Only arrivals that differ from the trace's own time need
             // remembering (a replay's never do; a live proxy's may).
             Event::Arrived { at, req } if at != req.at_ms => {
-                open.of(req.seq).arrived_late_at = Some(at);
+                self.arrived_late.insert(req.seq, at);
             }
             Event::AttemptStarted { at, req, endpoint, plan_deadline_ms, .. } => {
                 let class_deadline = if world.class_deadlines_ms.is_empty() {
@@ -51,7 +62,10 @@ impl Check for Deadline {
                 let Some(ms) = tightest(tightest(req.deadline_ms, plan_deadline_ms), class_deadline) else {
                     return;
                 };
-                let arrival = open.get(req.seq).and_then(|r| r.arrived_late_at).unwrap_or(req.at_ms);
+                let arrival = match self.arrived_late.is_empty() {
+                    true => req.at_ms,
+                    false => self.arrived_late.get(&req.seq).copied().unwrap_or(req.at_ms),
+                };
                 if at >= arrival.saturating_add(ms) {
                     tally.report(|| {
                         // On a tie, the class's name wins, then the plan's.
@@ -69,6 +83,9 @@ impl Check for Deadline {
                         Example::new(req, at, Some(endpoint), world, detail)
                     });
                 }
+            }
+            Event::Finished { req, .. } if !self.arrived_late.is_empty() => {
+                self.arrived_late.remove(&req.seq);
             }
             _ => {}
         }

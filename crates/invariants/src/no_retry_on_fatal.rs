@@ -9,41 +9,60 @@
 //! already in flight (a hedge) when the error came back.
 
 use crate::check::{Check, Tally, kind};
-use crate::open::{DeadEndpoint, OpenRequests};
+use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
-use windtunnel_core::Event;
+use std::collections::BTreeMap;
+use windtunnel_core::{EndpointIdx, ErrorKind, Event};
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "no_retry_on_fatal";
 
+/// An endpoint closed to a request by a fatal error: which, why, since when.
+#[derive(Clone, Copy, Debug)]
+struct DeadEndpoint {
+    endpoint: EndpointIdx,
+    kind: ErrorKind,
+    at: u64,
+}
+
 /// For each open request that met a fatal error, the endpoints it may no
-/// longer use: the [`crate::open::OpenRequest::dead_endpoints`] field. A
-/// chain is short, so a `Vec` per request.
+/// longer use. Few requests ever meet one, so a small map of its own (empty
+/// on most runs, which makes every lookup free) rather than a field in every
+/// open request's record; a chain is short, so a `Vec` per request.
 #[derive(Debug, Default)]
-pub(crate) struct NoRetryOnFatal;
+pub(crate) struct NoRetryOnFatal {
+    dead: BTreeMap<u64, Vec<DeadEndpoint>>,
+}
+
+impl NoRetryOnFatal {
+    /// Entries held for open requests, for the constant-memory test.
+    #[cfg(test)]
+    pub(crate) fn open_entries(&self) -> usize {
+        self.dead.len()
+    }
+}
 
 impl Check for NoRetryOnFatal {
     fn reads(&self) -> u8 {
-        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED
+        kind::ATTEMPT_FINISHED | kind::ATTEMPT_STARTED | kind::FINISHED
     }
 
     #[inline(always)]
-    fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally) {
+    fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {
                 let Err(err) = &report.result else { return };
                 if !err.kind.is_fatal_for_endpoint() {
                     return;
                 }
-                let dead = &mut open.of(req.seq).dead_endpoints;
+                let dead = self.dead.entry(req.seq).or_default();
                 if !dead.iter().any(|d| d.endpoint == endpoint) {
                     dead.push(DeadEndpoint { endpoint, kind: err.kind, at });
                 }
             }
-            Event::AttemptStarted { at, req, endpoint, .. } => {
-                let Some(d) = open.get(req.seq).and_then(|r| r.dead_endpoints.iter().find(|d| d.endpoint == endpoint))
-                else {
+            Event::AttemptStarted { at, req, endpoint, .. } if !self.dead.is_empty() => {
+                let Some(d) = self.dead.get(&req.seq).and_then(|v| v.iter().find(|d| d.endpoint == endpoint)) else {
                     return;
                 };
                 let d = *d;
@@ -51,6 +70,9 @@ impl Check for NoRetryOnFatal {
                     let detail = format!("attempt on the endpoint after `{}` at {} ms", d.kind, d.at);
                     Example::new(req, at, Some(endpoint), world, detail)
                 });
+            }
+            Event::Finished { req, .. } if !self.dead.is_empty() => {
+                self.dead.remove(&req.seq);
             }
             _ => {}
         }

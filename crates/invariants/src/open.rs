@@ -1,35 +1,29 @@
 //! Per-request state while a request is open, in one table for all checks.
 //!
-//! A check that needs to remember something about a request between its
-//! events owns one field of [`OpenRequest`] and reads or writes no other.
-//! Keeping the fields in one record, not one table per check, means an event
-//! looks its request up once (the next check finds the record in cache), which
-//! is most of what checking costs on long replays. The checker creates the
-//! record at a request's first event and drops it after its `Finished`, so
-//! memory follows the requests in flight, not the trace.
+//! A check that needs to remember something about every request between its
+//! events owns fields of [`OpenRequest`] and reads or writes no others.
+//! Keeping them in one small record, not one table per check, means an event
+//! looks its request up once (the next check finds the record in cache), and
+//! that lookup is most of what checking costs on long replays. The checker
+//! creates the record at a request's first event and drops it after its
+//! `Finished`, so memory follows the requests in flight, not the trace.
+//! State only a few requests ever have (a fatal error, a late arrival) stays
+//! in its check's own small map, so the record stays at 24 bytes.
 
 use crate::seq_map::SeqMap;
-use windtunnel_core::{EndpointIdx, ErrorKind, Sym};
+use windtunnel_core::Sym;
 
-/// What the checks remember of one open request: one field per check.
+/// What the checks remember of one open request.
 #[derive(Debug, Default)]
 pub(crate) struct OpenRequest {
-    /// `conservation`: when it arrived and its trace id; `None` until its `Arrived`.
-    pub(crate) arrival: Option<(u64, Option<Sym>)>,
+    /// `conservation`: whether its `Arrived` was seen, ...
+    pub(crate) arrived: bool,
+    /// ... when, ...
+    pub(crate) arrived_at: u64,
+    /// ... and its trace id (for examples of requests never finished).
+    pub(crate) id: Option<Sym>,
     /// `attempt_limit`: attempts started so far.
     pub(crate) attempts_started: u32,
-    /// `no_retry_on_fatal`: endpoints a fatal error closed to it.
-    pub(crate) dead_endpoints: Vec<DeadEndpoint>,
-    /// `deadline`: its arrival time when that differs from the trace's `at_ms`.
-    pub(crate) arrived_late_at: Option<u64>,
-}
-
-/// An endpoint closed to a request by a fatal error.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct DeadEndpoint {
-    pub(crate) endpoint: EndpointIdx,
-    pub(crate) kind: ErrorKind,
-    pub(crate) at: u64,
 }
 
 /// The records of the open requests, by trace position.

@@ -54,7 +54,7 @@ fn per_request_state_is_dropped_when_requests_finish() {
         let r = req(seq, seq);
         log.arrive(&r).start(seq, &r, Start::new(1, 0)).fail(seq, &r, 1, 0, fatal.clone(), 0);
         log.start(seq, &r, Start::new(2, 1)).ok(seq, &r, 2, 1, 0);
-        assert_eq!(log.open_entries(), 1, "one record for the one open request");
+        assert_eq!(log.open_entries(), 2, "one record, one fatal-error entry for the one open request");
         log.finish(seq, &r, Outcome::Succeeded);
         assert_eq!(log.open_entries(), 0);
     }
