@@ -11,7 +11,9 @@
 //! memory does not grow with trace length.
 //!
 //! # Where things happen
-//! - `replay` — [`run`]: the loop, cut-offs (attempt timeouts), fault-window announcements.
+//! - `replay` — [`run`] and [`replay`]: the loop, cut-offs (attempt timeouts),
+//!   fault-window announcements; `run` adds the report's aggregator and the
+//!   invariant checker to the bare [`replay`].
 //! - `source` — [`Requests`]: trace file or generator, with `limit` and `speed`.
 //! - `whatif` — [`whatif`]: variants × seeds, paired and Welch intervals, [`t_quantile`], [`Sweep`].
 //! - `error` — [`RunError`].
