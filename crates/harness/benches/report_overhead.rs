@@ -32,10 +32,7 @@ use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
 
 fn bare(s: &Scenario) -> Duration {
-    let PolicySpec::Chain(chain) = &s.policy else { unreachable!("bench-1m is a chain") };
-    let t = Instant::now();
-    black_box(replay(s, FixedChain::new(s.chain_limits.plan(chain)), &mut NullSink, None).expect("replay"));
-    t.elapsed()
+    with_sink(s, &mut NullSink)
 }
 
 fn with_sink(s: &Scenario, sink: &mut impl windtunnel_core::EventSink) -> Duration {
