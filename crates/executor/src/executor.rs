@@ -303,6 +303,7 @@ impl<P: Planner> Executor<P> {
             }
             h.breaker = e.breaker.state();
             h.rate_limited_until_ms = e.not_before;
+            h.inflight = e.health.inflight();
         }
         let ctx = RouteContext { now_ms: now, facts: &self.facts, health: &self.health_view, budgets: &self.ledger };
         let routed = self.planner.route(&req, &ctx);

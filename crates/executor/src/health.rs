@@ -53,7 +53,6 @@ impl HealthWindow {
     /// An attempt started.
     pub fn started(&mut self) {
         self.inflight += 1;
-        self.snapshot.inflight = self.inflight;
     }
 
     /// An attempt ended: `latency_ms` and `quality` for successes, `failed`
@@ -61,7 +60,6 @@ impl HealthWindow {
     /// nothing about health (429s, client errors, cancellations).
     pub fn finished(&mut self, now: u64, outcome: Option<Result<(u64, f64), ()>>) {
         self.inflight = self.inflight.saturating_sub(1);
-        self.snapshot.inflight = self.inflight;
         match outcome {
             Some(Ok((latency, quality))) => {
                 self.outcomes.record(now, true);
@@ -119,9 +117,10 @@ impl HealthWindow {
         self.refreshed_at = Some(now);
     }
 
-    /// The snapshot's breaker and rate-limit fields are the executor's to set.
-    pub fn snapshot_mut(&mut self) -> &mut Health {
-        &mut self.snapshot
+    /// Attempts in flight now. A counter, not a statistic: the executor
+    /// copies it into the view on every call, refreshed snapshot or not.
+    pub fn inflight(&self) -> u32 {
+        self.inflight
     }
 }
 
@@ -138,7 +137,7 @@ mod tests {
         }
         let s = *h.snapshot(1_000);
         assert_eq!((s.p50_ms, s.p95_ms, s.p99_ms), (500, 950, 990));
-        assert_eq!(s.inflight, 0);
+        assert_eq!(h.inflight(), 0);
         assert!((s.quality - 0.5).abs() < 1e-6);
         // A minute later the samples have aged out.
         let s = *h.snapshot(200_000);

@@ -563,3 +563,31 @@ fn a_cascade_whose_next_tier_fails_answers_with_the_answer_it_turned_down() {
     let recs = run_setup(setup, &[step(100, None), step(100, Some(ErrorKind::Overloaded))], 1);
     assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 2));
 }
+
+/// Records the first endpoint's in-flight count at each `route` call, and
+/// says it reads no health statistics (as a script reading only
+/// `e.inflight` does).
+struct SeesInflight(Rc<RefCell<Vec<u32>>>);
+
+impl Planner for SeesInflight {
+    fn needs_health(&self) -> bool {
+        false
+    }
+
+    fn route(&mut self, _: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
+        self.0.borrow_mut().push(ctx.health[0].inflight);
+        Ok(Plan::chain(vec![EndpointIdx(0)]))
+    }
+}
+
+#[test]
+fn inflight_is_current_even_when_the_planner_reads_no_health_statistics() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut ex = Executor::from_seed(SeesInflight(seen.clone()), facts(1), &BTreeMap::new(), &Streams::from_seed(1));
+    let mut out = Vec::new();
+    for i in 0..3u64 {
+        ex.submit(i, Request::new(i, i, 100, 10), None, &mut NullSink, &mut out);
+    }
+    assert!(out.iter().filter(|a| matches!(a, Action::Start { .. })).count() == 3, "{out:?}");
+    assert_eq!(*seen.borrow(), [0, 1, 2], "each request sees the attempts started before it");
+}
