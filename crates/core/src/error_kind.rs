@@ -180,6 +180,7 @@ mod tests {
             assert_eq!(ErrorKind::from_name(k.as_str()), Some(k));
         }
         let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 12);
     }

@@ -41,12 +41,15 @@ impl Check for BreakerRespected {
             }
             Event::AttemptStarted { at, req, endpoint, probe, .. } => {
                 let (state, since) = self.states.get(endpoint.get()).copied().unwrap_or_default();
-                let detail = match state {
-                    BreakerState::Open => format!("breaker open since {since} ms"),
-                    BreakerState::HalfOpen if !probe => format!("breaker half-open since {since} ms and not a probe"),
+                let (what, why) = match state {
+                    BreakerState::Open => ("open", ""),
+                    BreakerState::HalfOpen if !probe => ("half-open", " and not a probe"),
                     BreakerState::Closed | BreakerState::HalfOpen => return,
                 };
-                tally.report(|| Example::new(req, at, Some(endpoint), world, detail));
+                tally.report(|| {
+                    let detail = format!("breaker {what} since {since} ms{why}");
+                    Example::new(req, at, Some(endpoint), world, detail)
+                });
             }
             _ => {}
         }

@@ -20,7 +20,6 @@ pub(crate) mod kind {
     pub(crate) const ATTEMPT_CANCELLED: u8 = 1 << 3;
     pub(crate) const BREAKER: u8 = 1 << 4;
     pub(crate) const FINISHED: u8 = 1 << 5;
-    pub(crate) const OTHER: u8 = 1 << 6;
 }
 
 /// One invariant, fed the event log in time order.

@@ -12,12 +12,11 @@
 #[derive(Debug)]
 pub(crate) struct SeqMap<V> {
     slots: Vec<Option<(u64, V)>>,
-    len: usize,
 }
 
 impl<V> Default for SeqMap<V> {
     fn default() -> SeqMap<V> {
-        SeqMap { slots: Vec::new(), len: 0 }
+        SeqMap { slots: Vec::new() }
     }
 }
 
@@ -80,7 +79,6 @@ impl<V> SeqMap<V> {
                     Some((s, _)) if *s == seq => break,
                     None => {
                         self.slots[i] = Some((seq, V::default()));
-                        self.len += 1;
                         break;
                     }
                     // Another live request holds the slot: the window outgrew the table.
@@ -108,20 +106,18 @@ impl<V> SeqMap<V> {
             Some((s, _)) if *s == seq => {}
             _ => return None,
         }
-        self.len -= 1;
         self.slots[i].take().map(|(_, v)| v)
     }
 
     /// Entries held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.slots.iter().flatten().count()
     }
 
     /// Takes every entry, in `seq` order.
     pub(crate) fn take_sorted(&mut self) -> Vec<(u64, V)> {
         let mut all: Vec<(u64, V)> = std::mem::take(&mut self.slots).into_iter().flatten().collect();
-        self.len = 0;
         all.sort_by_key(|(s, _)| *s);
         all
     }
@@ -150,8 +146,8 @@ mod tests {
                     2 => { *m.entry_or_default(seq) += 1; *model.entry(seq).or_default() += 1; }
                     _ => prop_assert_eq!(m.get(seq), model.get(&seq)),
                 }
-                prop_assert_eq!(m.len(), model.len());
             }
+            prop_assert_eq!(m.len(), model.len());
             prop_assert_eq!(m.take_sorted(), model.into_iter().collect::<Vec<_>>());
         }
     }

@@ -36,7 +36,7 @@
 //! - `fault_windows` — `failover.windows`: when a fault was detected, what
 //!   failed inside it, when traffic came back (definitions in its docs).
 //! - `timeseries` — the bucketed series and latency histogram behind the charts.
-//! - `assertions` — [`Report::evaluate`], [`Report::set_invariants`], [`INVARIANTS`].
+//! - `assertions` — [`Report::evaluate`], [`Report::set_invariants`].
 //! - `schema` — [`Report`] and its sections, in SPEC's key order.
 //! - `markdown` — [`to_markdown`]: report.md.
 //! - `html`, `chart` — [`to_html`]: report.html and its inline SVG charts.
@@ -74,7 +74,6 @@ mod whatif;
 mod tests;
 
 pub use aggregate::Aggregator;
-pub use assertions::INVARIANTS;
 pub use github::{to_github_annotations, to_github_summary};
 pub use html::to_html;
 pub use junit::to_junit;
