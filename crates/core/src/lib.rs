@@ -21,6 +21,8 @@
 //! - `event` — the event log ([`Event`], [`EventSink`]).
 //! - `view` — what a policy sees: [`RouteContext`], [`EndpointFacts`], [`Health`], [`PolicySettings`].
 //! - `money`, `duration`, `rng`, `request`, `endpoint`, `plan`, `outcome`.
+//! - `xml` — [`xml_escape`]: the one XML/HTML escaper, for the report's pages
+//!   and both JUnit writers (report, policy tests), which share no other crate.
 //!
 //! # Dependencies
 //! - rand_distr: the standard normal behind [`Dist`].
@@ -42,6 +44,7 @@ mod request;
 mod rng;
 mod sym_map;
 mod view;
+mod xml;
 
 pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
 pub use dist::{Dist, DistError};
@@ -61,3 +64,4 @@ pub use view::{
     BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,
     RetrySettings, RouteContext, TokenRatio,
 };
+pub use xml::xml_escape;

@@ -1,31 +1,8 @@
 //! Escaping for the text formats: scenario, endpoint and policy names and
 //! invariant details are user text and must never become markup.
 
-use std::fmt::Write;
-
-/// Escapes text for XML and HTML, in element content and in quoted attribute
-/// values alike: the five markup characters become entities, tab, newline and
-/// carriage return become character references (attribute normalization would
-/// otherwise turn them into spaces), and characters XML 1.0 forbids even as
-/// references (other C0 controls, U+FFFE, U+FFFF) become U+FFFD.
-pub(crate) fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => {
-                let _ = write!(out, "&#{};", u32::from(c));
-            }
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// XML and HTML text: core's escaper, shared with the policy crate's JUnit.
+pub(crate) use windtunnel_core::xml_escape as xml;
 
 /// Escapes text for a Markdown table cell: `|` would end the cell, a line
 /// break the row, and `<`, `&` could open HTML, which GitHub renders.
@@ -74,12 +51,6 @@ pub(crate) fn gh_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xml_escapes_markup_and_controls() {
-        assert_eq!(xml(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(xml("a\nb\u{1}c"), "a&#10;b\u{fffd}c");
-    }
 
     #[test]
     fn markdown_cells_cannot_break_tables() {

@@ -2,6 +2,7 @@
 
 use super::TestRun;
 use std::fmt::Write as _;
+use windtunnel_core::xml_escape;
 
 impl TestRun {
     /// One line per test (`PASS: file: test`, `FAIL: file: test: why`), a
@@ -47,14 +48,14 @@ impl TestRun {
         for file in files {
             let tests: Vec<_> = self.results.iter().filter(|r| r.file == file).collect();
             let failures = tests.iter().filter(|r| !r.passed).count();
-            let f = escape(file);
+            let f = xml_escape(file);
             let _ = writeln!(out, "  <testsuite name=\"{f}\" tests=\"{}\" failures=\"{failures}\">", tests.len());
             for t in tests {
-                let n = escape(&t.name);
+                let n = xml_escape(&t.name);
                 if t.passed {
                     let _ = writeln!(out, "    <testcase name=\"{n}\" classname=\"{f}\"/>");
                 } else {
-                    let m = escape(t.message.as_deref().unwrap_or("failed"));
+                    let m = xml_escape(t.message.as_deref().unwrap_or("failed"));
                     let _ = writeln!(out, "    <testcase name=\"{n}\" classname=\"{f}\">");
                     let _ = writeln!(out, "      <failure message=\"{m}\">{m}</failure>");
                     let _ = writeln!(out, "    </testcase>");
@@ -70,24 +71,4 @@ impl TestRun {
 /// A message on one line (rhai's can span several).
 fn one_line(s: &str) -> String {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// Text safe inside an XML attribute or element; control characters XML
-/// 1.0 cannot hold become spaces.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
