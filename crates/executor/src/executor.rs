@@ -246,11 +246,6 @@ impl<P: Planner> Executor<P> {
         self.policy_errors
     }
 
-    /// The policy.
-    pub fn planner(&self) -> &P {
-        &self.planner
-    }
-
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.flights.len() - self.free.len()

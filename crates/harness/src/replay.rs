@@ -320,7 +320,7 @@ pub fn replay<P: Planner>(
 /// executor state.
 fn invariant_world(scenario: &Scenario) -> World {
     let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
-    let deadlines = scenario.sla.iter().filter_map(|(c, s)| Some((c.clone(), s.deadline_ms?))).collect();
+    let deadlines = class_deadlines(scenario).collect();
     World::from_facts(&facts).with_class_deadlines(deadlines).with_budgets(scenario.budgets.clone())
 }
 
@@ -352,10 +352,16 @@ struct ClassDeadlines {
 
 impl ClassDeadlines {
     fn new(s: &Scenario) -> ClassDeadlines {
-        ClassDeadlines { by_class: s.sla.iter().filter_map(|(c, sla)| Some((c.clone(), sla.deadline_ms?))).collect() }
+        ClassDeadlines { by_class: class_deadlines(s).collect() }
     }
 
     fn get(&self, class: &Sym) -> Option<u64> {
         self.by_class.iter().find(|(c, _)| c.as_str() == &**class).map(|(_, d)| *d)
     }
+}
+
+/// `[sla.CLASS] deadline_ms` of the classes that have one: the executor's
+/// deadlines and the invariant checker's world come from this one reading.
+fn class_deadlines(s: &Scenario) -> impl Iterator<Item = (String, u64)> + '_ {
+    s.sla.iter().filter_map(|(c, sla)| Some((c.clone(), sla.deadline_ms?)))
 }
