@@ -35,17 +35,19 @@ impl<V> SymMap<V> {
     }
 
     /// The value of `key`, inserted with `make` when absent.
+    #[inline(always)]
     pub fn get_or_insert_with(&mut self, key: &Sym, make: impl FnOnce() -> V) -> &mut V {
-        let i = self.slot(key, make);
+        // The common case inline: a recent key, by pointer.
+        let i = match self.recent.iter().flatten().find(|(k, _)| Arc::ptr_eq(k, key)) {
+            Some((_, i)) => *i,
+            None => self.slot(key, make),
+        };
         &mut self.values[i]
     }
 
+    /// A key that is not among the recent ones.
+    #[inline(never)]
     fn slot(&mut self, key: &Sym, make: impl FnOnce() -> V) -> usize {
-        for (k, i) in self.recent.iter().flatten() {
-            if Arc::ptr_eq(k, key) {
-                return *i;
-            }
-        }
         let i = match self.index.get(&**key) {
             Some(&i) => i,
             None => {

@@ -13,6 +13,8 @@
 //! the same runs (`report_overhead_1m`).
 //!
 //! Under `cargo test --benches` it runs one round, as a smoke test.
+//! `WT_PARTS=1` times the aggregator and the checker each alone;
+//! `WT_ONLY=bare|whole` runs one kind only, for a profiler.
 
 #![expect(
     clippy::expect_used,
@@ -67,6 +69,17 @@ fn main() {
     let rounds = if benching { 15 } else { 1 };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench/bench-1m.toml");
     let s = windtunnel_config::load_scenario(&path, &[]).expect("scenarios/bench/bench-1m.toml loads");
+    // `WT_ONLY=bare|whole [WT_N=n]`: one kind of run only, n times (default
+    // 1), for profilers (`valgrind --tool=callgrind` counts instructions,
+    // which this machine's drift does not touch).
+    if let Ok(only) = std::env::var("WT_ONLY") {
+        let run = if only == "bare" { bare } else { whole };
+        let n: usize = std::env::var("WT_N").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
+        for _ in 0..n {
+            println!("{only} {:.1} ms", ms(run(&s)));
+        }
+        return;
+    }
     if benching {
         bare(&s);
         whole(&s);

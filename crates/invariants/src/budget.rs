@@ -8,15 +8,15 @@
 //! the tenant over budget is one violation; a free attempt adds no spend
 //! and so no violation.
 //!
-//! Memory: only tenants with a budget can break it, so only they are
-//! tracked; the number of tenants in the trace does not matter.
+//! Memory: one small entry per tenant seen (found by pointer, as the
+//! executor's ledger does); only tenants with a budget keep an account. A
+//! world without budgets skips the check at its first branch.
 
 use crate::check::{Check, Tally, kind};
 use crate::open::OpenRequests;
 use crate::result::Example;
 use crate::world::World;
-use std::collections::BTreeMap;
-use windtunnel_core::{EndpointIdx, Event, Nanodollars, Request};
+use windtunnel_core::{EndpointIdx, Event, Nanodollars, Request, SymMap};
 
 /// SPEC's name.
 pub(crate) const NAME: &str = "budget";
@@ -31,19 +31,16 @@ struct Account {
 /// Billed spend of every budgeted tenant.
 #[derive(Debug)]
 pub(crate) struct Budget {
-    accounts: BTreeMap<String, Account>,
+    /// Whether any tenant has a budget.
+    any: bool,
+    /// Per tenant seen, its account if it has a budget.
+    accounts: SymMap<Option<Account>>,
 }
 
 impl Budget {
     /// Accounts for the world's budgets, nothing spent.
     pub(crate) fn new(world: &World) -> Budget {
-        Budget {
-            accounts: world
-                .budgets
-                .iter()
-                .map(|(t, &budget)| (t.clone(), Account { budget, spent: Nanodollars::ZERO }))
-                .collect(),
-        }
+        Budget { any: !world.budgets.is_empty(), accounts: SymMap::new() }
     }
 
     fn bill(
@@ -55,7 +52,10 @@ impl Budget {
         world: &World,
         tally: &mut Tally,
     ) {
-        let Some(a) = self.accounts.get_mut(&*req.tenant) else { return };
+        let account = self.accounts.get_or_insert_with(&req.tenant, || {
+            world.budgets.get(&*req.tenant).map(|&budget| Account { budget, spent: Nanodollars::ZERO })
+        });
+        let Some(a) = account else { return };
         a.spent += cost;
         if cost > Nanodollars::ZERO && a.spent > a.budget {
             let Account { budget, spent } = *a;
@@ -75,6 +75,9 @@ impl Check for Budget {
 
     #[inline(always)]
     fn observe(&mut self, event: &Event<'_>, _open: &mut OpenRequests, world: &World, tally: &mut Tally) {
+        if !self.any {
+            return;
+        }
         match *event {
             Event::AttemptFinished { at, req, endpoint, report, .. } => {
                 self.bill(at, req, endpoint, report.usage.cost, world, tally);

@@ -93,6 +93,7 @@ impl Check for Deadline {
 }
 
 /// The earlier of two optional deadlines.
+#[inline(always)]
 fn tightest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -78,13 +78,19 @@ impl Series {
         }
     }
 
-    /// The bucket of time `at`, widening the buckets if needed.
-    #[inline]
+    /// The bucket of time `at`, widening the buckets if needed. Inline: the
+    /// cached bucket; outlined: the division and any widening.
+    #[inline(always)]
     fn slot(&mut self, at: u64, clock: usize) -> usize {
         let (lo, hi, i) = self.last[clock];
         if at >= lo && at < hi {
             return i;
         }
+        self.look_up(at, clock)
+    }
+
+    #[inline(never)]
+    fn look_up(&mut self, at: u64, clock: usize) -> usize {
         let mut i = at / self.width;
         if i >= BUCKETS as u64 {
             while at / self.width >= BUCKETS as u64 {
