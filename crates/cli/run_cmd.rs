@@ -33,7 +33,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = args.common.load(&args.scenario)?;
     let mut progress = Progress::for_run(&scenario);
     let mut update = |n, now| progress.update(n, now);
-    let report = windtunnel_harness::run(&scenario, RunOptions { extra_sink: None, progress: Some(&mut update) });
+    let report = windtunnel_harness::run(
+        &scenario,
+        RunOptions { extra_sink: None, progress: Some(&mut update), ..RunOptions::default() },
+    );
     progress.finish();
     let report = report?;
     let out = args.out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));

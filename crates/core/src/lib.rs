@@ -20,6 +20,8 @@
 //! - `error_kind` — [`ErrorKind`] (`RateLimited` is a 429), [`AttemptError`].
 //! - `event` — the event log ([`Event`], [`EventSink`]).
 //! - `view` — what a policy sees: [`RouteContext`], [`EndpointFacts`], [`Health`], [`PolicySettings`].
+//! - `sym_map`, `seq_map` — [`SymMap`] (by tenant or class) and [`SeqMap`] (by
+//!   request): the per-request lookups of hot paths.
 //! - `money`, `duration`, `rng`, `request`, `endpoint`, `plan`, `outcome`.
 //! - `xml` — [`xml_escape`]: the one XML/HTML escaper, for the report's pages
 //!   and both JUnit writers (report, policy tests), which share no other crate.
@@ -42,6 +44,7 @@ mod plan;
 mod planner;
 mod request;
 mod rng;
+mod seq_map;
 mod sym_map;
 mod view;
 mod xml;
@@ -59,6 +62,7 @@ pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};
+pub use seq_map::SeqMap;
 pub use sym_map::SymMap;
 pub use view::{
     BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,

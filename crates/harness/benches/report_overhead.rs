@@ -14,7 +14,8 @@
 //!
 //! Under `cargo test --benches` it runs one round, as a smoke test.
 //! `WT_PARTS=1` times the aggregator and the checker each alone;
-//! `WT_ONLY=bare|whole` runs one kind only, for a profiler.
+//! `WT_ONLY=bare|whole|inline` runs one kind only, for a profiler
+//! (`inline`: the report folded on the replay's thread, not relayed).
 
 #![expect(
     clippy::expect_used,
@@ -29,7 +30,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{FixedChain, NullSink};
-use windtunnel_harness::{RunOptions, replay, run};
+use windtunnel_harness::{Fold, RunOptions, replay, run};
 use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
 
@@ -53,6 +54,13 @@ fn checker_only(s: &Scenario) -> Duration {
     with_sink(s, &mut InvariantChecker::new(World::from_facts(&facts)))
 }
 
+/// `run` with the report folded on the replay's own thread (no relay).
+fn whole_inline(s: &Scenario) -> Duration {
+    let t = Instant::now();
+    black_box(run(s, RunOptions { fold: Fold::Inline, ..RunOptions::default() }).expect("run"));
+    t.elapsed()
+}
+
 fn whole(s: &Scenario) -> Duration {
     let t = Instant::now();
     black_box(run(s, RunOptions::default()).expect("run"));
@@ -73,7 +81,11 @@ fn main() {
     // 1), for profilers (`valgrind --tool=callgrind` counts instructions,
     // which this machine's drift does not touch).
     if let Ok(only) = std::env::var("WT_ONLY") {
-        let run = if only == "bare" { bare } else { whole };
+        let run = match only.as_str() {
+            "bare" => bare,
+            "inline" => whole_inline,
+            _ => whole,
+        };
         let n: usize = std::env::var("WT_N").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
         for _ in 0..n {
             println!("{only} {:.1} ms", ms(run(&s)));
@@ -117,13 +129,19 @@ fn main() {
 /// `WT_PARTS=1`: the aggregator and the checker each on their own, against
 /// the bare replay of the same round.
 fn parts(s: &Scenario, rounds: usize) {
-    let (mut agg, mut inv) = (Vec::new(), Vec::new());
+    let (mut agg, mut inv, mut inl) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let b = bare(s).as_secs_f64();
         agg.push(aggregator_only(s).as_secs_f64() / b);
         inv.push(checker_only(s).as_secs_f64() / b);
+        inl.push(whole_inline(s).as_secs_f64() / b);
     }
-    println!("report_overhead parts: aggregator ratio median {:.3}, checker {:.3}", median(agg), median(inv));
+    println!(
+        "report_overhead parts, ratio medians on one thread: aggregator {:.3}, checker {:.3}, whole {:.3}",
+        median(agg),
+        median(inv),
+        median(inl)
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -27,4 +27,7 @@ pub enum RunError {
         /// The endpoint.
         endpoint: String,
     },
+    /// The report thread failed.
+    #[error(transparent)]
+    Relay(#[from] crate::relay::RelayError),
 }

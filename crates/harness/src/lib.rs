@@ -14,6 +14,8 @@
 //! - `replay` — [`run`] and [`replay`]: the loop, cut-offs (attempt timeouts),
 //!   fault-window announcements; `run` adds the report's aggregator and the
 //!   invariant checker to the bare [`replay`].
+//! - `relay` — [`relayed`]: the aggregator and the checker on a second core,
+//!   fed the event log packed into words (`relay::wire`).
 //! - `source` — [`Requests`]: trace file or generator, with `limit` and `speed`.
 //! - `whatif` — [`whatif`]: variants × seeds, paired and Welch intervals, [`t_quantile`], [`Sweep`].
 //! - `error` — [`RunError`].
@@ -23,12 +25,14 @@
 //! - thiserror: [`RunError`].
 
 mod error;
+mod relay;
 mod replay;
 mod source;
 mod whatif;
 
 pub use error::RunError;
-pub use replay::{Replayed, RunOptions, policy_description, replay, run, run_with};
+pub use relay::{Relay, RelayError, relayed};
+pub use replay::{Fold, Replayed, RunOptions, policy_description, replay, run, run_with};
 pub use source::Requests;
 pub use whatif::{
     CONFIDENCE, MAX_SWEEP_POINTS, Sweep, SweepError, Variant, WhatifError, WhatifOptions, t_quantile, whatif,

@@ -7,6 +7,7 @@
 //! The loop feeds the sans-IO executor and turns its actions into calls on the
 //! simulated endpoints; the event log flows to the sinks as it is written.
 
+use crate::relay::relayed;
 use crate::{RunError, source::Requests};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -110,6 +111,22 @@ pub struct RunOptions<'a> {
     pub extra_sink: Option<&'a mut dyn EventSink>,
     /// Called now and then with (requests finished, virtual now) for progress bars.
     pub progress: Option<&'a mut dyn FnMut(u64, u64)>,
+    /// Where the event log is folded into the report.
+    pub fold: Fold,
+}
+
+/// Where a run folds its event log into the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fold {
+    /// On a second thread ([`relayed`]) when the machine has a second core,
+    /// else on the replay's.
+    #[default]
+    Auto,
+    /// On the replay's thread: for runs that already fill the cores
+    /// (`whatif`'s workers).
+    Inline,
+    /// On a second thread, whatever the cores.
+    Relayed,
 }
 
 /// How often (in arrivals) the progress callback runs.
@@ -169,10 +186,20 @@ pub fn run_with<P: Planner>(
 ) -> Result<Report, RunError> {
     let mut aggregator = Aggregator::new(scenario);
     let mut checker = InvariantChecker::new(invariant_world(scenario));
+    let mut sinks = (&mut aggregator, &mut checker);
+    let relay = match opts.fold {
+        Fold::Auto => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        Fold::Inline => false,
+        Fold::Relayed => true,
+    };
     // Without an extra sink, no dynamic call per event.
-    let replayed = match opts.extra_sink.take() {
-        Some(extra) => replay(scenario, planner, &mut (&mut aggregator, (&mut checker, extra)), opts.progress)?,
-        None => replay(scenario, planner, &mut (&mut aggregator, &mut checker), opts.progress)?,
+    let replayed = match (relay, opts.extra_sink.take()) {
+        (true, Some(extra)) => {
+            relayed(&mut sinks, |relay| replay(scenario, planner, &mut (relay, extra), opts.progress))??
+        }
+        (true, None) => relayed(&mut sinks, |relay| replay(scenario, planner, relay, opts.progress))??,
+        (false, Some(extra)) => replay(scenario, planner, &mut (sinks, extra), opts.progress)?,
+        (false, None) => replay(scenario, planner, &mut sinks, opts.progress)?,
     };
     let head = ReportHead {
         scenario: scenario.name.clone(),

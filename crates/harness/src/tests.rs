@@ -1,6 +1,6 @@
 //! Replay tests: determinism by seed and common random numbers across policies.
 
-use crate::{RunOptions, run, run_with};
+use crate::{Fold, RunOptions, run, run_with};
 use std::path::Path;
 use windtunnel_config::{Scenario, parse_scenario};
 use windtunnel_core::{EndpointIdx, Event, EventSink, FixedChain, Plan};
@@ -74,7 +74,7 @@ impl EventSink for World {
 
 fn world_of(s: &Scenario, chain: Vec<EndpointIdx>) -> (World, String) {
     let mut world = World::default();
-    let opts = RunOptions { extra_sink: Some(&mut world), progress: None };
+    let opts = RunOptions { extra_sink: Some(&mut world), progress: None, ..RunOptions::default() };
     let report = run_with(s, FixedChain::new(Plan::chain(chain)), "test".into(), opts).expect("run");
     let json = crate::tests::json(&report);
     (world, json)
@@ -154,7 +154,8 @@ fn an_outage_opens_the_breaker_probes_fail_and_traffic_returns_after_it_ends() {
     use windtunnel_core::BreakerState::*;
     let s = parse_scenario(OUTAGE, Path::new("breaker.toml"), &[]).expect("valid scenario");
     let mut log = BreakerLog::default();
-    let report = run(&s, RunOptions { extra_sink: Some(&mut log), progress: None }).expect("run");
+    let report =
+        run(&s, RunOptions { extra_sink: Some(&mut log), progress: None, ..RunOptions::default() }).expect("run");
     let (start, end, open_ms) = (300_000, 600_000, 30_000);
     // Opens within seconds of the outage's start: 5 failures in a row at 20
     // req/s, once the answers to requests sent before it (which succeed and
@@ -174,4 +175,28 @@ fn an_outage_opens_the_breaker_probes_fail_and_traffic_returns_after_it_ends() {
     // And it is the primary that serves again.
     assert!(log.starts_on_primary.iter().filter(|s| s.0 > closed.0).count() > 1000);
     assert_eq!(report.outcomes.failed, 0, "the backup took every request the primary could not");
+}
+
+/// The relay hands the sinks the events the replay wrote, in its order: a
+/// relayed report is the same bytes as one folded on the replay's thread,
+/// for a scenario with every kind of event and for every shipped scenario.
+#[test]
+fn a_relayed_report_is_the_same_bytes_as_an_inline_one() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut scenarios = vec![scenario()];
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    for p in &paths {
+        scenarios.push(windtunnel_config::load_scenario(p, &[]).expect("shipped scenario loads"));
+    }
+    assert!(scenarios.len() > 5, "the shipped scenarios were found");
+    for s in &scenarios {
+        let inline = json(&run(s, RunOptions { fold: Fold::Inline, ..RunOptions::default() }).expect("run"));
+        let relayed = json(&run(s, RunOptions { fold: Fold::Relayed, ..RunOptions::default() }).expect("run"));
+        assert_eq!(relayed, inline, "scenario {}", s.name);
+    }
 }

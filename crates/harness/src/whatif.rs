@@ -41,7 +41,7 @@
 //! are computed afterwards in a fixed order: the output does not depend on
 //! `jobs`.
 
-use crate::{RunError, RunOptions};
+use crate::{Fold, RunError, RunOptions};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use thiserror::Error;
@@ -174,15 +174,14 @@ type Figures = [f64; Metric::ALL.len()];
 /// Runs task `i` = (seed `i / variants`, variant `i % variants`): seed-major,
 /// so the first tasks try every variant once and a policy that does not load
 /// fails the comparison at once.
-fn run_one(variants: &[Variant], seeds: &[u64], i: usize) -> Result<Figures, WhatifError> {
+/// With more than one worker the cores are busy, so each run folds its
+/// report on its own thread ([`Fold::Inline`]).
+fn run_one(variants: &[Variant], seeds: &[u64], i: usize, fold: Fold) -> Result<Figures, WhatifError> {
     let (seed, variant) = (seeds[i / variants.len()], &variants[i % variants.len()]);
     let mut scenario = variant.scenario.clone();
     scenario.seed = seed;
-    let report = crate::run(&scenario, RunOptions::default()).map_err(|source| WhatifError::Run {
-        variant: variant.label.clone(),
-        seed,
-        source: Box::new(source),
-    })?;
+    let report = crate::run(&scenario, RunOptions { fold, ..RunOptions::default() })
+        .map_err(|source| WhatifError::Run { variant: variant.label.clone(), seed, source: Box::new(source) })?;
     Ok(Metric::ALL.map(|m| m.of(&report)))
 }
 
@@ -205,7 +204,7 @@ fn run_all(
     if jobs == 1 {
         let mut out = Vec::with_capacity(total);
         for i in 0..total {
-            out.push(run_one(variants, seeds, i)?);
+            out.push(run_one(variants, seeds, i, Fold::Auto)?);
             report(i + 1);
         }
         return Ok(out);
@@ -223,7 +222,7 @@ fn run_all(
                     if i >= total {
                         break;
                     }
-                    let result = run_one(variants, seeds, i);
+                    let result = run_one(variants, seeds, i, Fold::Inline);
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }

@@ -51,7 +51,6 @@
 //! - `check` — the internal `Check` trait and `Tally` (count plus capped examples).
 //! - `open` — `OpenRequests`: the one record per open request that the checks
 //!   with per-request state share, each owning its fields.
-//! - `seq_map` — `SeqMap`: O(1) per-request lookup by trace position.
 //! - `result` — [`InvariantResult`], [`Example`], [`select`].
 //! - `world` — [`World`], [`WorldEndpoint`]: the static configuration the checks need.
 //! - `conservation` — one outcome per arrived request.
@@ -81,7 +80,6 @@ mod no_retry_on_fatal;
 mod open;
 mod result;
 mod retry_after_respected;
-mod seq_map;
 mod world;
 
 #[cfg(test)]

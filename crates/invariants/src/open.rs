@@ -10,8 +10,7 @@
 //! State only a few requests ever have (a fatal error, a late arrival) stays
 //! in its check's own small map, so the record stays at 24 bytes.
 
-use crate::seq_map::SeqMap;
-use windtunnel_core::Sym;
+use windtunnel_core::{SeqMap, Sym};
 
 /// What the checks remember of one open request.
 #[derive(Debug, Default)]

@@ -2,15 +2,15 @@
 //!
 //! Requests open and close in a sliding window of consecutive `seq`s, so a
 //! power-of-two table indexed by `seq & mask` finds each in O(1) with no
-//! hashing and no tree rebalancing. That matters: every check keeps
-//! per-request state, and the checker sees every event of multi-million
-//! request replays. When two live requests would share a slot (the window
+//! hashing and no tree rebalancing. That matters: the invariant checker and
+//! the report relay keep per-request state and see every event of
+//! multi-million request replays. When two live requests would share a slot (the window
 //! outgrew the table) the table doubles. Memory stays proportional to the
 //! requests in flight, never to the trace.
 
 /// A map from request `seq` to `V`.
 #[derive(Debug)]
-pub(crate) struct SeqMap<V> {
+pub struct SeqMap<V> {
     slots: Vec<Option<(u64, V)>>,
 }
 
@@ -56,7 +56,7 @@ impl<V> SeqMap<V> {
 
     /// The entry of `seq`.
     #[inline]
-    pub(crate) fn get(&self, seq: u64) -> Option<&V> {
+    pub fn get(&self, seq: u64) -> Option<&V> {
         if self.slots.is_empty() {
             return None;
         }
@@ -68,7 +68,7 @@ impl<V> SeqMap<V> {
 
     /// The entry of `seq`, created with `Default` when absent.
     #[inline]
-    pub(crate) fn entry_or_default(&mut self, seq: u64) -> &mut V
+    pub fn entry_or_default(&mut self, seq: u64) -> &mut V
     where
         V: Default,
     {
@@ -95,9 +95,15 @@ impl<V> SeqMap<V> {
         }
     }
 
+    /// Sets the entry of `seq`, replacing any it had.
+    #[inline]
+    pub fn insert(&mut self, seq: u64, v: V) {
+        self.place(seq, v);
+    }
+
     /// Removes and returns the entry of `seq`.
     #[inline]
-    pub(crate) fn remove(&mut self, seq: u64) -> Option<V> {
+    pub fn remove(&mut self, seq: u64) -> Option<V> {
         if self.slots.is_empty() {
             return None;
         }
@@ -109,14 +115,18 @@ impl<V> SeqMap<V> {
         self.slots[i].take().map(|(_, v)| v)
     }
 
-    /// Entries held.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    /// Entries held; counts the whole table, so not for hot paths.
+    pub fn len(&self) -> usize {
         self.slots.iter().flatten().count()
     }
 
+    /// Whether no entry is held; counts the whole table, like [`SeqMap::len`].
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
     /// Takes every entry, in `seq` order.
-    pub(crate) fn take_sorted(&mut self) -> Vec<(u64, V)> {
+    pub fn take_sorted(&mut self) -> Vec<(u64, V)> {
         let mut all: Vec<(u64, V)> = std::mem::take(&mut self.slots).into_iter().flatten().collect();
         all.sort_by_key(|(s, _)| *s);
         all
@@ -136,13 +146,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..4, 0u64..5000), 0..2000)) {
+        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..5, 0u64..5000), 0..2000)) {
             let mut m: SeqMap<u64> = SeqMap::default();
             let mut model: BTreeMap<u64, u64> = BTreeMap::new();
             for (op, seq) in ops {
                 match op {
                     0 => { *m.entry_or_default(seq) = seq * 2; model.insert(seq, seq * 2); }
                     1 => prop_assert_eq!(m.remove(seq), model.remove(&seq)),
+                    4 => { m.insert(seq, seq + 7); model.insert(seq, seq + 7); }
                     2 => { *m.entry_or_default(seq) += 1; *model.entry(seq).or_default() += 1; }
                     _ => prop_assert_eq!(m.get(seq), model.get(&seq)),
                 }

@@ -1,0 +1,767 @@
+//! The relay's wire format: events as a stream of `u64` words, and back.
+//!
+//! Each event is a header word (its kind in the low byte, small fields and
+//! presence flags above) and a fixed number of payload words for its kind;
+//! an absent optional value is a cleared flag, not a sentinel, so every
+//! value round-trips. Requests travel once, with `Arrived`; later events name
+//! theirs by `seq`. Strings (tenant, class, model, language) travel once
+//! each as a `SYMBOL` record and then as their number. A trace's own request
+//! ids are `Arc`s and travel beside the words, in [`Chunk::ids`].
+//!
+//! This module owns the format and nothing else: it must not look at what
+//! an event means.
+
+use windtunnel_core::{
+    AttemptError, AttemptReport, BreakerState, EndpointIdx, ErrorKind, Event, EventSink, FailReason, Nanodollars,
+    Outcome, RejectReason, Request, Response, SeqMap, Sym, SymMap, Usage,
+};
+
+/// Record kinds, the header's low byte.
+mod kind {
+    pub(super) const SYMBOL: u8 = 1;
+    pub(super) const ARRIVED: u8 = 2;
+    pub(super) const ATTEMPT_STARTED: u8 = 3;
+    pub(super) const ATTEMPT_FINISHED: u8 = 4;
+    pub(super) const ATTEMPT_CANCELLED: u8 = 5;
+    pub(super) const BREAKER: u8 = 6;
+    pub(super) const FAILOVER: u8 = 7;
+    pub(super) const FAULT_WINDOW: u8 = 8;
+    pub(super) const FINISHED: u8 = 9;
+}
+
+/// Presence flags, header bits 8..16.
+const F0: u64 = 1 << 8;
+const F1: u64 = 1 << 9;
+const F2: u64 = 1 << 10;
+const F3: u64 = 1 << 11;
+const F4: u64 = 1 << 12;
+const F5: u64 = 1 << 13;
+
+/// A batch of encoded events.
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    pub(crate) words: Vec<u64>,
+    /// The request ids of the chunk's `Arrived` records that carry one, in order.
+    pub(crate) ids: Vec<Sym>,
+}
+
+impl Chunk {
+    pub(crate) fn with_capacity(words: usize) -> Chunk {
+        Chunk { words: Vec::with_capacity(words), ids: Vec::new() }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+        self.ids.clear();
+    }
+
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, words: [u64; N]) {
+        self.words.extend_from_slice(&words);
+    }
+}
+
+/// The stream did not decode: a bug in this module, never bad input.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Garbled {
+    /// The word where decoding stopped.
+    pub(crate) at_word: usize,
+}
+
+fn opt(flag: u64, value: Option<u64>) -> (u64, u64) {
+    match value {
+        Some(v) => (flag, v),
+        None => (0, 0),
+    }
+}
+
+fn header(kind: u8, flags: u64, endpoint: u16, high: u32) -> u64 {
+    u64::from(kind) | flags | u64::from(endpoint) << 16 | u64::from(high) << 32
+}
+
+fn pair(lo: u32, hi: u32) -> u64 {
+    u64::from(lo) | u64::from(hi) << 32
+}
+
+fn outcome_code(o: Outcome) -> u64 {
+    match o {
+        Outcome::Succeeded => 0,
+        Outcome::Cached => 1,
+        Outcome::Failed(FailReason::Deadline) => 2,
+        Outcome::Failed(FailReason::NoEndpoint) => 3,
+        Outcome::Rejected(RejectReason::Budget) => 4,
+        Outcome::Rejected(RejectReason::Policy) => 5,
+        Outcome::Failed(FailReason::Upstream(k)) => 16 + k as u64,
+    }
+}
+
+fn outcome_of(code: u64) -> Option<Outcome> {
+    Some(match code {
+        0 => Outcome::Succeeded,
+        1 => Outcome::Cached,
+        2 => Outcome::Failed(FailReason::Deadline),
+        3 => Outcome::Failed(FailReason::NoEndpoint),
+        4 => Outcome::Rejected(RejectReason::Budget),
+        5 => Outcome::Rejected(RejectReason::Policy),
+        c => Outcome::Failed(FailReason::Upstream(error_kind(c.checked_sub(16)?)?)),
+    })
+}
+
+fn error_kind(i: u64) -> Option<ErrorKind> {
+    ErrorKind::ALL.get(usize::try_from(i).ok()?).copied()
+}
+
+fn breaker_state(i: u64) -> Option<BreakerState> {
+    match i {
+        0 => Some(BreakerState::Closed),
+        1 => Some(BreakerState::Open),
+        2 => Some(BreakerState::HalfOpen),
+        _ => None,
+    }
+}
+
+/// The two most recent symbols of one request field, checked by pointer
+/// before the map: readers intern strings, so a trace's few tenants and
+/// classes are a few `Arc`s.
+struct Recent([(Sym, u32); 2]);
+
+impl Recent {
+    /// Starts with fresh allocations no request shares, so the first lookups miss.
+    fn new() -> Recent {
+        Recent([(Sym::from(""), 0), (Sym::from(""), 0)])
+    }
+
+    #[inline(always)]
+    fn get(&self, s: &Sym) -> Option<u32> {
+        let [(a, na), (b, nb)] = &self.0;
+        if std::sync::Arc::ptr_eq(a, s) {
+            Some(*na)
+        } else if std::sync::Arc::ptr_eq(b, s) {
+            Some(*nb)
+        } else {
+            None
+        }
+    }
+
+    fn put(&mut self, s: &Sym, n: u32) {
+        self.0[1] = std::mem::replace(&mut self.0[0], (s.clone(), n));
+    }
+}
+
+/// The sending side: numbers the strings it has sent.
+pub(crate) struct Encoder {
+    symbols: SymMap<u32>,
+    next_symbol: u32,
+    tenants: Recent,
+    classes: Recent,
+}
+
+impl Default for Encoder {
+    fn default() -> Encoder {
+        Encoder { symbols: SymMap::new(), next_symbol: 0, tenants: Recent::new(), classes: Recent::new() }
+    }
+}
+
+impl Encoder {
+    /// The number of `s`, writing its `SYMBOL` record first if it is new.
+    #[cold]
+    fn symbol(&mut self, out: &mut Chunk, s: &Sym) -> u32 {
+        let next = self.next_symbol;
+        let n = *self.symbols.get_or_insert_with(s, || next);
+        if n == next {
+            self.next_symbol += 1;
+            let bytes = s.as_bytes();
+            out.words.push(header(kind::SYMBOL, 0, 0, 0) | (bytes.len() as u64) << 32);
+            out.words.extend(bytes.chunks(8).map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            }));
+        }
+        n
+    }
+
+    #[inline(always)]
+    fn recent(&mut self, out: &mut Chunk, s: &Sym, class: bool) -> u32 {
+        let cache = if class { &self.classes } else { &self.tenants };
+        if let Some(n) = cache.get(s) {
+            return n;
+        }
+        let n = self.symbol(out, s);
+        if class { &mut self.classes } else { &mut self.tenants }.put(s, n);
+        n
+    }
+
+    /// Appends one event.
+    #[inline(always)]
+    pub(crate) fn encode(&mut self, out: &mut Chunk, event: &Event<'_>) {
+        match *event {
+            Event::Arrived { at, req } => self.arrived(out, at, req),
+            Event::AttemptStarted { .. } => attempt_started(out, event),
+            Event::AttemptFinished { .. } => attempt_finished(out, event),
+            Event::Finished { .. } => finished(out, event),
+            _ => rare(out, event),
+        }
+    }
+
+    #[inline(never)]
+    fn arrived(&mut self, out: &mut Chunk, at: u64, r: &Request) {
+        let tenant = self.recent(out, &r.tenant, false);
+        let class = self.recent(out, &r.class, true);
+        let model = r.model.as_ref().map(|m| self.symbol(out, m));
+        let lang = r.lang.as_ref().map(|l| self.symbol(out, l));
+        let (f_model, model) = opt(F2, model.map(u64::from));
+        let (f_lang, lang) = opt(F3, lang.map(u64::from));
+        let (f_deadline, deadline) = opt(F4, r.deadline_ms);
+        let (f_prefix, prefix) = opt(F5, r.prefix_hash);
+        let f_id = match &r.id {
+            Some(id) => {
+                out.ids.push(id.clone());
+                F1
+            }
+            None => 0,
+        };
+        let f_stream = if r.stream { F0 } else { 0 };
+        let flags = f_stream | f_id | f_model | f_lang | f_deadline | f_prefix;
+        out.put([
+            header(kind::ARRIVED, flags, 0, r.max_tokens),
+            at,
+            r.seq,
+            r.at_ms,
+            pair(tenant, class),
+            pair(r.input_tokens, r.output_tokens),
+            model | lang << 32,
+            deadline,
+            prefix,
+        ]);
+    }
+}
+
+#[inline(never)]
+fn attempt_started(out: &mut Chunk, event: &Event<'_>) {
+    let Event::AttemptStarted { at, req, attempt, endpoint, attempt_limit, probe, tokens, plan_deadline_ms } = *event
+    else {
+        return;
+    };
+    let (f_plan, plan) = opt(F1, plan_deadline_ms);
+    let flags = if probe { F0 } else { 0 } | f_plan;
+    out.put([
+        header(kind::ATTEMPT_STARTED, flags, endpoint.0, attempt),
+        at,
+        req.seq,
+        u64::from(attempt_limit),
+        pair(tokens.0, tokens.1),
+        plan,
+    ]);
+}
+
+#[inline(never)]
+fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
+    let Event::AttemptFinished { at, req, attempt, endpoint, started_at, report } = *event else { return };
+    // Ok: the quality's bits. Err: kind and status, and the Retry-After.
+    let (f_result, a, b) = match &report.result {
+        Ok(r) => (0, r.quality.to_bits(), 0),
+        Err(e) => {
+            let (f_status, status) = opt(F2, e.status.map(u64::from));
+            let (f_retry, retry) = opt(F3, e.retry_after_ms);
+            (F0 | f_status | f_retry, e.kind as u64 | status << 8, retry)
+        }
+    };
+    let (f_ttft, ttft) = opt(F1, report.ttft_ms);
+    out.put([
+        header(kind::ATTEMPT_FINISHED, f_result | f_ttft, endpoint.0, attempt),
+        at,
+        req.seq,
+        started_at,
+        a,
+        b,
+        ttft,
+        pair(report.usage.input_tokens, report.usage.output_tokens),
+        report.usage.cost.0 as u64,
+    ]);
+}
+
+#[inline(never)]
+fn finished(out: &mut Chunk, event: &Event<'_>) {
+    let Event::Finished { at, req, outcome, attempts, endpoint, ttft_ms, cost, quality } = *event else { return };
+    let f_endpoint = if endpoint.is_some() { F0 } else { 0 };
+    let (f_ttft, ttft) = opt(F1, ttft_ms);
+    let (f_quality, quality) = opt(F2, quality.map(f64::to_bits));
+    out.put([
+        header(kind::FINISHED, f_endpoint | f_ttft | f_quality, endpoint.map_or(0, |e| e.0), attempts),
+        at,
+        req.seq,
+        outcome_code(outcome),
+        ttft,
+        cost.0 as u64,
+        quality,
+    ]);
+}
+
+/// The kinds a replay writes a few of.
+#[inline(never)]
+fn rare(out: &mut Chunk, event: &Event<'_>) {
+    match *event {
+        Event::AttemptCancelled { at, req, attempt, endpoint, usage } => out.put([
+            header(kind::ATTEMPT_CANCELLED, 0, endpoint.0, attempt),
+            at,
+            req.seq,
+            pair(usage.input_tokens, usage.output_tokens),
+            usage.cost.0 as u64,
+        ]),
+        Event::Breaker { at, endpoint, from, to } => {
+            out.put([header(kind::BREAKER, 0, endpoint.0, pair32(from as u16, to as u16)), at])
+        }
+        Event::Failover { at, req, from, to, reason } => {
+            out.put([header(kind::FAILOVER, 0, from.0, pair32(to.0, reason as u16)), at, req.seq])
+        }
+        Event::FaultWindow { endpoint, fault, start, end } => {
+            out.put([header(kind::FAULT_WINDOW, 0, endpoint.0, u32::from(fault)), start, end])
+        }
+        Event::Arrived { .. }
+        | Event::AttemptStarted { .. }
+        | Event::AttemptFinished { .. }
+        | Event::Finished { .. } => {}
+    }
+}
+
+fn pair32(lo: u16, hi: u16) -> u32 {
+    u32::from(lo) | u32::from(hi) << 16
+}
+
+/// The receiving side: its own copies of the symbols and of the open requests.
+pub(crate) struct Decoder {
+    symbols: Vec<Sym>,
+    open: SeqMap<Request>,
+    /// Lent for events whose request is not open (which the executor never
+    /// writes): the right `seq`, SPEC's defaults elsewhere.
+    stand_in: Request,
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        Decoder { symbols: Vec::new(), open: SeqMap::default(), stand_in: Request::new(0, 0, 0, 0) }
+    }
+}
+
+/// A cursor over a chunk's words.
+struct Words<'a> {
+    words: &'a [u64],
+    at: usize,
+}
+
+impl Words<'_> {
+    #[inline(always)]
+    fn take<const N: usize>(&mut self) -> Option<[u64; N]> {
+        let w: [u64; N] = self.words.get(self.at..self.at + N)?.try_into().ok()?;
+        self.at += N;
+        Some(w)
+    }
+}
+
+impl Decoder {
+    fn symbol(&self, n: u64) -> Option<Sym> {
+        self.symbols.get(usize::try_from(n).ok()?).cloned()
+    }
+
+    /// The open request `seq`, or the stand-in.
+    fn req(&mut self, seq: u64) -> &Request {
+        if self.open.get(seq).is_none() {
+            self.stand_in.seq = seq;
+            return &self.stand_in;
+        }
+        self.open.get(seq).unwrap_or(&self.stand_in)
+    }
+
+    /// Passes every event of `chunk` to `sink`, in order.
+    pub(crate) fn decode<S: EventSink>(&mut self, chunk: &Chunk, sink: &mut S) -> Result<(), Garbled> {
+        let mut words = Words { words: &chunk.words, at: 0 };
+        let mut ids = chunk.ids.iter();
+        while words.at < words.words.len() {
+            let start = words.at;
+            if self.one(&mut words, &mut ids, sink).is_none() {
+                return Err(Garbled { at_word: start });
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn one<S: EventSink>(
+        &mut self,
+        words: &mut Words<'_>,
+        ids: &mut std::slice::Iter<'_, Sym>,
+        sink: &mut S,
+    ) -> Option<()> {
+        let [h] = words.take::<1>()?;
+        let has = |f: u64| h & f != 0;
+        let endpoint = EndpointIdx((h >> 16) as u16);
+        let high = (h >> 32) as u32;
+        let optional = |f: u64, v: u64| has(f).then_some(v);
+        match h as u8 {
+            kind::SYMBOL => {
+                let len = usize::try_from(h >> 32).ok()?;
+                let n = len.div_ceil(8);
+                let raw = words.words.get(words.at..words.at + n)?;
+                words.at += n;
+                let mut bytes: Vec<u8> = raw.iter().flat_map(|w| w.to_le_bytes()).collect();
+                bytes.truncate(len);
+                self.symbols.push(Sym::from(String::from_utf8(bytes).ok()?));
+            }
+            kind::ARRIVED => {
+                let [at, seq, at_ms, symbols, tokens, model_lang, deadline, prefix] = words.take::<8>()?;
+                let req = Request {
+                    seq,
+                    id: if has(F1) { Some(ids.next()?.clone()) } else { None },
+                    at_ms,
+                    tenant: self.symbol(symbols & 0xFFFF_FFFF)?,
+                    class: self.symbol(symbols >> 32)?,
+                    model: if has(F2) { Some(self.symbol(model_lang & 0xFFFF_FFFF)?) } else { None },
+                    input_tokens: tokens as u32,
+                    output_tokens: (tokens >> 32) as u32,
+                    max_tokens: high,
+                    stream: has(F0),
+                    lang: if has(F3) { Some(self.symbol(model_lang >> 32)?) } else { None },
+                    deadline_ms: optional(F4, deadline),
+                    tags: None,
+                    prefix_hash: optional(F5, prefix),
+                    messages: None,
+                };
+                self.open.insert(seq, req);
+                sink.record(&Event::Arrived { at, req: self.req(seq) });
+            }
+            kind::ATTEMPT_STARTED => {
+                let [at, seq, limit, tokens, plan] = words.take::<5>()?;
+                let event = Event::AttemptStarted {
+                    at,
+                    req: self.req(seq),
+                    attempt: high,
+                    endpoint,
+                    attempt_limit: u32::try_from(limit).ok()?,
+                    probe: has(F0),
+                    tokens: (tokens as u32, (tokens >> 32) as u32),
+                    plan_deadline_ms: optional(F1, plan),
+                };
+                sink.record(&event);
+            }
+            kind::ATTEMPT_FINISHED => {
+                let [at, seq, started_at, a, b, ttft, tokens, cost] = words.take::<8>()?;
+                let result = if has(F0) {
+                    Err(AttemptError {
+                        kind: error_kind(a & 0xFF)?,
+                        status: optional(F2, a >> 8).map(|s| s as u16),
+                        retry_after_ms: optional(F3, b),
+                    })
+                } else {
+                    Ok(Response { quality: f64::from_bits(a) })
+                };
+                let report = AttemptReport {
+                    result,
+                    ttft_ms: optional(F1, ttft),
+                    usage: Usage {
+                        input_tokens: tokens as u32,
+                        output_tokens: (tokens >> 32) as u32,
+                        cost: Nanodollars(cost as i64),
+                    },
+                };
+                let req = self.req(seq);
+                sink.record(&Event::AttemptFinished { at, req, attempt: high, endpoint, started_at, report: &report });
+            }
+            kind::ATTEMPT_CANCELLED => {
+                let [at, seq, tokens, cost] = words.take::<4>()?;
+                let usage = Usage {
+                    input_tokens: tokens as u32,
+                    output_tokens: (tokens >> 32) as u32,
+                    cost: Nanodollars(cost as i64),
+                };
+                sink.record(&Event::AttemptCancelled { at, req: self.req(seq), attempt: high, endpoint, usage });
+            }
+            kind::BREAKER => {
+                let [at] = words.take::<1>()?;
+                let from = breaker_state(u64::from(high & 0xFFFF))?;
+                let to = breaker_state(u64::from(high >> 16))?;
+                sink.record(&Event::Breaker { at, endpoint, from, to });
+            }
+            kind::FAILOVER => {
+                let [at, seq] = words.take::<2>()?;
+                let to = EndpointIdx((high & 0xFFFF) as u16);
+                let reason = error_kind(u64::from(high >> 16))?;
+                sink.record(&Event::Failover { at, req: self.req(seq), from: endpoint, to, reason });
+            }
+            kind::FAULT_WINDOW => {
+                let [start, end] = words.take::<2>()?;
+                let fault = u16::try_from(high).ok()?;
+                sink.record(&Event::FaultWindow { endpoint, fault, start, end });
+            }
+            kind::FINISHED => {
+                let [at, seq, outcome, ttft, cost, quality] = words.take::<6>()?;
+                let event = Event::Finished {
+                    at,
+                    req: self.req(seq),
+                    outcome: outcome_of(outcome)?,
+                    attempts: high,
+                    endpoint: has(F0).then_some(endpoint),
+                    ttft_ms: optional(F1, ttft),
+                    cost: Nanodollars(cost as i64),
+                    quality: optional(F2, quality).map(f64::from_bits),
+                };
+                sink.record(&event);
+                self.open.remove(seq);
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Keeps each event's debug form.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl EventSink for Recorder {
+        fn record(&mut self, event: &Event<'_>) {
+            self.0.push(format!("{event:?}"));
+        }
+    }
+
+    /// What happens to a request between its arrival and its end.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Started { attempt: u32, endpoint: u16, limit: u32, probe: bool, tokens: (u32, u32), plan: Option<u64> },
+        Finished { attempt: u32, endpoint: u16, started_at: u64, report: AttemptReport },
+        Cancelled { attempt: u32, endpoint: u16, usage: Usage },
+        Failover { from: u16, to: u16, reason: ErrorKind },
+        Breaker { endpoint: u16, from: BreakerState, to: BreakerState },
+        Window { endpoint: u16, fault: u16, start: u64, end: u64 },
+    }
+
+    fn kind() -> impl Strategy<Value = ErrorKind> {
+        (0..ErrorKind::ALL.len()).prop_map(|i| ErrorKind::ALL[i])
+    }
+
+    fn state() -> impl Strategy<Value = BreakerState> {
+        prop_oneof![Just(BreakerState::Closed), Just(BreakerState::Open), Just(BreakerState::HalfOpen)]
+    }
+
+    fn usage() -> impl Strategy<Value = Usage> {
+        (any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(i, o, c)| Usage {
+            input_tokens: i,
+            output_tokens: o,
+            cost: Nanodollars(c),
+        })
+    }
+
+    fn report() -> impl Strategy<Value = AttemptReport> {
+        let result = prop_oneof![
+            any::<f64>().prop_map(|quality| Ok(Response { quality })),
+            (kind(), any::<Option<u16>>(), any::<Option<u64>>())
+                .prop_map(|(kind, status, retry_after_ms)| Err(AttemptError { kind, status, retry_after_ms })),
+        ];
+        (result, any::<Option<u64>>(), usage()).prop_map(|(result, ttft_ms, usage)| AttemptReport {
+            result,
+            ttft_ms,
+            usage,
+        })
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<u32>(), any::<u16>(), any::<u32>(), any::<bool>(), any::<(u32, u32)>(), any::<Option<u64>>())
+                .prop_map(|(attempt, endpoint, limit, probe, tokens, plan)| Op::Started {
+                    attempt,
+                    endpoint,
+                    limit,
+                    probe,
+                    tokens,
+                    plan
+                }),
+            (any::<u32>(), any::<u16>(), any::<u64>(), report()).prop_map(|(attempt, endpoint, started_at, report)| {
+                Op::Finished { attempt, endpoint, started_at, report }
+            }),
+            (any::<u32>(), any::<u16>(), usage()).prop_map(|(attempt, endpoint, usage)| Op::Cancelled {
+                attempt,
+                endpoint,
+                usage
+            }),
+            (any::<u16>(), any::<u16>(), kind()).prop_map(|(from, to, reason)| Op::Failover { from, to, reason }),
+            (any::<u16>(), state(), state()).prop_map(|(endpoint, from, to)| Op::Breaker { endpoint, from, to }),
+            (any::<u16>(), any::<u16>(), any::<u64>(), any::<u64>())
+                .prop_map(|(endpoint, fault, start, end)| Op::Window { endpoint, fault, start, end }),
+        ]
+    }
+
+    fn outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::Succeeded),
+            Just(Outcome::Cached),
+            Just(Outcome::Failed(FailReason::Deadline)),
+            Just(Outcome::Failed(FailReason::NoEndpoint)),
+            Just(Outcome::Rejected(RejectReason::Budget)),
+            Just(Outcome::Rejected(RejectReason::Policy)),
+            kind().prop_map(|k| Outcome::Failed(FailReason::Upstream(k))),
+        ]
+    }
+
+    /// How a request ends: outcome, attempts, endpoint, TTFT, cost, quality.
+    type End = (Outcome, u32, Option<u16>, Option<u64>, i64, Option<f64>);
+
+    /// A request's life: the request, what happens to it, how it ends.
+    type Life = (Request, Vec<Op>, End);
+
+    fn life() -> impl Strategy<Value = Life> {
+        const NAMES: [&str; 7] = ["acme", "globex", "interactive", "batch", "gpt-4o", "zh", "ünïcode — long name"];
+        let names = NAMES;
+        let sym = move || (0..names.len(), any::<bool>()).prop_map(move |(i, fresh)| (i, fresh));
+        let request = (
+            (any::<u64>(), sym(), sym(), proptest::option::of(sym()), proptest::option::of(sym())),
+            (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>()),
+            (any::<Option<u64>>(), any::<Option<u64>>(), proptest::option::of("[a-z0-9-]{0,20}")),
+        );
+        let end =
+            (outcome(), any::<u32>(), any::<Option<u16>>(), any::<Option<u64>>(), any::<i64>(), any::<Option<f64>>());
+        (request, proptest::collection::vec(op(), 0..6), end).prop_map(move |(r, ops, end)| {
+            // The same string sometimes in a fresh allocation: numbering is by
+            // string, the pointer is only a shortcut.
+            thread_local! {
+                static SHARED: Vec<Sym> = NAMES.map(Sym::from).to_vec();
+            }
+            let pick = |(i, fresh): (usize, bool)| {
+                if fresh { Sym::from(names[i]) } else { SHARED.with(|s| s[i].clone()) }
+            };
+            let ((at_ms, tenant, class, model, lang), (input, output, max, stream), (deadline, prefix, id)) = r;
+            let mut req = Request::new(0, at_ms, input, output);
+            req.tenant = pick(tenant);
+            req.class = pick(class);
+            req.model = model.map(pick);
+            req.lang = lang.map(pick);
+            req.max_tokens = max;
+            req.stream = stream;
+            req.deadline_ms = deadline;
+            req.prefix_hash = prefix;
+            req.id = id.map(|s| Sym::from(s.as_str()));
+            (req, ops, end)
+        })
+    }
+
+    fn event_of<'a>(req: &'a Request, op: &'a Op, at: u64) -> Event<'a> {
+        match *op {
+            Op::Started { attempt, endpoint, limit, probe, tokens, plan } => Event::AttemptStarted {
+                at,
+                req,
+                attempt,
+                endpoint: EndpointIdx(endpoint),
+                attempt_limit: limit,
+                probe,
+                tokens,
+                plan_deadline_ms: plan,
+            },
+            Op::Finished { attempt, endpoint, started_at, ref report } => {
+                Event::AttemptFinished { at, req, attempt, endpoint: EndpointIdx(endpoint), started_at, report }
+            }
+            Op::Cancelled { attempt, endpoint, usage } => {
+                Event::AttemptCancelled { at, req, attempt, endpoint: EndpointIdx(endpoint), usage }
+            }
+            Op::Failover { from, to, reason } => {
+                Event::Failover { at, req, from: EndpointIdx(from), to: EndpointIdx(to), reason }
+            }
+            Op::Breaker { endpoint, from, to } => Event::Breaker { at, endpoint: EndpointIdx(endpoint), from, to },
+            Op::Window { endpoint, fault, start, end } => {
+                Event::FaultWindow { endpoint: EndpointIdx(endpoint), fault, start, end }
+            }
+        }
+    }
+
+    proptest! {
+        /// Every event comes out as it went in, across chunk boundaries, with
+        /// two requests open at a time.
+        #[test]
+        fn events_round_trip(lives in proptest::collection::vec(life(), 1..20), split in 1usize..40) {
+            let lives: Vec<Life> = lives
+                .into_iter()
+                .enumerate()
+                .map(|(seq, (mut r, ops, end))| {
+                    r.seq = seq as u64;
+                    (r, ops, end)
+                })
+                .collect();
+            // Arrived(i), its events, then Finished(i - 1): two requests open.
+            let mut events = Vec::new();
+            for (i, (req, ops, _)) in lives.iter().enumerate() {
+                events.push(Event::Arrived { at: req.at_ms, req });
+                events.extend(ops.iter().enumerate().map(|(k, op)| event_of(req, op, req.at_ms.wrapping_add(k as u64))));
+                if i > 0 {
+                    let (prev, _, end) = &lives[i - 1];
+                    events.push(finished(prev, end));
+                }
+            }
+            if let Some((last, _, end)) = lives.last() {
+                events.push(finished(last, end));
+            }
+            let mut encoder = Encoder::default();
+            let mut chunks = vec![Chunk::default()];
+            for (n, e) in events.iter().enumerate() {
+                if n % split == 0 {
+                    chunks.push(Chunk::default());
+                }
+                let chunk = chunks.last_mut().expect("a chunk");
+                encoder.encode(chunk, e);
+            }
+            let (mut decoder, mut out) = (Decoder::default(), Recorder::default());
+            for c in &chunks {
+                prop_assert_eq!(decoder.decode(c, &mut out), Ok(()));
+            }
+            let expected: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
+            prop_assert_eq!(out.0, expected);
+        }
+    }
+
+    fn finished<'a>(req: &'a Request, end: &End) -> Event<'a> {
+        let (outcome, attempts, endpoint, ttft_ms, cost, quality) = *end;
+        Event::Finished {
+            at: req.at_ms,
+            req,
+            outcome,
+            attempts,
+            endpoint: endpoint.map(EndpointIdx),
+            ttft_ms,
+            cost: Nanodollars(cost),
+            quality,
+        }
+    }
+
+    #[test]
+    fn an_event_of_a_request_not_open_gets_a_stand_in_with_its_seq() {
+        let req = Request::new(42, 7, 100, 10);
+        let mut chunk = Chunk::default();
+        let mut encoder = Encoder::default();
+        encoder.encode(
+            &mut chunk,
+            &Event::Failover { at: 9, req: &req, from: EndpointIdx(0), to: EndpointIdx(1), reason: ErrorKind::Timeout },
+        );
+        let mut out = Recorder::default();
+        assert_eq!(Decoder::default().decode(&chunk, &mut out), Ok(()));
+        assert_eq!(out.0.len(), 1);
+        assert!(out.0[0].contains("seq: 42"), "{}", out.0[0]);
+        // The stand-in has defaults, not the request's fields.
+        assert!(out.0[0].contains("at_ms: 0"), "{}", out.0[0]);
+    }
+
+    #[test]
+    fn a_stream_that_does_not_decode_says_where() {
+        let req = Request::new(0, 0, 1, 1);
+        let mut chunk = Chunk::default();
+        Encoder::default().encode(&mut chunk, &Event::Arrived { at: 0, req: &req });
+        let arrived_words = chunk.words.len();
+        chunk.words.push(0xEE);
+        let mut out = Recorder::default();
+        assert_eq!(Decoder::default().decode(&chunk, &mut out), Err(Garbled { at_word: arrived_words }));
+        // A record cut short is caught too.
+        chunk.words.truncate(arrived_words - 1);
+        assert!(Decoder::default().decode(&chunk, &mut Recorder::default()).is_err());
+    }
+}
