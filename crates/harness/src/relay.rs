@@ -15,10 +15,11 @@
 //! measured as a 12–36% slower replay where polling cost 6–10% (the
 //! `report_overhead` bench). Napping between polls instead (no wake-up to
 //! pay) measured 9% with rounds up to 50% slower: a napping virtual CPU is
-//! slow to come back. The price of polling is the second core: on the
-//! fastest replays (a fixed chain, 1.5 M requests/s) the receiver polls
-//! between chunks the whole run; on slower ones (a policy script) it blocks
-//! between chunks and the wake-ups cost under 1%.
+//! slow to come back. The price of polling is the second core's time: on
+//! the fastest replays (a fixed chain, 1.8 M requests/s) the receiver polls
+//! between chunks the whole run; on slower ones (a policy script, 320 k
+//! requests/s) it polls part of each gap, then blocks, and the wake-ups cost
+//! the replay under 1%.
 //!
 //! What the sinks see: the events the replay wrote, in its order, so a
 //! relayed run's report is byte-identical to an unrelayed one (tested).
@@ -34,8 +35,9 @@ use thiserror::Error;
 use windtunnel_core::{Event, EventSink};
 use wire::{Chunk, Decoder, Encoder};
 
-/// Words per chunk (128 KiB): a 1 M-request replay writes about 35 million
-/// words, so about 2,000 hand-overs.
+/// Words per chunk (128 KiB): a request takes about 31 words (arrival,
+/// attempt start and end, outcome), so a 1 M-request replay makes about
+/// 1,900 hand-overs.
 const CHUNK_WORDS: usize = 16 * 1024;
 
 /// Full chunks on their way at most: how far the sinks may fall behind.
