@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use windtunnel_report::{Report, to_github_annotations, to_github_summary, to_junit};
+use windtunnel_report::{
+    JunitCase, JunitFailure, JunitSuite, Report, junit_document, to_github_annotations, to_github_summary,
+};
 
 /// Arguments of `windtunnel check`.
 #[derive(Debug, Args)]
@@ -78,6 +80,8 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
     // Lines wait until the bar is gone, so the two never interleave.
     let mut lines: Vec<String> = Vec::new();
+    // JUnit mirrors the lines: one case per scenario and assertion.
+    let mut suites: Vec<JunitSuite> = Vec::new();
     for scenario in &scenarios {
         let mut runs = Vec::new();
         for i in 0..args.seeds {
@@ -91,9 +95,17 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if runs[0].assertions.is_empty() {
             lines.push(format!("ok    {}: no assertions{seeds}", scenario.name));
         }
+        let mut suite = check_suite(scenario, &runs);
         for (k, first) in runs[0].assertions.iter().enumerate() {
             // The first seed that breaks it, or the first seed.
-            let shown = runs.iter().map(|r| &r.assertions[k]).find(|a| !a.passed).unwrap_or(first);
+            let (report, shown) =
+                runs.iter().map(|r| (r, &r.assertions[k])).find(|(_, a)| !a.passed).unwrap_or((&runs[0], first));
+            let mut case = JunitCase::assertion(report, shown);
+            if let Some(f) = case.failure.as_mut().filter(|_| runs.len() > 1) {
+                let broken = runs.iter().filter(|r| !r.assertions[k].passed).count();
+                f.message = format!("{} (seed {}; failed on {broken} of {} seeds)", f.message, report.seed, runs.len());
+            }
+            suite.cases.push(case);
             if !shown.passed {
                 failed += 1;
             }
@@ -111,14 +123,20 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     failed += 1;
                 }
                 let change = if base > 0.0 { (actual / base - 1.0) * 100.0 } else { 0.0 };
-                lines.push(format!(
-                    "{}  {}: {name}: actual {actual}, baseline {base} ({change:+.1}%, tolerance {:.1}%){seeds}",
-                    if ok { "ok  " } else { "FAIL" },
-                    scenario.name,
+                let message = format!(
+                    "actual {actual}, baseline {base} ({change:+.1}%, tolerance {:.1}%)",
                     args.tolerance * 100.0
+                );
+                lines.push(format!(
+                    "{}  {}: {name}: {message}{seeds}",
+                    if ok { "ok  " } else { "FAIL" },
+                    scenario.name
                 ));
+                let failure = (!ok).then(|| JunitFailure { message, details: Vec::new() });
+                suite.cases.push(JunitCase { name: name.to_string(), failure });
             }
         }
+        suites.push(suite);
         reports.extend(runs);
     }
     bar.finish();
@@ -127,7 +145,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let refs: Vec<&Report> = reports.iter().collect();
     if let Some(path) = &args.junit {
-        std::fs::write(path, to_junit(&refs)).with_context(|| format!("writing `{}`", path.display()))?;
+        std::fs::write(path, junit_document(&suites)).with_context(|| format!("writing `{}`", path.display()))?;
     }
     if args.format == CheckFormat::Github {
         for r in &reports {
@@ -145,4 +163,23 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if failed == 0 { "all assertions hold".to_string() } else { format!("{failed} failed") }
     );
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The JUnit suite of one scenario's runs, its cases still to add: named
+/// like a `run`'s for one seed, `<scenario> [seeds A–B]` for several.
+fn check_suite(scenario: &windtunnel_config::Scenario, runs: &[Report]) -> JunitSuite {
+    let first = runs.first().map_or(scenario.seed, |r| r.seed);
+    let last = runs.last().map_or(scenario.seed, |r| r.seed);
+    let seeds = if runs.len() > 1 { format!("{first}–{last}") } else { first.to_string() };
+    let policy = runs.first().map(|r| r.policy.clone()).unwrap_or_default();
+    JunitSuite {
+        name: format!("{} [{} {seeds}]", scenario.name, if runs.len() > 1 { "seeds" } else { "seed" }),
+        scenario: scenario.name.clone(),
+        properties: vec![
+            ("scenario".to_string(), scenario.name.clone()),
+            ("policy".to_string(), policy),
+            ("seeds".to_string(), seeds),
+        ],
+        cases: Vec::new(),
+    }
 }

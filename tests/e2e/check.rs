@@ -69,6 +69,7 @@ fn check_over_seeds_and_against_a_baseline() {
     assert_eq!(same.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("baseline:cost_usd: actual"), "{stdout}");
     // Doubling an output price is a cost regression beyond 5%.
+    let junit = tmp.path().join("junit.xml");
     let pricier = windtunnel(&[
         "check",
         "scenarios/quickstart.toml",
@@ -76,14 +77,42 @@ fn check_over_seeds_and_against_a_baseline() {
         baseline.to_str().unwrap(),
         "--set",
         "endpoints.openai/gpt-4o-mini.price.output_per_mtok=1.2",
+        "--junit",
+        junit.to_str().unwrap(),
     ]);
     let (stdout, _) = text(&pricier);
     assert_eq!(pricier.status.code(), Some(1), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("FAIL  quickstart: baseline:cost_usd")), "{stdout}");
-    let seeds = windtunnel(&["check", "scenarios/quickstart.toml", "--seeds", "3"]);
+    // The gate's every line is a test case, the baseline's too.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        stdout.lines().filter(|l| l.starts_with("ok") || l.starts_with("FAIL")).count()
+    );
+    assert!(xml.contains("name=\"baseline:cost_usd\" time=\"0\">\n      <failure message=\"actual "), "{xml}");
+    // Over seeds: still one case per assertion, failing if any seed fails.
+    let seeds = windtunnel(&["check", "scenarios/quickstart.toml", "--seeds", "3", "--junit", junit.to_str().unwrap()]);
     let (stdout, _) = text(&seeds);
     assert_eq!(seeds.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("(3 seeds)"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count(), 1);
+    assert_eq!(xml.matches("<testcase ").count(), 13, "one per assertion, not per seed");
+    assert!(xml.contains("<testsuite name=\"quickstart [seeds 42–44]\""), "{xml}");
+    let cheap = windtunnel(&[
+        "check",
+        "scenarios/quickstart.toml",
+        "--seeds",
+        "2",
+        "--set",
+        "assert.max_cost_usd=1.5",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(cheap.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(xml.contains("(seed 42; failed on 2 of 2 seeds)"), "{xml}");
 }
 
 #[test]
@@ -153,6 +182,10 @@ fn policy_test_and_lint_report_and_exit_like_opa() {
         stdout.lines().all(|l| l.is_empty() || l.starts_with("PASS: ") || l.ends_with(" passed, 0 failed")),
         "{stdout}"
     );
+    // Every shipped policy's tests ran: a PASS line each, and a total that counts them.
+    let passes = stdout.lines().filter(|l| l.starts_with("PASS: ")).count();
+    assert!(passes >= 7, "one test at least per shipped policy: {stdout}");
+    assert!(stdout.ends_with(&format!("{passes} passed, 0 failed\n")), "{stdout}");
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("p.rhai"), "fn route(req, ctx) { [\"openai/gpt-4o\"] }\n").unwrap();
     std::fs::write(

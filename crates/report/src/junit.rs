@@ -1,59 +1,136 @@
 //! `junit.xml`: assertions as JUnit test cases, the format every CI system
 //! (GitHub via test reporters, GitLab, Jenkins, Buildkite) can show.
 //!
-//! One `<testsuite>` per report, named `<scenario> [seed N]` so the runs of
-//! `check --seeds N` stay apart; one `<testcase>` per assertion with
-//! `classname` = scenario and `name` = the assertion's name; a failed
-//! assertion carries `<failure message="actual X, limit Y">`, and a failed
-//! invariant lists its first examples in the failure's text. Time is `0`:
+//! `run`: one `<testsuite>` per report, named `<scenario> [seed N]`, one
+//! `<testcase>` per assertion with `classname` = scenario and `name` = the
+//! assertion's name. `check` builds its own [`JunitSuite`]s: one per
+//! scenario with one case per line it prints (each assertion over all seeds,
+//! and the baseline comparisons). A failed case carries
+//! `<failure message="actual X, limit Y">`, and a failed invariant lists its
+//! first examples in the failure's text. Time is `0`:
 //! a virtual-time run has no wall time worth reporting, and the file must be
 //! the same bytes on every run.
 
 use crate::Report;
 use crate::escape::xml;
+use crate::schema::Assertion;
 use std::fmt::Write;
+
+/// One `<testsuite>`: the checks of one scenario (one run, or one scenario
+/// over seeds in `check`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JunitSuite {
+    /// The suite's name (`quickstart [seed 42]`).
+    pub name: String,
+    /// The scenario: every case's `classname`.
+    pub scenario: String,
+    /// `<property>` elements, in order.
+    pub properties: Vec<(String, String)>,
+    /// The test cases, in order.
+    pub cases: Vec<JunitCase>,
+}
+
+/// One `<testcase>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JunitCase {
+    /// The check's name (`max_cost_usd`, `invariant:deadline`, `baseline:p95_ms`).
+    pub name: String,
+    /// Why it failed; `None` when it passed.
+    pub failure: Option<JunitFailure>,
+}
+
+/// A failed case's `<failure>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JunitFailure {
+    /// The one-line message (`actual 1.59, limit 1.0`).
+    pub message: String,
+    /// Lines after the message in the failure's text (a failed invariant's
+    /// first examples).
+    pub details: Vec<String>,
+}
+
+impl JunitCase {
+    /// An assertion of `report`; a failed invariant lists its first examples.
+    pub fn assertion(report: &Report, a: &Assertion) -> JunitCase {
+        let failure = (!a.passed).then(|| JunitFailure {
+            message: a.message(),
+            details: a
+                .invariant_name()
+                .and_then(|n| report.invariant(n))
+                .map(|inv| {
+                    inv.examples
+                        .iter()
+                        .map(|e| {
+                            let on = e.endpoint.as_deref().map(|n| format!(" on {n}")).unwrap_or_default();
+                            format!("request {} at {} ms{on}: {}", e.request, e.at_ms, e.detail)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+        JunitCase { name: a.name.clone(), failure }
+    }
+}
+
+impl JunitSuite {
+    /// One run's assertions, named `<scenario> [seed N]`.
+    pub fn of_report(r: &Report) -> JunitSuite {
+        JunitSuite {
+            name: format!("{} [seed {}]", r.scenario, r.seed),
+            scenario: r.scenario.clone(),
+            properties: vec![
+                ("scenario".to_string(), r.scenario.clone()),
+                ("policy".to_string(), r.policy.clone()),
+                ("seed".to_string(), r.seed.to_string()),
+            ],
+            cases: r.assertions.iter().map(|a| JunitCase::assertion(r, a)).collect(),
+        }
+    }
+
+    fn failures(&self) -> usize {
+        self.cases.iter().filter(|c| c.failure.is_some()).count()
+    }
+}
 
 /// Renders reports (one per scenario and seed) as one JUnit XML document.
 pub fn to_junit(reports: &[&Report]) -> String {
-    let tests: usize = reports.iter().map(|r| r.assertions.len()).sum();
-    let failures: usize = reports.iter().map(|r| r.failed_assertions().count()).sum();
+    let suites: Vec<JunitSuite> = reports.iter().map(|r| JunitSuite::of_report(r)).collect();
+    junit_document(&suites)
+}
+
+/// Renders suites as one JUnit XML document.
+pub fn junit_document(suites: &[JunitSuite]) -> String {
+    let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failures: usize = suites.iter().map(JunitSuite::failures).sum();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
         "<testsuites name=\"windtunnel\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"0\">"
     );
-    for r in reports {
-        let scenario = xml(&r.scenario);
+    for suite in suites {
+        let scenario = xml(&suite.scenario);
         let _ = writeln!(
             s,
-            "  <testsuite name=\"{scenario} [seed {}]\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" \
-             time=\"0\">",
-            r.seed,
-            r.assertions.len(),
-            r.failed_assertions().count()
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
+            xml(&suite.name),
+            suite.cases.len(),
+            suite.failures()
         );
-        let _ = writeln!(
-            s,
-            "    <properties>\n      <property name=\"scenario\" value=\"{scenario}\"/>\n      \
-             <property name=\"policy\" value=\"{}\"/>\n      <property name=\"seed\" value=\"{}\"/>\n    \
-             </properties>",
-            xml(&r.policy),
-            r.seed
-        );
-        for a in &r.assertions {
-            let _ = write!(s, "    <testcase classname=\"{scenario}\" name=\"{}\" time=\"0\"", xml(&a.name));
-            if a.passed {
+        s.push_str("    <properties>\n");
+        for (name, value) in &suite.properties {
+            let _ = writeln!(s, "      <property name=\"{}\" value=\"{}\"/>", xml(name), xml(value));
+        }
+        s.push_str("    </properties>\n");
+        for case in &suite.cases {
+            let _ = write!(s, "    <testcase classname=\"{scenario}\" name=\"{}\" time=\"0\"", xml(&case.name));
+            let Some(failure) = &case.failure else {
                 s.push_str("/>\n");
                 continue;
-            }
-            let message = xml(&a.message());
+            };
+            let message = xml(&failure.message);
             let _ = write!(s, ">\n      <failure message=\"{message}\" type=\"assertion\">{message}");
-            if let Some(inv) = a.invariant_name().and_then(|n| r.invariant(n)) {
-                for e in &inv.examples {
-                    let on = e.endpoint.as_deref().map(|n| format!(" on {n}")).unwrap_or_default();
-                    let line = format!("\nrequest {} at {} ms{on}: {}", e.request, e.at_ms, e.detail);
-                    s.push_str(&xml(&line));
-                }
+            for line in &failure.details {
+                s.push_str(&xml(&format!("\n{line}")));
             }
             s.push_str("</failure>\n    </testcase>\n");
         }

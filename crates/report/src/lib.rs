@@ -40,7 +40,7 @@
 //! - `schema` — [`Report`] and its sections, in SPEC's key order.
 //! - `markdown` — [`to_markdown`]: report.md.
 //! - `html`, `chart` — [`to_html`]: report.html and its inline SVG charts.
-//! - `junit` — [`to_junit`]: junit.xml.
+//! - `junit` — [`to_junit`], [`junit_document`]: junit.xml.
 //! - `github` — [`to_github_annotations`], [`to_github_summary`].
 //! - `whatif` — the what-if comparison's schema and its Markdown, JSON and HTML (frontier charts).
 //! - `style` — the CSS both HTML pages share.
@@ -76,7 +76,7 @@ mod tests;
 pub use aggregate::Aggregator;
 pub use github::{to_github_annotations, to_github_summary};
 pub use html::to_html;
-pub use junit::to_junit;
+pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_document, to_junit};
 pub use markdown::to_markdown;
 pub use schema::*;
 pub use whatif::{
