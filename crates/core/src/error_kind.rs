@@ -35,8 +35,11 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in SPEC order.
-    pub const ALL: [ErrorKind; 12] = [
+    /// How many kinds there are: the length of per-kind counter arrays.
+    pub const COUNT: usize = 12;
+
+    /// Every kind, in SPEC order (= declaration order, so `ALL[k.index()] == k`).
+    pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
         ErrorKind::RateLimited,
         ErrorKind::QuotaExceeded,
         ErrorKind::ServerError,
@@ -50,6 +53,16 @@ impl ErrorKind {
         ErrorKind::Malformed,
         ErrorKind::Connection,
     ];
+
+    /// The kind's position in [`ErrorKind::ALL`], for per-kind arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The kind at `i` in [`ErrorKind::ALL`].
+    pub fn from_index(i: usize) -> Option<ErrorKind> {
+        ErrorKind::ALL.get(i).copied()
+    }
 
     /// SPEC's name (`rate_limited`).
     pub fn as_str(self) -> &'static str {
@@ -182,7 +195,16 @@ mod tests {
         let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), ErrorKind::COUNT);
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, k) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i);
+            assert_eq!(ErrorKind::from_index(i), Some(k));
+        }
+        assert_eq!(ErrorKind::from_index(ErrorKind::COUNT), None);
     }
 
     #[test]

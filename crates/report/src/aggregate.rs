@@ -24,7 +24,7 @@ use windtunnel_core::{
 struct EndpointStats {
     attempts: u64,
     succeeded: u64,
-    errors: [u64; 12],
+    errors: [u64; ErrorKind::COUNT],
     cost: Nanodollars,
 }
 
@@ -57,7 +57,7 @@ pub struct Aggregator {
     classes: SymMap<ClassStats>,
     sla_violations: u64,
     failovers: u64,
-    failover_reasons: [u64; 12],
+    failover_reasons: [u64; ErrorKind::COUNT],
     quality_sum: f64,
     quality_n: u64,
     windows: FaultWindows,
@@ -67,10 +67,6 @@ pub struct Aggregator {
 /// Significant figures of the latency histograms: 3 keeps every percentile
 /// within 0.1% of the exact value at a few tens of KiB per histogram.
 const SIGFIG: u8 = 3;
-
-fn kind_index(k: ErrorKind) -> usize {
-    ErrorKind::ALL.iter().position(|&x| x == k).unwrap_or(0)
-}
 
 #[expect(clippy::expect_used, reason = "a 1 h bound at 3 significant figures is a valid constant configuration")]
 fn histogram() -> Histogram<u64> {
@@ -102,7 +98,7 @@ impl Aggregator {
             classes: SymMap::new(),
             sla_violations: 0,
             failovers: 0,
-            failover_reasons: [0; 12],
+            failover_reasons: [0; ErrorKind::COUNT],
             quality_sum: 0.0,
             quality_n: 0,
             windows: FaultWindows::new(
@@ -125,7 +121,7 @@ impl Aggregator {
         let per_success =
             if self.succeeded > 0 { Nanodollars(self.cost.0 / self.succeeded as i64) } else { Nanodollars::ZERO };
         let rate = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-        let errors_map = |e: &[u64; 12]| -> BTreeMap<String, u64> {
+        let errors_map = |e: &[u64; ErrorKind::COUNT]| -> BTreeMap<String, u64> {
             ErrorKind::ALL.iter().zip(e).filter(|(_, n)| **n > 0).map(|(k, n)| (k.as_str().to_string(), *n)).collect()
         };
         Report {
@@ -257,7 +253,7 @@ impl Aggregator {
             e.cost += cost;
             match &report.result {
                 Ok(_) => e.succeeded += 1,
-                Err(err) => e.errors[kind_index(err.kind)] += 1,
+                Err(err) => e.errors[err.kind.index()] += 1,
             }
         }
         if report.result.is_err() {
@@ -278,7 +274,7 @@ impl Aggregator {
     #[inline(never)]
     fn failover(&mut self, at: u64, from: EndpointIdx, reason: ErrorKind) {
         self.failovers += 1;
-        self.failover_reasons[kind_index(reason)] += 1;
+        self.failover_reasons[reason.index()] += 1;
         self.windows.steered_away(at, from.0);
     }
 

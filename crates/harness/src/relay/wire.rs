@@ -91,7 +91,7 @@ fn outcome_code(o: Outcome) -> u64 {
         Outcome::Failed(FailReason::NoEndpoint) => 3,
         Outcome::Rejected(RejectReason::Budget) => 4,
         Outcome::Rejected(RejectReason::Policy) => 5,
-        Outcome::Failed(FailReason::Upstream(k)) => 16 + k as u64,
+        Outcome::Failed(FailReason::Upstream(k)) => 16 + k.index() as u64,
     }
 }
 
@@ -108,7 +108,7 @@ fn outcome_of(code: u64) -> Option<Outcome> {
 }
 
 fn error_kind(i: u64) -> Option<ErrorKind> {
-    ErrorKind::ALL.get(usize::try_from(i).ok()?).copied()
+    ErrorKind::from_index(usize::try_from(i).ok()?)
 }
 
 fn breaker_state(i: u64) -> Option<BreakerState> {
@@ -264,7 +264,7 @@ fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
         Err(e) => {
             let (f_status, status) = opt(F2, e.status.map(u64::from));
             let (f_retry, retry) = opt(F3, e.retry_after_ms);
-            (F0 | f_status | f_retry, e.kind as u64 | status << 8, retry)
+            (F0 | f_status | f_retry, e.kind.index() as u64 | status << 8, retry)
         }
     };
     let (f_ttft, ttft) = opt(F1, report.ttft_ms);
@@ -313,7 +313,7 @@ fn rare(out: &mut Chunk, event: &Event<'_>) {
             out.put([header(kind::BREAKER, 0, endpoint.0, pair32(from as u16, to as u16)), at])
         }
         Event::Failover { at, req, from, to, reason } => {
-            out.put([header(kind::FAILOVER, 0, from.0, pair32(to.0, reason as u16)), at, req.seq])
+            out.put([header(kind::FAILOVER, 0, from.0, pair32(to.0, reason.index() as u16)), at, req.seq])
         }
         Event::FaultWindow { endpoint, fault, start, end } => {
             out.put([header(kind::FAULT_WINDOW, 0, endpoint.0, u32::from(fault)), start, end])
