@@ -97,15 +97,23 @@ impl EndpointFacts {
 
     /// Whether the prompt plus `max_tokens` fit the window.
     pub fn fits(&self, req: &Request) -> bool {
-        let (i, m) = self.tokens(req);
-        self.context_window.is_none_or(|w| u64::from(i) + u64::from(m) <= u64::from(w))
+        self.fits_tokens(self.tokens(req))
+    }
+
+    /// [`EndpointFacts::fits`] for tokens already counted by [`EndpointFacts::tokens`].
+    pub fn fits_tokens(&self, (input, max): (u32, u32)) -> bool {
+        self.context_window.is_none_or(|w| u64::from(input) + u64::from(max) <= u64::from(w))
     }
 
     /// The cost of the request if it produces `max_tokens` (an upper bound,
     /// what budgets reserve) at the price in force at `t`.
     pub fn max_cost(&self, req: &Request, t: u64) -> Nanodollars {
-        let (i, m) = self.tokens(req);
-        self.price_at(t).cost(u64::from(i), 0, u64::from(m))
+        self.max_cost_tokens(self.tokens(req), t)
+    }
+
+    /// [`EndpointFacts::max_cost`] for tokens already counted by [`EndpointFacts::tokens`].
+    pub fn max_cost_tokens(&self, (input, max): (u32, u32), t: u64) -> Nanodollars {
+        self.price_at(t).cost(u64::from(input), 0, u64::from(max))
     }
 
     /// The expected cost: input plus the request's expected output tokens.

@@ -408,7 +408,10 @@ impl<P: Planner> Executor<P> {
                 skips.held_off = true;
                 continue;
             }
-            if !self.facts[e.get()].fits(&f.req) {
+            // Counted once for the window and the reservation.
+            let facts = &self.facts[e.get()];
+            let tokens = facts.tokens(&f.req);
+            if !facts.fits_tokens(tokens) {
                 skips.context = true;
                 continue;
             }
@@ -417,7 +420,7 @@ impl<P: Planner> Executor<P> {
                 Admission::Probe => true,
                 Admission::Deny => continue,
             };
-            let amount = self.facts[e.get()].max_cost(&f.req, now);
+            let amount = facts.max_cost_tokens(tokens, now);
             if !self.ledger.reserve(&f.req.tenant, amount) {
                 skips.budget = true;
                 continue;
