@@ -21,6 +21,11 @@ pub struct FaultWindows {
     announced: usize,
     /// Where the next stochastic gap starts counting; `None` when no more windows come.
     cursor: Option<u64>,
+    /// No window is to be announced before this time: the start of the next
+    /// unannounced window once it is known (`u64::MAX` when none comes), 0
+    /// until then. The replay asks on every event; this answers most asks
+    /// with one comparison.
+    quiet_until: u64,
 }
 
 impl FaultWindows {
@@ -32,7 +37,7 @@ impl FaultWindows {
             }
             FaultWindowSpec::Stochastic { .. } => (VecDeque::new(), Some(0)),
         };
-        FaultWindows { spec, rng, windows, announced: 0, cursor }
+        FaultWindows { spec, rng, windows, announced: 0, cursor, quiet_until: 0 }
     }
 
     fn generate_through(&mut self, t: u64) {
@@ -53,13 +58,25 @@ impl FaultWindows {
     /// The next window that has started by `t` and was not announced yet, as
     /// `(start, end)`. Call until `None` to announce every window up to `t`.
     pub fn announce(&mut self, t: u64) -> Option<(u64, u64)> {
-        self.generate_through(t);
-        let w = *self.windows.get(self.announced)?;
-        if w.0 > t {
+        if t < self.quiet_until {
             return None;
         }
-        self.announced += 1;
-        Some(w)
+        self.generate_through(t);
+        match self.windows.get(self.announced).copied() {
+            Some(w) if w.0 <= t => {
+                self.announced += 1;
+                Some(w)
+            }
+            Some((start, _)) => {
+                self.quiet_until = start;
+                None
+            }
+            // Generation stops only past `t` or when no more windows come.
+            None => {
+                self.quiet_until = if self.cursor.is_none() { u64::MAX } else { 0 };
+                None
+            }
+        }
     }
 
     /// Whether `t` falls inside a window.
@@ -138,5 +155,30 @@ mod tests {
             let expected = all.iter().any(|&(s, e)| s <= t && t < e);
             assert_eq!(w.is_active(t), expected, "t = {t}");
         }
+    }
+
+    #[test]
+    fn asking_often_or_seldom_announces_the_same_windows() {
+        let spec = FaultWindowSpec::Stochastic { every_ms: 60_000, lasting_ms: 20_000 };
+        let seldom = windows(spec, 5, 7_200_000);
+        let mut w = FaultWindows::new(spec, Streams::from_seed(5).stream("f"));
+        let mut often = Vec::new();
+        for t in (0..7_200_000).step_by(37) {
+            while let Some(x) = w.announce(t) {
+                often.push(x);
+            }
+            // Asking again, or about an earlier time, announces nothing new.
+            assert_eq!(w.announce(t), None);
+            assert_eq!(w.announce(t / 2), None);
+        }
+        let seldom: Vec<_> = seldom.into_iter().filter(|&(s, _)| s < 7_200_000 - 37).collect();
+        assert_eq!(often[..seldom.len()], seldom[..]);
+        let mut fixed = FaultWindows::new(
+            FaultWindowSpec::Fixed { start_ms: 50, end_ms: Some(60) },
+            Streams::from_seed(0).stream("f"),
+        );
+        assert_eq!(fixed.announce(49), None);
+        assert_eq!(fixed.announce(50), Some((50, 60)));
+        assert_eq!(fixed.announce(u64::MAX), None);
     }
 }
