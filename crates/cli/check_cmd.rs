@@ -80,7 +80,8 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
     // Lines wait until the bar is gone, so the two never interleave.
     let mut lines: Vec<String> = Vec::new();
-    // JUnit mirrors the lines: one case per scenario and assertion.
+    // JUnit mirrors the lines: one case per scenario and assertion, and per
+    // baseline comparison (a scenario without assertions has an empty suite).
     let mut suites: Vec<JunitSuite> = Vec::new();
     for scenario in &scenarios {
         let mut runs = Vec::new();

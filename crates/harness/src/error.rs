@@ -1,5 +1,6 @@
-//! Why a run could not be carried out. Every variant is a user-input problem
-//! (exit code 2 at the command line) or an infrastructure failure.
+//! Why a run could not be carried out: a user-input problem (exit code 2 at
+//! the command line), an infrastructure failure, or, for the report relay's
+//! `Garbled`, a bug of ours that the run reports instead of a wrong report.
 
 use thiserror::Error;
 use windtunnel_trace::TraceError;

@@ -4,8 +4,8 @@
 //! Why: on one core, folding the log costs about a seventh of a replay's
 //! time. The replay's thread now only packs each event into a few words
 //! ([`wire`]); the sinks unpack and fold them on the other core.
-//! [`run`](crate::run) relays when the machine has a second core; `whatif`,
-//! whose workers already fill the cores, does not.
+//! [`run`](crate::run) relays when the machine has a second core; `whatif`
+//! relays only when its workers leave a core free for each run's relay.
 //!
 //! How: full chunks of words go over a bounded channel (the replay waits
 //! when the sinks fall behind, so memory stays bounded) and come back empty
@@ -24,7 +24,12 @@
 //! What the sinks see: the events the replay wrote, in its order, so a
 //! relayed run's report is byte-identical to an unrelayed one (tested).
 //! Requests arrive without `tags` and `messages`, which no report reads; a
-//! sink that needs them must run on the replay's thread.
+//! sink that needs them must run on the replay's thread. An event for a
+//! request that is not open, which the executor never writes and which
+//! breaks `conservation`, reaches the sinks with a stand-in request (the
+//! right `seq`, SPEC's defaults elsewhere): the checker flags it as it would
+//! on the replay's thread, though the metrics may file it under another
+//! tenant or class.
 //!
 //! This module owns the thread and the channel; [`wire`] owns the format.
 
@@ -37,21 +42,26 @@ use wire::{Chunk, Decoder, Encoder};
 
 /// Words per chunk (128 KiB): a request takes about 31 words (arrival,
 /// attempt start and end, outcome), so a 1 M-request replay makes about
-/// 1,900 hand-overs.
+/// 1,900 hand-overs. A chunk goes when the longest record might not fit, so
+/// it never outgrows its allocation (a new string's record aside).
 const CHUNK_WORDS: usize = 16 * 1024;
 
-/// Full chunks on their way at most: how far the sinks may fall behind.
-const DEPTH: usize = 8;
+/// Full chunks on their way at most: how far the sinks may fall behind
+/// (2 MiB, about 4 ms of the fastest replay) before the replay waits, which
+/// rides out a receiving thread that the machine sets aside for a moment.
+const DEPTH: usize = 16;
 
-/// Polls for a chunk before the receiving thread sleeps (a few hundred
-/// microseconds: longer than the replay takes to fill a chunk).
+/// Polls for a chunk before the receiving thread blocks: at a spin-loop
+/// pause each, somewhere between a few hundred microseconds and a
+/// millisecond, longer than the fastest replay takes to fill a chunk.
 const POLLS: u32 = 20_000;
 
 /// A relay that could not carry the event log to its end.
 #[derive(Debug, Error)]
 pub enum RelayError {
-    /// The operating system would not start the thread.
-    #[error("cannot start the report thread: {0}")]
+    /// The operating system would not start the thread. [`run`](crate::run)
+    /// with [`Fold::Auto`](crate::Fold::Auto) folds on the replay's thread instead.
+    #[error("cannot start the report thread")]
     Spawn(#[source] std::io::Error),
     /// The sinks' thread stopped before the log ended.
     #[error("the report thread stopped before the event log ended; the report would be incomplete")]
@@ -66,6 +76,8 @@ pub enum RelayError {
 
 /// Runs `body` with a [`Relay`] whose events reach `sink` on a second
 /// thread, and returns what `body` returned once `sink` has seen them all.
+/// If the thread cannot start, `body` is not called. A panic in `sink`
+/// reaches the caller as the same panic, as it would without the relay.
 pub fn relayed<S, R>(sink: &mut S, body: impl FnOnce(&mut Relay) -> R) -> Result<R, RelayError>
 where
     S: EventSink + Send,
@@ -93,8 +105,9 @@ where
         drop(relay);
         match receiver.join() {
             Ok(Ok(())) if !stopped => Ok(out),
+            Ok(Ok(())) => Err(RelayError::Stopped),
             Ok(Err(garbled)) => Err(RelayError::Garbled { at_word: garbled.at_word }),
-            Ok(Ok(())) | Err(_) => Err(RelayError::Stopped),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     })
 }
@@ -114,6 +127,11 @@ impl Relay {
     #[cold]
     #[inline(never)]
     fn send(&mut self) {
+        if self.stopped {
+            // Nobody reads any more (the run fails with `Stopped`): keep the chunk.
+            self.chunk.clear();
+            return;
+        }
         let next = self.empty.try_recv().unwrap_or_else(|_| Chunk::with_capacity(CHUNK_WORDS));
         let full = std::mem::replace(&mut self.chunk, next);
         if self.full.send(full).is_err() {
@@ -128,7 +146,7 @@ impl EventSink for Relay {
     #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         self.encoder.encode(&mut self.chunk, event);
-        if self.chunk.words.len() >= CHUNK_WORDS {
+        if self.chunk.words.len() > CHUNK_WORDS - wire::MAX_RECORD_WORDS {
             self.send();
         }
     }

@@ -7,7 +7,7 @@
 //! The loop feeds the sans-IO executor and turns its actions into calls on the
 //! simulated endpoints; the event log flows to the sinks as it is written.
 
-use crate::relay::relayed;
+use crate::relay::{RelayError, relayed};
 use crate::{RunError, source::Requests};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -192,14 +192,33 @@ pub fn run_with<P: Planner>(
         Fold::Inline => false,
         Fold::Relayed => true,
     };
-    // Without an extra sink, no dynamic call per event.
-    let replayed = match (relay, opts.extra_sink.take()) {
-        (true, Some(extra)) => {
-            relayed(&mut sinks, |relay| replay(scenario, planner, &mut (relay, extra), opts.progress))??
+    // Taken by whichever replay runs: the relayed one, or the inline one when
+    // the relay's thread could not start under `Fold::Auto`.
+    let (mut planner, mut extra, mut progress) = (Some(planner), opts.extra_sink.take(), opts.progress.take());
+    let mut replayed = None;
+    if relay {
+        let run = relayed(&mut sinks, |relay| {
+            let planner = planner.take()?;
+            // Without an extra sink, no dynamic call per event.
+            Some(match extra.take() {
+                Some(extra) => replay(scenario, planner, &mut (relay, extra), progress.take()),
+                None => replay(scenario, planner, relay, progress.take()),
+            })
+        });
+        match run {
+            Ok(r) => replayed = r.transpose()?,
+            Err(RelayError::Spawn(_)) if opts.fold == Fold::Auto => {}
+            Err(e) => return Err(e.into()),
         }
-        (true, None) => relayed(&mut sinks, |relay| replay(scenario, planner, relay, opts.progress))??,
-        (false, Some(extra)) => replay(scenario, planner, &mut (sinks, extra), opts.progress)?,
-        (false, None) => replay(scenario, planner, &mut sinks, opts.progress)?,
+    }
+    let replayed = match (replayed, planner.take()) {
+        (Some(r), _) => r,
+        (None, Some(planner)) => match extra.take() {
+            Some(extra) => replay(scenario, planner, &mut (sinks, extra), progress.take())?,
+            None => replay(scenario, planner, &mut sinks, progress.take())?,
+        },
+        // The relayed replay took the planner and returned nothing: cannot happen.
+        (None, None) => return Err(RelayError::Stopped.into()),
     };
     let head = ReportHead {
         scenario: scenario.name.clone(),

@@ -200,3 +200,78 @@ fn a_relayed_report_is_the_same_bytes_as_an_inline_one() {
         assert_eq!(relayed, inline, "scenario {}", s.name);
     }
 }
+
+/// An extra sink sees the same events beside a relay as without one, and
+/// the report does not change.
+#[test]
+fn an_extra_sink_beside_the_relay_sees_what_it_sees_inline() {
+    let s = scenario();
+    let chain = FixedChain::new(Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]));
+    let mut outcomes = Vec::new();
+    for fold in [Fold::Inline, Fold::Relayed] {
+        let mut world = World::default();
+        let opts = RunOptions { extra_sink: Some(&mut world), fold, ..RunOptions::default() };
+        let report = run_with(&s, chain.clone(), "test".into(), opts).expect("run");
+        outcomes.push((world.arrivals, world.windows, world.outcomes, json(&report)));
+    }
+    assert!(outcomes[0].2 > 100, "the run finished requests");
+    assert_eq!(outcomes[0], outcomes[1]);
+}
+
+mod relay_failures {
+    use crate::relayed;
+    use windtunnel_core::{Event, EventSink, Request};
+
+    struct Panics;
+
+    impl EventSink for Panics {
+        fn record(&mut self, _: &Event<'_>) {
+            panic!("sink gave up");
+        }
+    }
+
+    struct Counts(u64);
+
+    impl EventSink for Counts {
+        fn record(&mut self, _: &Event<'_>) {
+            self.0 += 1;
+        }
+    }
+
+    /// A panic in the sink reaches the caller as that panic, as it would on
+    /// the replay's thread, and nothing hangs.
+    #[test]
+    fn a_panicking_sink_panics_the_caller() {
+        let req = Request::new(0, 0, 1, 1);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = relayed(&mut Panics, |relay| relay.record(&Event::Arrived { at: 0, req: &req }));
+        }));
+        let message = caught.expect_err("the panic came through");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"sink gave up"));
+    }
+
+    /// A panic in the replay ends the relay's thread too: the panic comes
+    /// through instead of a hang.
+    #[test]
+    fn a_panicking_body_does_not_hang() {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = relayed(&mut Counts(0), |_| -> () { panic!("replay gave up") });
+        }));
+        assert!(caught.is_err());
+    }
+
+    /// Many chunks' worth of events all arrive, in order.
+    #[test]
+    fn every_event_arrives() {
+        let reqs: Vec<Request> = (0..50_000).map(|i| Request::new(i, i, 1, 1)).collect();
+        let mut sink = Counts(0);
+        let sent = relayed(&mut sink, |relay| {
+            for r in &reqs {
+                relay.record(&Event::Arrived { at: r.at_ms, req: r });
+            }
+            reqs.len() as u64
+        })
+        .expect("relayed");
+        assert_eq!((sent, sink.0), (50_000, 50_000));
+    }
+}

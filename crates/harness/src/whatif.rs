@@ -174,8 +174,8 @@ type Figures = [f64; Metric::ALL.len()];
 /// Runs task `i` = (seed `i / variants`, variant `i % variants`): seed-major,
 /// so the first tasks try every variant once and a policy that does not load
 /// fails the comparison at once.
-/// With more than one worker the cores are busy, so each run folds its
-/// report on its own thread ([`Fold::Inline`]).
+/// `fold`: [`Fold::Auto`] when the workers leave a core free for each run's
+/// relay, else [`Fold::Inline`] (see [`fold_for`]).
 fn run_one(variants: &[Variant], seeds: &[u64], i: usize, fold: Fold) -> Result<Figures, WhatifError> {
     let (seed, variant) = (seeds[i / variants.len()], &variants[i % variants.len()]);
     let mut scenario = variant.scenario.clone();
@@ -183,6 +183,13 @@ fn run_one(variants: &[Variant], seeds: &[u64], i: usize, fold: Fold) -> Result<
     let report = crate::run(&scenario, RunOptions { fold, ..RunOptions::default() })
         .map_err(|source| WhatifError::Run { variant: variant.label.clone(), seed, source: Box::new(source) })?;
     Ok(Metric::ALL.map(|m| m.of(&report)))
+}
+
+/// Where `jobs` parallel runs fold their reports: each relays to a core of
+/// its own while two cores per run remain, else on its worker's thread.
+fn fold_for(jobs: usize) -> Fold {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs.saturating_mul(2) <= cores { Fold::Auto } else { Fold::Inline }
 }
 
 /// Every (seed, variant) run's figures, indexed seed-major. On failure, the
@@ -201,10 +208,11 @@ fn run_all(
         }
     };
     let jobs = jobs.max(1).min(total);
+    let fold = fold_for(jobs);
     if jobs == 1 {
         let mut out = Vec::with_capacity(total);
         for i in 0..total {
-            out.push(run_one(variants, seeds, i, Fold::Auto)?);
+            out.push(run_one(variants, seeds, i, fold)?);
             report(i + 1);
         }
         return Ok(out);
@@ -222,7 +230,7 @@ fn run_all(
                     if i >= total {
                         break;
                     }
-                    let result = run_one(variants, seeds, i, Fold::Inline);
+                    let result = run_one(variants, seeds, i, fold);
                     if result.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }

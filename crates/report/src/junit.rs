@@ -4,8 +4,8 @@
 //! `run`: one `<testsuite>` per report, named `<scenario> [seed N]`, one
 //! `<testcase>` per assertion with `classname` = scenario and `name` = the
 //! assertion's name. `check` builds its own [`JunitSuite`]s: one per
-//! scenario with one case per line it prints (each assertion over all seeds,
-//! and the baseline comparisons). A failed case carries
+//! scenario with one case per assertion line it prints (each assertion over
+//! all seeds, and the baseline comparisons). A failed case carries
 //! `<failure message="actual X, limit Y">`, and a failed invariant lists its
 //! first examples in the failure's text. Time is `0`:
 //! a virtual-time run has no wall time worth reporting, and the file must be
