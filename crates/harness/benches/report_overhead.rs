@@ -2,14 +2,15 @@
 //!
 //! `cargo bench -p windtunnel-harness --bench report_overhead`
 //!
-//! Replays `scenarios/bench/bench-1m.toml` bare (the event log goes nowhere)
-//! and whole (`run`: the aggregator and the invariant checker on the log, the
-//! report built, assertions evaluated), alternating A-B, B-A round by round,
-//! and prints each round's ratio and the median. Interleaving matters on a
-//! shared machine: the speed of the same binary drifts by several percent
-//! from minute to minute, which criterion's one-group-after-another timing
-//! folds into the difference; adjacent pairs see the same drift. Issue 4's
-//! target is a median ratio under 1.10. `replay.rs` has the criterion view of
+//! Replays `scenarios/bench/bench-1m.toml` bare (the event log goes nowhere),
+//! whole (`run`: the aggregator and the invariant checker on the log, the
+//! report built, assertions evaluated; relayed to a second core when there
+//! is one) and whole inline (the same on the replay's thread), in a rotated
+//! order round by round, and prints each round's ratios and the medians.
+//! Interleaving matters on a shared machine: the speed of the same binary
+//! drifts by several percent from minute to minute, which criterion's
+//! one-group-after-another timing folds into the difference; runs of one
+//! round see the same drift. Issue 4's target is a median ratio under 1.10. `replay.rs` has the criterion view of
 //! the same runs (`report_overhead_1m`).
 //!
 //! Under `cargo test --benches` it runs one round, as a smoke test.
@@ -100,29 +101,40 @@ fn main() {
         parts(&s, rounds);
         return;
     }
-    let (mut bares, mut wholes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    // Each round times the three kinds in a rotated order, so no kind always
+    // runs first (or right after another) and drift falls on all alike.
+    let kinds: [(&str, fn(&Scenario) -> Duration); 3] = [("bare", bare), ("whole", whole), ("inline", whole_inline)];
+    let mut ms_of: [Vec<f64>; 3] = Default::default();
+    let (mut relayed, mut inline) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let (b, w) = if round % 2 == 0 {
-            let b = bare(&s);
-            (b, whole(&s))
-        } else {
-            let w = whole(&s);
-            (bare(&s), w)
-        };
-        let ratio = w.as_secs_f64() / b.as_secs_f64();
-        println!("round {round:2}: bare {:7.1} ms  whole {:7.1} ms  ratio {ratio:.3}", ms(b), ms(w));
-        bares.push(ms(b));
-        wholes.push(ms(w));
-        ratios.push(ratio);
+        let mut t = [0.0; 3];
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            t[i] = ms(kinds[i].1(&s));
+        }
+        println!(
+            "round {round:2}: bare {:7.1} ms  whole {:7.1} ms ({:.3})  whole inline {:7.1} ms ({:.3})",
+            t[0],
+            t[1],
+            t[1] / t[0],
+            t[2],
+            t[2] / t[0]
+        );
+        for (v, x) in ms_of.iter_mut().zip(t) {
+            v.push(x);
+        }
+        relayed.push(t[1] / t[0]);
+        inline.push(t[2] / t[0]);
     }
-    let r = median(ratios.clone());
+    let spread = |v: &[f64]| (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(0.0, f64::max));
+    let [b, w, i] = ms_of.map(median);
+    let (r, ri) = (median(relayed.clone()), median(inline.clone()));
+    let ((rlo, rhi), (ilo, ihi)) = (spread(&relayed), spread(&inline));
     println!(
-        "report_overhead: median bare {:.1} ms, whole {:.1} ms; ratio median {r:.3} (min {:.3}, max {:.3}) = +{:.1}%",
-        median(bares),
-        median(wholes),
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(0.0, f64::max),
-        (r - 1.0) * 100.0
+        "report_overhead: median bare {b:.1} ms, whole {w:.1} ms, whole inline {i:.1} ms; ratio median \
+         {r:.3} (min {rlo:.3}, max {rhi:.3}) = +{:.1}%; inline {ri:.3} (min {ilo:.3}, max {ihi:.3}) = +{:.1}%",
+        (r - 1.0) * 100.0,
+        (ri - 1.0) * 100.0
     );
 }
 
