@@ -68,6 +68,9 @@ fn whole(s: &Scenario) -> Duration {
     t.elapsed()
 }
 
+/// One kind of timed run.
+type Timed = fn(&Scenario) -> Duration;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -103,14 +106,14 @@ fn main() {
     }
     // Each round times the three kinds in a rotated order, so no kind always
     // runs first (or right after another) and drift falls on all alike.
-    let kinds: [(&str, fn(&Scenario) -> Duration); 3] = [("bare", bare), ("whole", whole), ("inline", whole_inline)];
+    let kinds: [Timed; 3] = [bare, whole, whole_inline];
     let mut ms_of: [Vec<f64>; 3] = Default::default();
     let (mut relayed, mut inline) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let mut t = [0.0; 3];
         for k in 0..3 {
             let i = (round + k) % 3;
-            t[i] = ms(kinds[i].1(&s));
+            t[i] = ms(kinds[i](&s));
         }
         println!(
             "round {round:2}: bare {:7.1} ms  whole {:7.1} ms ({:.3})  whole inline {:7.1} ms ({:.3})",
