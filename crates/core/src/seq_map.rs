@@ -66,6 +66,19 @@ impl<V> SeqMap<V> {
         }
     }
 
+    /// The entry of `seq`, to change.
+    #[inline]
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut V> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let i = self.index(seq);
+        match &mut self.slots[i] {
+            Some((s, v)) if *s == seq => Some(v),
+            _ => None,
+        }
+    }
+
     /// The entry of `seq`, created with `Default` when absent.
     #[inline]
     pub fn entry_or_default(&mut self, seq: u64) -> &mut V
@@ -146,7 +159,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..5, 0u64..5000), 0..2000)) {
+        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..6, 0u64..5000), 0..2000)) {
             let mut m: SeqMap<u64> = SeqMap::default();
             let mut model: BTreeMap<u64, u64> = BTreeMap::new();
             for (op, seq) in ops {
@@ -155,6 +168,7 @@ mod tests {
                     1 => prop_assert_eq!(m.remove(seq), model.remove(&seq)),
                     4 => { m.insert(seq, seq + 7); model.insert(seq, seq + 7); }
                     2 => { *m.entry_or_default(seq) += 1; *model.entry(seq).or_default() += 1; }
+                    3 => prop_assert_eq!(m.get_mut(seq).map(|v| { *v += 3; *v }), model.get_mut(&seq).map(|v| { *v += 3; *v })),
                     _ => prop_assert_eq!(m.get(seq), model.get(&seq)),
                 }
             }

@@ -29,11 +29,12 @@
 //!
 //! # Memory and speed
 //! "Had an attempt on E" needs a little state per in-flight request: a
-//! bitmask of the endpoints it tried, in a ring indexed by the request's trace
-//! position ([`Attempted`]). Its length is the span of trace positions between
-//! the oldest unfinished request and the newest arrival, so it is bounded by
-//! the longest request times the arrival rate, not by the trace length. It is
-//! only kept when the scenario declares faults (or once a window is seen).
+//! bitmask of the endpoints it tried, in core's `SeqMap` by the request's
+//! trace position ([`Attempted`]). Its size follows the span of trace
+//! positions between the oldest unfinished request and the newest arrival,
+//! so it is bounded by the longest request times the arrival rate, not by the
+//! trace length. It is only kept when the scenario declares faults (or once
+//! a window is seen).
 //!
 //! Per window the tracker keeps one small record (which is also the report's
 //! row) plus its index in short lists: windows still open (for failure
@@ -43,6 +44,7 @@
 //! lists once it is detected and recovered.
 
 use crate::schema::FaultWindowSection;
+use windtunnel_core::SeqMap;
 
 /// First attempts in a row an endpoint must have received just before a
 /// window for a first attempt elsewhere to count as routing around it: 32 in a
@@ -55,71 +57,38 @@ pub(crate) const ROUTING_STREAK: u32 = 32;
 /// is not a change of mind.
 pub(crate) const ROUTING_CONFIRM: u32 = 8;
 
-/// Bit 63 of an [`Attempted`] slot marks a finished (or never seen) request.
-const DONE: u64 = 1 << 63;
-
 /// Endpoints from this index on share one bit of the mask (scenarios rarely
-/// have more than 62 endpoints; past that `failed_requests` may count a
+/// have more than 63 endpoints; past that `failed_requests` may count a
 /// request that tried a different endpoint of that tail).
-const SHARED_BIT: usize = 62;
-
-/// How far past the newest tracked request a trace position may jump before
-/// the request is left untracked instead of growing the ring (live traffic
-/// with sparse ids).
-const MAX_GAP: u64 = 1 << 20;
+const SHARED_BIT: usize = 63;
 
 fn bit(endpoint: usize) -> u64 {
     1 << endpoint.min(SHARED_BIT)
 }
 
-/// The endpoints each in-flight request has tried, indexed by trace position.
+/// The endpoints each in-flight request has tried, by trace position.
 #[derive(Debug, Default)]
 struct Attempted {
-    /// Trace position of `masks[0]`.
-    base: u64,
-    masks: std::collections::VecDeque<u64>,
+    masks: SeqMap<u64>,
 }
 
 impl Attempted {
+    #[inline]
     fn arrive(&mut self, seq: u64) {
-        if self.masks.is_empty() {
-            self.base = seq;
-        }
-        let Some(i) = seq.checked_sub(self.base) else { return };
-        if i >= self.masks.len() as u64 + MAX_GAP {
-            return;
-        }
-        let i = i as usize;
-        while self.masks.len() <= i {
-            self.masks.push_back(DONE);
-        }
-        self.masks[i] = 0;
+        self.masks.insert(seq, 0);
     }
 
-    fn slot(&mut self, seq: u64) -> Option<&mut u64> {
-        let i = seq.checked_sub(self.base)?;
-        self.masks.get_mut(usize::try_from(i).ok()?)
-    }
-
+    #[inline]
     fn attempt(&mut self, seq: u64, endpoint: usize) {
-        if let Some(m) = self.slot(seq)
-            && *m & DONE == 0
-        {
+        if let Some(m) = self.masks.get_mut(seq) {
             *m |= bit(endpoint);
         }
     }
 
-    /// The request's mask (0 if untracked); frees its slot.
+    /// The request's mask (0 if untracked); forgets the request.
+    #[inline]
     fn finish(&mut self, seq: u64) -> u64 {
-        let mask = match self.slot(seq) {
-            Some(m) if *m & DONE == 0 => std::mem::replace(m, DONE),
-            _ => 0,
-        };
-        while self.masks.front() == Some(&DONE) {
-            self.masks.pop_front();
-            self.base += 1;
-        }
-        mask
+        self.masks.remove(seq).unwrap_or(0)
     }
 }
 
@@ -363,7 +332,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ring_frees_finished_requests_in_any_order() {
+    fn masks_follow_requests_until_they_finish_in_any_order() {
         let mut a = Attempted::default();
         for seq in 0..4 {
             a.arrive(seq);
@@ -371,21 +340,16 @@ mod tests {
         a.attempt(1, 0);
         a.attempt(1, 70);
         assert_eq!(a.finish(2), 0);
-        assert_eq!(a.masks.len(), 4);
         assert_eq!(a.finish(0), 0);
-        assert_eq!((a.base, a.masks.len()), (1, 3));
         assert_eq!(a.finish(1), 1 | 1 << SHARED_BIT);
-        assert_eq!((a.base, a.masks.len()), (3, 1));
-        assert_eq!(a.finish(3), 0);
-        assert!(a.masks.is_empty());
-        // Gaps in trace positions are not waited for.
-        a.arrive(10);
-        a.arrive(12);
-        assert_eq!(a.finish(10), 0);
-        assert_eq!((a.base, a.masks.len()), (12, 1));
-        // A request never seen is untracked.
+        // Finished, or never seen: untracked.
+        assert_eq!(a.finish(1), 0);
+        a.attempt(99, 3);
         assert_eq!(a.finish(99), 0);
-        a.arrive(12 + MAX_GAP + 5);
-        assert_eq!(a.masks.len(), 1);
+        // Far-apart positions both kept.
+        a.arrive(10);
+        a.arrive(10 + 4096);
+        a.attempt(10 + 4096, 2);
+        assert_eq!((a.finish(10), a.finish(10 + 4096), a.finish(3)), (0, 1 << 2, 0));
     }
 }
