@@ -128,14 +128,10 @@ impl<V> SeqMap<V> {
         self.slots[i].take().map(|(_, v)| v)
     }
 
-    /// Entries held; counts the whole table, so not for hot paths.
-    pub fn len(&self) -> usize {
+    /// Entries held, counted over the whole table (for memory tests, not
+    /// hot paths).
+    pub fn count_entries(&self) -> usize {
         self.slots.iter().flatten().count()
-    }
-
-    /// Whether no entry is held; counts the whole table, like [`SeqMap::len`].
-    pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
     }
 
     /// Takes every entry, in `seq` order.
@@ -172,7 +168,7 @@ mod tests {
                     _ => prop_assert_eq!(m.get(seq), model.get(&seq)),
                 }
             }
-            prop_assert_eq!(m.len(), model.len());
+            prop_assert_eq!(m.count_entries(), model.len());
             prop_assert_eq!(m.take_sorted(), model.into_iter().collect::<Vec<_>>());
         }
     }

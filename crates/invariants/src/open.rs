@@ -58,6 +58,6 @@ impl OpenRequests {
     /// Records held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.by_seq.len()
+        self.by_seq.count_entries()
     }
 }
