@@ -5,51 +5,28 @@
 //! half the cap. The draw comes from a stream keyed by request and attempt, so
 //! it is the same for every policy that retries at that point.
 
-use windtunnel_core::Rng;
+use windtunnel_core::{JitterKind, RetrySettings, Rng};
 
-/// How the wait is randomised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Jitter {
-    /// No randomness: exactly the capped exponential.
-    None,
-    /// Uniform in `[0, cap]`.
-    Full,
-    /// `cap / 2` plus uniform in `[0, cap / 2]`.
-    Equal,
-}
-
-/// Backoff settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first retry's cap.
-    pub base_ms: u64,
-    /// The largest cap.
-    pub max_ms: u64,
-    /// Randomisation.
-    pub jitter: Jitter,
-}
-
-impl Default for Backoff {
-    /// SPEC's example settings: 200 ms doubling to 5 s, full jitter.
-    fn default() -> Backoff {
-        Backoff { base_ms: 200, max_ms: 5_000, jitter: Jitter::Full }
-    }
-}
+/// A policy's retry settings (core's [`RetrySettings`], whose default is
+/// SPEC's 200 ms doubling to 5 s with full jitter), with the arithmetic the
+/// executor needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backoff(pub RetrySettings);
 
 impl Backoff {
     /// The cap before the `retry`-th retry (1-based): `base · 2^(retry-1)`, at most `max`.
     pub fn cap_ms(&self, retry: u32) -> u64 {
         let shift = retry.saturating_sub(1).min(32);
-        self.base_ms.saturating_mul(1u64 << shift).min(self.max_ms)
+        self.0.base_ms.saturating_mul(1u64 << shift).min(self.0.max_ms)
     }
 
     /// The wait before the `retry`-th retry.
     pub fn wait_ms<R: Rng + ?Sized>(&self, retry: u32, rng: &mut R) -> u64 {
         let cap = self.cap_ms(retry);
-        match self.jitter {
-            Jitter::None => cap,
-            Jitter::Full => rng.random_range(0..=cap),
-            Jitter::Equal => cap / 2 + rng.random_range(0..=cap - cap / 2),
+        match self.0.jitter {
+            JitterKind::None => cap,
+            JitterKind::Full => rng.random_range(0..=cap),
+            JitterKind::Equal => cap / 2 + rng.random_range(0..=cap - cap / 2),
         }
     }
 }
@@ -70,16 +47,16 @@ mod tests {
         #[test]
         fn waits_stay_within_their_bounds(base in 0u64..10_000, max in 0u64..100_000, retry in 1u32..100, seed: u64) {
             let mut rng = Streams::from_seed(seed).stream("b");
-            for jitter in [Jitter::None, Jitter::Full, Jitter::Equal] {
-                let b = Backoff { base_ms: base, max_ms: max, jitter };
+            for jitter in [JitterKind::None, JitterKind::Full, JitterKind::Equal] {
+                let b = Backoff(RetrySettings { base_ms: base, max_ms: max, jitter });
                 let cap = b.cap_ms(retry);
                 prop_assert!(cap <= max);
                 let w = b.wait_ms(retry, &mut rng);
                 prop_assert!(w <= cap);
-                if jitter == Jitter::Equal {
+                if jitter == JitterKind::Equal {
                     prop_assert!(w >= cap / 2);
                 }
-                if jitter == Jitter::None {
+                if jitter == JitterKind::None {
                     prop_assert_eq!(w, cap);
                 }
             }

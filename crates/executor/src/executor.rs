@@ -18,15 +18,15 @@
 //!    entry that is usable: not done for this request, not held off, its
 //!    breaker admitting, the prompt fitting its window, the budget covering it.
 
-use crate::backoff::{Backoff, Jitter};
+use crate::backoff::Backoff;
 use crate::breaker::{Admission, Breaker, Transition};
 use crate::budget::Ledger;
 use crate::health::HealthWindow;
 use std::collections::BTreeMap;
 use windtunnel_core::{
     AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
-    FailReason, Health, JitterKind, KeyedStream, Nanodollars, Outcome, Plan, Planner, PolicySettings, RejectReason,
-    Request, ResponseInfo, RouteContext, Streams, Usage,
+    FailReason, Health, KeyedStream, Nanodollars, Outcome, Plan, Planner, PolicySettings, RejectReason, Request,
+    ResponseInfo, RouteContext, Streams, Usage,
 };
 
 /// A request in flight: slot and generation, so a late report for a finished
@@ -207,15 +207,7 @@ impl<P: Planner> Executor<P> {
         streams: &Streams,
     ) -> Executor<P> {
         let settings = planner.settings();
-        let backoff = Backoff {
-            base_ms: settings.retry.base_ms,
-            max_ms: settings.retry.max_ms,
-            jitter: match settings.retry.jitter {
-                JitterKind::None => Jitter::None,
-                JitterKind::Full => Jitter::Full,
-                JitterKind::Equal => Jitter::Equal,
-            },
-        };
+        let backoff = Backoff(settings.retry);
         let endpoints = facts
             .iter()
             .map(|f| EndpointState {

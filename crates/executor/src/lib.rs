@@ -35,7 +35,7 @@ mod budget;
 mod executor;
 mod health;
 
-pub use backoff::{Backoff, Jitter};
+pub use backoff::Backoff;
 pub use breaker::{Admission, Breaker, SuccessRateWindow, Transition, TripReason};
 pub use budget::Ledger;
 pub use executor::{Action, AttemptId, Cutoffs, Executor, FlightId, QUOTA_BENCH_MS, WakeKind};

@@ -57,13 +57,8 @@ struct Scripted {
 
 impl Planner for Scripted {
     fn settings(&self) -> PolicySettings {
-        let jitter = match self.backoff.jitter {
-            Jitter::None => JitterKind::None,
-            Jitter::Full => JitterKind::Full,
-            Jitter::Equal => JitterKind::Equal,
-        };
         PolicySettings {
-            retry: RetrySettings { base_ms: self.backoff.base_ms, max_ms: self.backoff.max_ms, jitter },
+            retry: self.backoff.0,
             // Breakers out of the way unless a test wants them.
             breaker: self.breaker.unwrap_or(BreakerSettings {
                 consecutive_failures: 0,
@@ -416,8 +411,13 @@ fn retry_waits_for_backoff_and_retry_after() {
     let mut plan = Plan::chain(vec![EndpointIdx(0)]);
     plan.max_attempts = Some(3);
     let script = [Step { ms: 20, error: Some((ErrorKind::RateLimited, Some(2000))), cost: 0 }, step(100, None)];
-    let recs =
-        run(plan, Some(ErrorAction::Retry), &script, 1, Backoff { base_ms: 100, max_ms: 100, jitter: Jitter::None });
+    let recs = run(
+        plan,
+        Some(ErrorAction::Retry),
+        &script,
+        1,
+        Backoff(RetrySettings { base_ms: 100, max_ms: 100, jitter: JitterKind::None }),
+    );
     let starts: Vec<u64> = recs
         .iter()
         .filter_map(|r| match r {
