@@ -80,8 +80,8 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
     // Lines wait until the bar is gone, so the two never interleave.
     let mut lines: Vec<String> = Vec::new();
-    // JUnit mirrors the lines: one case per scenario and assertion, and per
-    // baseline comparison (a scenario without assertions has an empty suite).
+    // JUnit: one case per assertion line (each assertion over the seeds) and
+    // per baseline line; a scenario without assertions has an empty suite.
     let mut suites: Vec<JunitSuite> = Vec::new();
     for scenario in &scenarios {
         let mut runs = Vec::new();
@@ -96,7 +96,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if runs[0].assertions.is_empty() {
             lines.push(format!("ok    {}: no assertions{seeds}", scenario.name));
         }
-        let mut suite = check_suite(scenario, &runs);
+        let mut suite = check_suite(&runs);
         for (k, first) in runs[0].assertions.iter().enumerate() {
             // The first seed that breaks it, or the first seed.
             let (report, shown) =
@@ -166,21 +166,22 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The JUnit suite of one scenario's runs, its cases still to add: named
-/// like a `run`'s for one seed, `<scenario> [seeds A–B]` for several.
-fn check_suite(scenario: &windtunnel_config::Scenario, runs: &[Report]) -> JunitSuite {
-    let first = runs.first().map_or(scenario.seed, |r| r.seed);
-    let last = runs.last().map_or(scenario.seed, |r| r.seed);
-    let seeds = if runs.len() > 1 { format!("{first}–{last}") } else { first.to_string() };
-    let policy = runs.first().map(|r| r.policy.clone()).unwrap_or_default();
-    JunitSuite {
-        name: format!("{} [{} {seeds}]", scenario.name, if runs.len() > 1 { "seeds" } else { "seed" }),
-        scenario: scenario.name.clone(),
-        properties: vec![
-            ("scenario".to_string(), scenario.name.clone()),
-            ("policy".to_string(), policy),
-            ("seeds".to_string(), seeds),
-        ],
-        cases: Vec::new(),
+/// The JUnit suite of one scenario's runs, its cases still to add: a
+/// `run`'s suite for the first seed, renamed `<scenario> [seeds A–B]` when
+/// there are several (`--seeds 0` is refused, so there is a first).
+fn check_suite(runs: &[Report]) -> JunitSuite {
+    let mut suite = runs.first().map(JunitSuite::of_report).unwrap_or_default();
+    suite.cases.clear();
+    if let (Some(first), Some(last)) = (runs.first(), runs.last())
+        && runs.len() > 1
+    {
+        let seeds = format!("{}–{}", first.seed, last.seed);
+        suite.name = format!("{} [seeds {seeds}]", first.scenario);
+        for (name, value) in &mut suite.properties {
+            if name == "seed" {
+                *value = seeds.clone();
+            }
+        }
     }
+    suite
 }

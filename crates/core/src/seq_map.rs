@@ -2,9 +2,9 @@
 //!
 //! Requests open and close in a sliding window of consecutive `seq`s, so a
 //! power-of-two table indexed by `seq & mask` finds each in O(1) with no
-//! hashing and no tree rebalancing. That matters: the invariant checker and
-//! the report relay keep per-request state and see every event of
-//! multi-million request replays. When two live requests would share a slot (the window
+//! hashing and no tree rebalancing. That matters: the invariant checker, the
+//! report's fault-window tracker and the report relay keep per-request state
+//! and see every event of multi-million request replays. When two live requests would share a slot (the window
 //! outgrew the table) the table doubles. Memory stays proportional to the
 //! requests in flight, never to the trace.
 

@@ -81,14 +81,15 @@ fn main() {
     let rounds = if benching { 15 } else { 1 };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench/bench-1m.toml");
     let s = windtunnel_config::load_scenario(&path, &[]).expect("scenarios/bench/bench-1m.toml loads");
-    // `WT_ONLY=bare|whole [WT_N=n]`: one kind of run only, n times (default
+    // `WT_ONLY=bare|whole|inline [WT_N=n]`: one kind of run only, n times (default
     // 1), for profilers (`valgrind --tool=callgrind` counts instructions,
     // which this machine's drift does not touch).
     if let Ok(only) = std::env::var("WT_ONLY") {
         let run = match only.as_str() {
             "bare" => bare,
+            "whole" => whole,
             "inline" => whole_inline,
-            _ => whole,
+            other => unreachable!("WT_ONLY={other}: expected bare, whole or inline"),
         };
         let n: usize = std::env::var("WT_N").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
         for _ in 0..n {

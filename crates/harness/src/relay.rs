@@ -63,9 +63,6 @@ pub enum RelayError {
     /// with [`Fold::Auto`](crate::Fold::Auto) folds on the replay's thread instead.
     #[error("cannot start the report thread")]
     Spawn(#[source] std::io::Error),
-    /// The sinks' thread stopped before the log ended.
-    #[error("the report thread stopped before the event log ended; the report would be incomplete")]
-    Stopped,
     /// The relay's own encoding did not decode (a bug, never bad input).
     #[error("internal error: the report relay's event stream did not decode at word {at_word}")]
     Garbled {
@@ -94,18 +91,15 @@ where
             encoder: Encoder::default(),
             full: full_tx,
             empty: empty_rx,
-            stopped: false,
         };
         let out = body(&mut relay);
         if !relay.chunk.words.is_empty() {
             relay.send();
         }
-        let stopped = relay.stopped;
         // Closing the channel ends the receiver's loop.
         drop(relay);
         match receiver.join() {
-            Ok(Ok(())) if !stopped => Ok(out),
-            Ok(Ok(())) => Err(RelayError::Stopped),
+            Ok(Ok(())) => Ok(out),
             Ok(Err(garbled)) => Err(RelayError::Garbled { at_word: garbled.at_word }),
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -119,23 +113,20 @@ pub struct Relay {
     encoder: Encoder,
     full: SyncSender<Chunk>,
     empty: Receiver<Chunk>,
-    /// The receiver is gone: events are being lost.
-    stopped: bool,
 }
 
 impl Relay {
     #[cold]
     #[inline(never)]
     fn send(&mut self) {
-        if self.stopped {
-            // Nobody reads any more (the run fails with `Stopped`): keep the chunk.
-            self.chunk.clear();
-            return;
-        }
         let next = self.empty.try_recv().unwrap_or_else(|_| Chunk::with_capacity(CHUNK_WORDS));
         let full = std::mem::replace(&mut self.chunk, next);
-        if self.full.send(full).is_err() {
-            self.stopped = true;
+        // A closed channel means the receiver ended early, with `Garbled` or
+        // a panic, which `relayed` reports once the replay is done; until
+        // then the chunk is reused.
+        if let Err(mpsc::SendError(mut unsent)) = self.full.send(full) {
+            unsent.clear();
+            self.chunk = unsent;
         }
     }
 }

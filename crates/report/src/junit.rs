@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 /// One `<testsuite>`: the checks of one scenario (one run, or one scenario
 /// over seeds in `check`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JunitSuite {
     /// The suite's name (`quickstart [seed 42]`).
     pub name: String,

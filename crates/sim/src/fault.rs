@@ -165,12 +165,15 @@ mod tests {
         let mut often = Vec::new();
         for t in (0..7_200_000).step_by(37) {
             while let Some(x) = w.announce(t) {
+                // Announced at the first ask at or after its start, not later.
+                assert!(x.0 <= t && t < x.0 + 37, "{x:?} announced at {t}");
                 often.push(x);
             }
             // Asking again, or about an earlier time, announces nothing new.
             assert_eq!(w.announce(t), None);
             assert_eq!(w.announce(t / 2), None);
         }
+        assert!(often.len() > 50, "an hour of windows every minute: {}", often.len());
         let seldom: Vec<_> = seldom.into_iter().filter(|&(s, _)| s < 7_200_000 - 37).collect();
         assert_eq!(often[..seldom.len()], seldom[..]);
         let mut fixed = FaultWindows::new(

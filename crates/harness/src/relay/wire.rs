@@ -124,77 +124,40 @@ fn breaker_state(i: u64) -> Option<BreakerState> {
     }
 }
 
-/// The two most recent symbols of one request field, checked by pointer
-/// before the map: readers intern strings, so a trace's few tenants and
-/// classes are a few `Arc`s.
-struct Recent([(Sym, u32); 2]);
-
-impl Recent {
-    /// Starts with fresh allocations no request shares, so the first lookups miss.
-    fn new() -> Recent {
-        Recent([(Sym::from(""), 0), (Sym::from(""), 0)])
-    }
-
-    #[inline(always)]
-    fn get(&self, s: &Sym) -> Option<u32> {
-        let [(a, na), (b, nb)] = &self.0;
-        if std::sync::Arc::ptr_eq(a, s) {
-            Some(*na)
-        } else if std::sync::Arc::ptr_eq(b, s) {
-            Some(*nb)
-        } else {
-            None
-        }
-    }
-
-    fn put(&mut self, s: &Sym, n: u32) {
-        self.0[1] = std::mem::replace(&mut self.0[0], (s.clone(), n));
-    }
-}
-
 /// The sending side: numbers the strings it has sent.
+#[derive(Default)]
 pub(crate) struct Encoder {
+    /// By string; [`SymMap`] checks its recent keys by pointer inline, so a
+    /// trace's few interned tenants and classes cost a comparison or two.
     symbols: SymMap<u32>,
     next_symbol: u32,
-    tenants: Recent,
-    classes: Recent,
-}
-
-impl Default for Encoder {
-    fn default() -> Encoder {
-        Encoder { symbols: SymMap::new(), next_symbol: 0, tenants: Recent::new(), classes: Recent::new() }
-    }
 }
 
 impl Encoder {
     /// The number of `s`, writing its `SYMBOL` record first if it is new.
-    /// (Strings are request fields: a length past 4 GiB cannot occur.)
-    #[inline(never)]
+    #[inline(always)]
     fn symbol(&mut self, out: &mut Chunk, s: &Sym) -> u32 {
         let next = self.next_symbol;
         let n = *self.symbols.get_or_insert_with(s, || next);
         if n == next {
-            self.next_symbol += 1;
-            let bytes = s.as_bytes();
-            out.words.push(header(kind::SYMBOL, 0, 0, 0) | (bytes.len() as u64) << 32);
-            out.words.extend(bytes.chunks(8).map(|c| {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(w)
-            }));
+            self.introduce(out, s);
         }
         n
     }
 
-    #[inline(always)]
-    fn recent(&mut self, out: &mut Chunk, s: &Sym, class: bool) -> u32 {
-        let cache = if class { &self.classes } else { &self.tenants };
-        if let Some(n) = cache.get(s) {
-            return n;
-        }
-        let n = self.symbol(out, s);
-        if class { &mut self.classes } else { &mut self.tenants }.put(s, n);
-        n
+    /// Writes the `SYMBOL` record of the next number. (Strings are request
+    /// fields: a length past 4 GiB cannot occur.)
+    #[cold]
+    #[inline(never)]
+    fn introduce(&mut self, out: &mut Chunk, s: &Sym) {
+        self.next_symbol += 1;
+        let bytes = s.as_bytes();
+        out.words.push(header(kind::SYMBOL, 0, 0, 0) | (bytes.len() as u64) << 32);
+        out.words.extend(bytes.chunks(8).map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        }));
     }
 
     /// Appends one event.
@@ -211,8 +174,8 @@ impl Encoder {
 
     #[inline(never)]
     fn arrived(&mut self, out: &mut Chunk, at: u64, r: &Request) {
-        let tenant = self.recent(out, &r.tenant, false);
-        let class = self.recent(out, &r.class, true);
+        let tenant = self.symbol(out, &r.tenant);
+        let class = self.symbol(out, &r.class);
         let model = r.model.as_ref().map(|m| self.symbol(out, m));
         let lang = r.lang.as_ref().map(|l| self.symbol(out, l));
         let (f_model, model) = opt(F2, model.map(u64::from));
