@@ -130,6 +130,12 @@ impl InvariantChecker {
     /// copy of this function per kind, each holding only those checks.
     #[inline(never)]
     fn feed<const KIND: u8>(&mut self, event: &Event<'_>) {
+        // Always true (`record` matched the kind), but stated here so the
+        // compiler knows the kind in this copy and folds each check's own
+        // `match` on it: several compares and loads per check fewer.
+        if kind_of(event) != KIND {
+            return;
+        }
         let (w, open) = (&self.world, &mut self.open);
         self.conservation.feed(KIND, event, open, w);
         self.breaker_respected.feed(KIND, event, open, w);
@@ -144,6 +150,20 @@ impl InvariantChecker {
         {
             open.close(req.seq);
         }
+    }
+}
+
+/// The [`kind`] bit of an event; 0 for kinds no check reads.
+#[inline(always)]
+fn kind_of(event: &Event<'_>) -> u8 {
+    match event {
+        Event::Arrived { .. } => kind::ARRIVED,
+        Event::AttemptStarted { .. } => kind::ATTEMPT_STARTED,
+        Event::AttemptFinished { .. } => kind::ATTEMPT_FINISHED,
+        Event::AttemptCancelled { .. } => kind::ATTEMPT_CANCELLED,
+        Event::Breaker { .. } => kind::BREAKER,
+        Event::Finished { .. } => kind::FINISHED,
+        Event::Failover { .. } | Event::FaultWindow { .. } => 0,
     }
 }
 
