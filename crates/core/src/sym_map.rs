@@ -18,14 +18,32 @@ const RECENT: usize = 4;
 pub struct SymMap<V> {
     values: Vec<V>,
     index: BTreeMap<Box<str>, usize>,
-    recent: [Option<(Sym, usize)>; RECENT],
+    /// The recent keys' addresses (0: none yet) and their places in
+    /// `values`: a lookup compares plain integers, which compiles to a few
+    /// instructions where comparing `Option<(Sym, usize)>` took dozens.
+    recent: [(usize, usize); RECENT],
+    /// The recent keys themselves, held so that an address in `recent` stays
+    /// theirs: no other string can be allocated there while it is listed.
+    recent_keys: [Option<Sym>; RECENT],
     next: usize,
 }
 
 impl<V> Default for SymMap<V> {
     fn default() -> SymMap<V> {
-        SymMap { values: Vec::new(), index: BTreeMap::new(), recent: [const { None }; RECENT], next: 0 }
+        SymMap {
+            values: Vec::new(),
+            index: BTreeMap::new(),
+            recent: [(0, 0); RECENT],
+            recent_keys: [const { None }; RECENT],
+            next: 0,
+        }
     }
+}
+
+/// The address of a key's string: equal for clones of one `Arc`, never 0.
+#[inline(always)]
+fn address(key: &Sym) -> usize {
+    Arc::as_ptr(key).cast::<u8>().addr()
 }
 
 impl<V> SymMap<V> {
@@ -38,8 +56,9 @@ impl<V> SymMap<V> {
     #[inline(always)]
     pub fn get_or_insert_with(&mut self, key: &Sym, make: impl FnOnce() -> V) -> &mut V {
         // The common case inline: a recent key, by pointer.
-        let i = match self.recent.iter().flatten().find(|(k, _)| Arc::ptr_eq(k, key)) {
-            Some((_, i)) => *i,
+        let at = address(key);
+        let i = match self.recent.iter().find(|(a, _)| *a == at) {
+            Some(&(_, i)) => i,
             None => self.slot(key, make),
         };
         &mut self.values[i]
@@ -56,7 +75,8 @@ impl<V> SymMap<V> {
                 self.values.len() - 1
             }
         };
-        self.recent[self.next] = Some((key.clone(), i));
+        self.recent[self.next] = (address(key), i);
+        self.recent_keys[self.next] = Some(key.clone());
         self.next = (self.next + 1) % RECENT;
         i
     }
@@ -92,5 +112,20 @@ mod tests {
         assert_eq!(m.get("batch"), Some(&3));
         assert_eq!(m.iter().map(|(k, _)| k).take(2).collect::<Vec<_>>(), ["batch", "interactive"]);
         assert_eq!(m.iter().count(), 12);
+    }
+
+    #[test]
+    fn a_string_freed_and_another_allocated_in_its_place_is_a_new_key() {
+        // Each key is dropped right after its lookup, so without the map
+        // holding its recent keys the allocator would hand the next string
+        // the same address, and the lookup by address would find the old entry.
+        // The names are made first, so the key is each round's only allocation.
+        let names: Vec<String> = (0..100).map(|i| format!("t{i:02}")).collect();
+        let mut m: SymMap<usize> = SymMap::new();
+        for (i, name) in names.iter().enumerate() {
+            let key = Sym::from(name.as_str());
+            assert_eq!(*m.get_or_insert_with(&key, || i), i, "{name}");
+        }
+        assert_eq!(m.iter().count(), 100);
     }
 }

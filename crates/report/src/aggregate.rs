@@ -9,6 +9,7 @@
 //! [`ErrorKind`] position, a time bucket is one integer division away, and
 //! the only map lookup is the class name on `Finished`, as before.
 
+use crate::bin_counts::BinCounts;
 use crate::fault_windows::FaultWindows;
 use crate::schema::*;
 use crate::timeseries::Series;
@@ -52,8 +53,8 @@ pub struct Aggregator {
     cost: Nanodollars,
     wasted: Nanodollars,
     endpoints: Vec<EndpointStats>,
-    latency: Histogram<u64>,
-    ttft: Histogram<u64>,
+    latency: BinCounts,
+    ttft: BinCounts,
     classes: SymMap<ClassStats>,
     sla_violations: u64,
     failovers: u64,
@@ -67,14 +68,6 @@ pub struct Aggregator {
 /// Significant figures of the latency histograms: 3 keeps every percentile
 /// within 0.1% of the exact value at a few tens of KiB per histogram.
 const SIGFIG: u8 = 3;
-
-#[expect(clippy::expect_used, reason = "a 1 h bound at 3 significant figures is a valid constant configuration")]
-fn histogram() -> Histogram<u64> {
-    // Auto-resizing: any latency fits; the bound only sizes the first allocation.
-    let mut h = Histogram::new_with_max(3_600_000, SIGFIG).expect("valid histogram bounds");
-    h.auto(true);
-    h
-}
 
 impl Aggregator {
     /// An aggregator for a run of `scenario`.
@@ -93,8 +86,8 @@ impl Aggregator {
             cost: Nanodollars::ZERO,
             wasted: Nanodollars::ZERO,
             endpoints: vec![EndpointStats::default(); scenario.endpoints.len()],
-            latency: histogram(),
-            ttft: histogram(),
+            latency: BinCounts::new(SIGFIG),
+            ttft: BinCounts::new(SIGFIG),
             classes: SymMap::new(),
             sla_violations: 0,
             failovers: 0,
@@ -117,6 +110,7 @@ impl Aggregator {
     /// and `assertions` are empty: fill them with [`Report::set_invariants`]
     /// and then [`Report::evaluate`].
     pub fn report(&self, head: ReportHead) -> Report {
+        let (latency, ttft) = (self.latency.histogram(), self.ttft.histogram());
         let pct = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
         let per_success =
             if self.succeeded > 0 { Nanodollars(self.cost.0 / self.succeeded as i64) } else { Nanodollars::ZERO };
@@ -148,13 +142,13 @@ impl Aggregator {
                 by_endpoint: self.endpoint_names.iter().cloned().zip(self.endpoints.iter().map(|e| e.cost)).collect(),
             },
             latency_ms: LatencySection {
-                p50: pct(&self.latency, 0.5),
-                p90: pct(&self.latency, 0.9),
-                p95: pct(&self.latency, 0.95),
-                p99: pct(&self.latency, 0.99),
-                max: self.latency.max(),
+                p50: pct(&latency, 0.5),
+                p90: pct(&latency, 0.9),
+                p95: pct(&latency, 0.95),
+                p99: pct(&latency, 0.99),
+                max: latency.max(),
             },
-            ttft_ms: TtftSection { p50: pct(&self.ttft, 0.5), p95: pct(&self.ttft, 0.95), p99: pct(&self.ttft, 0.99) },
+            ttft_ms: TtftSection { p50: pct(&ttft, 0.5), p95: pct(&ttft, 0.95), p99: pct(&ttft, 0.99) },
             sla: SlaSection {
                 violations: self.sla_violations,
                 rate: rate(self.sla_violations, self.requests),
@@ -193,7 +187,7 @@ impl Aggregator {
             quality: QualitySection {
                 mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
             },
-            timeseries: self.series.build(&self.endpoint_names, &self.latency),
+            timeseries: self.series.build(&self.endpoint_names, &latency),
         }
     }
 }
@@ -296,12 +290,12 @@ impl Aggregator {
         match outcome {
             Outcome::Succeeded => {
                 self.succeeded += 1;
-                let _ = self.latency.record(latency);
+                self.latency.record(latency);
                 self.series.succeeded(req.at_ms, latency);
                 if req.stream
                     && let Some(t) = ttft_ms
                 {
-                    let _ = self.ttft.record(t);
+                    self.ttft.record(t);
                 }
                 if let Some(q) = quality {
                     self.quality_sum += q;

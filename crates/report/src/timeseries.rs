@@ -13,10 +13,11 @@
 //!   latency chart lines up with the fault windows the requests arrived into.
 //!
 //! Per-bucket latency percentiles come from a small histogram at
-//! [`BUCKET_SIGFIG`] significant figures, created at the bucket's first
+//! [`BUCKET_SIGFIG`] significant figures, grown at the bucket's first
 //! success; merging buckets adds their histograms, so percentiles stay
 //! percentiles of the merged bucket, not averages of percentiles.
 
+use crate::bin_counts::BinCounts;
 use crate::schema::{Bucket, HistogramBin, Percentiles, TimeSeries};
 use hdrhistogram::Histogram;
 use windtunnel_core::Nanodollars;
@@ -60,7 +61,7 @@ pub(crate) struct Series {
     cost: Vec<Nanodollars>,
     succeeded: Vec<u64>,
     failed: Vec<u64>,
-    latency: Vec<Option<Histogram<u32>>>,
+    latency: Vec<BinCounts>,
 }
 
 impl Series {
@@ -74,7 +75,7 @@ impl Series {
             cost: vec![Nanodollars::ZERO; BUCKETS],
             succeeded: vec![0; BUCKETS],
             failed: vec![0; BUCKETS],
-            latency: (0..BUCKETS).map(|_| None).collect(),
+            latency: vec![BinCounts::new(BUCKET_SIGFIG); BUCKETS],
         }
     }
 
@@ -118,16 +119,8 @@ impl Series {
             self.cost[i] = self.cost[2 * i] + self.cost[2 * i + 1];
             self.succeeded[i] = self.succeeded[2 * i] + self.succeeded[2 * i + 1];
             self.failed[i] = self.failed[2 * i] + self.failed[2 * i + 1];
-            let mut h = self.latency[2 * i].take();
-            if let Some(b) = self.latency[2 * i + 1].take() {
-                match &mut h {
-                    // Both are auto-resizing, so adding cannot run out of range.
-                    Some(a) => {
-                        let _ = a.add(&b);
-                    }
-                    None => h = Some(b),
-                }
-            }
+            let mut h = std::mem::replace(&mut self.latency[2 * i], BinCounts::new(BUCKET_SIGFIG));
+            h.add(&self.latency[2 * i + 1]);
             self.latency[i] = h;
         }
         for i in BUCKETS / 2..BUCKETS {
@@ -135,7 +128,7 @@ impl Series {
             self.cost[i] = Nanodollars::ZERO;
             self.succeeded[i] = 0;
             self.failed[i] = 0;
-            self.latency[i] = None;
+            self.latency[i] = BinCounts::new(BUCKET_SIGFIG);
         }
         self.width *= 2;
         self.used = self.used.div_ceil(2);
@@ -161,16 +154,7 @@ impl Series {
     pub(crate) fn succeeded(&mut self, arrived: u64, latency: u64) {
         let i = self.slot(arrived, ARRIVAL_CLOCK);
         self.succeeded[i] += 1;
-        let h = match &mut self.latency[i] {
-            Some(h) => h,
-            slot @ None => match Histogram::new(BUCKET_SIGFIG) {
-                Ok(h) => slot.insert(h),
-                Err(_) => return,
-            },
-        };
-        // Auto-resizing: every value fits; a count overflow (4 G samples in one
-        // bucket) would only drop the sample.
-        let _ = h.record(latency);
+        self.latency[i].record(latency);
     }
 
     #[inline]
@@ -189,7 +173,7 @@ impl Series {
                 cost_usd: self.cost[i],
                 succeeded: self.succeeded[i],
                 failed: self.failed[i],
-                latency_ms: self.latency[i].as_ref().filter(|h| !h.is_empty()).map(|h| Percentiles {
+                latency_ms: (!self.latency[i].is_empty()).then(|| self.latency[i].histogram()).map(|h| Percentiles {
                     p50: h.value_at_quantile(0.5),
                     p95: h.value_at_quantile(0.95),
                     p99: h.value_at_quantile(0.99),
