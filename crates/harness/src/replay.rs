@@ -13,8 +13,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, Planner,
-    Scheduled, Started, Streams, Sym,
+    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, PerKind,
+    Planner, Scheduled, Started, Streams, Sym,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
@@ -186,7 +186,8 @@ pub fn run_with<P: Planner>(
 ) -> Result<Report, RunError> {
     let mut aggregator = Aggregator::new(scenario);
     let mut checker = InvariantChecker::new(invariant_world(scenario));
-    let mut sinks = (&mut aggregator, &mut checker);
+    // One outlined call per event for both (see `PerKind`).
+    let mut sinks = PerKind((&mut aggregator, &mut checker));
     let relay = match opts.fold {
         Fold::Auto => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         Fold::Inline => false,

@@ -54,7 +54,10 @@ impl BinCounts {
     #[cold]
     #[inline(never)]
     fn grow_and_record(&mut self, bin: usize) {
-        self.counts.resize(bin + 1, 0);
+        // To the end of the bin's bucket: a few growths per histogram, not
+        // one per new bin.
+        let half_magnitude = self.magnitude - 1;
+        self.counts.resize(((bin >> half_magnitude) + 1) << half_magnitude, 0);
         self.counts[bin] += 1;
     }
 
