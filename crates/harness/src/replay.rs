@@ -63,11 +63,25 @@ impl Agenda {
         self.heap.peek().map(|r| r.0.0)
     }
 
-    fn pop(&mut self) -> Option<(u64, Pending)> {
+    /// The earliest entry's time and place; the entry stays in the slab, to
+    /// be read in place (it is large: moving it out cost two copies per
+    /// attempt) and then [`Agenda::release`]d.
+    fn pop(&mut self) -> Option<(u64, u32)> {
         let Reverse((at, _, idx)) = self.heap.pop()?;
-        let p = self.slab[idx as usize].take()?;
-        self.free.push(idx);
-        Some((at, p))
+        Some((at, idx))
+    }
+
+    fn get(&self, idx: u32) -> Option<&Pending> {
+        self.slab.get(idx as usize)?.as_ref()
+    }
+
+    /// Frees a popped entry's place.
+    fn release(&mut self, idx: u32) {
+        if let Some(slot) = self.slab.get_mut(idx as usize)
+            && slot.take().is_some()
+        {
+            self.free.push(idx);
+        }
     }
 
     fn get_mut(&mut self, idx: u32) -> Option<&mut Pending> {
@@ -282,27 +296,32 @@ pub fn replay<P: Planner>(
             (None, None) => break,
         };
         if heap_first {
-            let Some((at, pending)) = agenda.pop() else { break };
+            let Some((at, idx)) = agenda.pop() else { break };
             now = at;
             // Windows are announced up to the last arrival at most: the run's
             // tail (answers still coming in) depends on the policy, and the
             // set of windows must not (common random numbers).
             let horizon = if next.is_none() { now.min(last_arrival) } else { now };
             announce_faults(&mut sims, horizon, log);
-            match pending {
-                Pending::Attempt { cancelled: true, .. } => {}
-                Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false } => {
+            match agenda.get(idx) {
+                None => break,
+                Some(Pending::Attempt { cancelled: true, .. }) => agenda.release(idx),
+                Some(&Pending::Attempt { id, endpoint, ref scheduled, cut, cancelled: false }) => {
                     outstanding.take(id);
                     let report = if cut {
-                        let usage = sims[endpoint.get()].cancel(now, &scheduled);
+                        let usage = sims[endpoint.get()].cancel(now, scheduled);
                         let ttft = scheduled.first_token_at.filter(|&t| t <= now).map(|t| t - scheduled.started_at);
                         AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, ttft)
                     } else {
-                        scheduled.report
+                        scheduled.report.clone()
                     };
+                    agenda.release(idx);
                     executor.on_report(now, id, report, log, &mut actions);
                 }
-                Pending::Wake { flight, kind, token } => executor.on_wake(now, flight, kind, token, log, &mut actions),
+                Some(&Pending::Wake { flight, kind, token }) => {
+                    agenda.release(idx);
+                    executor.on_wake(now, flight, kind, token, log, &mut actions);
+                }
             }
         } else {
             let Some(req) = next.take() else { break };
