@@ -354,15 +354,15 @@ impl<P: Planner> Executor<P> {
     ) {
         let mut skips = Skips::default();
         match self.claim(now, id, from, &mut skips) {
-            Some((pos, probe, reserved)) => {
+            Some(claim) => {
                 if let (Some((from_e, kind)), Some(f)) = (failed, self.flight(id)) {
-                    let to = f.plan.chain[pos];
+                    let to = f.plan.chain[claim.pos];
                     log.record(&Event::Failover { at: now, req: &f.req, from: from_e, to, reason: kind });
                 }
                 if let Some(f) = self.flight_mut(id) {
                     f.retries_here = 0;
                 }
-                self.start_attempt(now, id, pos, probe, reserved, log, out);
+                self.start_attempt(now, id, claim, log, out);
             }
             None => {
                 let Some(f) = self.flight(id) else { return };
@@ -383,9 +383,8 @@ impl<P: Planner> Executor<P> {
         }
     }
 
-    /// Finds the first usable chain entry at or after `from` and reserves its
-    /// cost: (position, is a probe, reservation).
-    fn claim(&mut self, now: u64, id: FlightId, from: usize, skips: &mut Skips) -> Option<(usize, bool, Nanodollars)> {
+    /// Finds the first usable chain entry at or after `from` and reserves its cost.
+    fn claim(&mut self, now: u64, id: FlightId, from: usize, skips: &mut Skips) -> Option<Claim> {
         let f = self.flights.get(id.slot as usize)?.as_ref().filter(|f| f.generation == id.generation)?;
         if f.attempts >= f.plan.attempt_limit() || now >= f.deadline_at {
             return None;
@@ -417,22 +416,13 @@ impl<P: Planner> Executor<P> {
                 skips.budget = true;
                 continue;
             }
-            return Some((pos, probe, amount));
+            return Some(Claim { pos, probe, reserved: amount, tokens });
         }
         None
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site; the arguments are the attempt's identity")]
-    fn start_attempt(
-        &mut self,
-        now: u64,
-        id: FlightId,
-        pos: usize,
-        probe: bool,
-        reserved: Nanodollars,
-        log: &mut impl EventSink,
-        out: &mut Vec<Action>,
-    ) {
+    fn start_attempt(&mut self, now: u64, id: FlightId, claim: Claim, log: &mut impl EventSink, out: &mut Vec<Action>) {
+        let Claim { pos, probe, reserved, tokens } = claim;
         let Some(Some(f)) = self.flights.get_mut(id.slot as usize) else { return };
         let endpoint = f.plan.chain[pos];
         f.pos = pos;
@@ -466,7 +456,7 @@ impl<P: Planner> Executor<P> {
             endpoint,
             attempt_limit: f.plan.attempt_limit(),
             probe,
-            tokens: self.facts[endpoint.get()].tokens(&f.req),
+            tokens,
             plan_deadline_ms: f.plan.deadline_ms,
         });
         out.push(Action::Start {
@@ -582,8 +572,8 @@ impl<P: Planner> Executor<P> {
                         }
                         let from = f.pos.max(r.pos) + 1;
                         let mut skips = Skips::default();
-                        if let Some((pos, probe, reserved)) = self.claim(now, id.flight, from, &mut skips) {
-                            self.start_attempt(now, id.flight, pos, probe, reserved, log, out);
+                        if let Some(claim) = self.claim(now, id.flight, from, &mut skips) {
+                            self.start_attempt(now, id.flight, claim, log, out);
                             return;
                         }
                         // No tier left: the last answer stands.
@@ -736,11 +726,11 @@ impl<P: Planner> Executor<P> {
                     return;
                 }
                 let mut skips = Skips::default();
-                if let Some((p, probe, reserved)) = self.claim(now, flight, pos + 1, &mut skips) {
+                if let Some(claim) = self.claim(now, flight, pos + 1, &mut skips) {
                     if let Some(f) = self.flight_mut(flight) {
                         f.hedged = true;
                     }
-                    self.start_attempt(now, flight, p, probe, reserved, log, out);
+                    self.start_attempt(now, flight, claim, log, out);
                 }
             }
             WakeKind::Retry => {
@@ -760,10 +750,8 @@ impl<P: Planner> Executor<P> {
                 }
                 let mut skips = Skips::default();
                 match self.claim(now, flight, pos, &mut skips) {
-                    Some((p, probe, reserved)) if p == pos => {
-                        self.start_attempt(now, flight, p, probe, reserved, log, out)
-                    }
-                    Some((_, _, reserved)) => {
+                    Some(claim) if claim.pos == pos => self.start_attempt(now, flight, claim, log, out),
+                    Some(Claim { reserved, .. }) => {
                         // The endpoint cannot take it now (breaker, budget): give
                         // the reservation back and move on.
                         if let Some(f) = self.flight(flight) {
@@ -799,6 +787,20 @@ impl<P: Planner> Executor<P> {
         self.generations[id.slot as usize] = self.generations[id.slot as usize].wrapping_add(1);
         self.free.push(id.slot);
     }
+}
+
+/// A chain entry that can take the next attempt, its cost reserved.
+#[derive(Clone, Copy, Debug)]
+struct Claim {
+    /// Its position in the chain.
+    pos: usize,
+    /// A half-open breaker's probe.
+    probe: bool,
+    /// The budget reservation.
+    reserved: Nanodollars,
+    /// The request's (input, max_tokens) as the endpoint counts them, for
+    /// the `AttemptStarted` event.
+    tokens: (u32, u32),
 }
 
 fn breaker_event(at: u64, endpoint: EndpointIdx, t: Transition) -> Event<'static> {
