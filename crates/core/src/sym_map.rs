@@ -118,7 +118,8 @@ mod tests {
     fn a_string_freed_and_another_allocated_in_its_place_is_a_new_key() {
         // Each key is dropped right after its lookup, so without the map
         // holding its recent keys the allocator would hand the next string
-        // the same address, and the lookup by address would find the old entry.
+        // the same address (glibc's does: it reuses the chunk just freed),
+        // and the lookup by address would find the old entry.
         // The names are made first, so the key is each round's only allocation.
         let names: Vec<String> = (0..100).map(|i| format!("t{i:02}")).collect();
         let mut m: SymMap<usize> = SymMap::new();

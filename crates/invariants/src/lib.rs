@@ -25,9 +25,10 @@
 //!   needs (conservation's arrival, attempt_limit's count) sits in one shared
 //!   record per open request, a field per check, because one lookup per event
 //!   instead of one per check is most of the checker's speed on long replays.
-//! - **Static dispatch.** `record` is inlined where the executor builds an
-//!   event, so the match on its kind folds away and the call goes straight to
-//!   the copy of the checker specialised for that kind.
+//! - **Static dispatch.** `record` and the per-kind `feed` are inlined where
+//!   the event is built, so the match on its kind folds away and only the
+//!   checks that read that kind remain; the harness outlines them, with the
+//!   aggregator's work, in one function per kind (core's `PerKind`).
 //! - **Streaming, constant memory in the trace length.** The checker is an
 //!   [`EventSink`]: it sees each event once, in time order, and keeps
 //!   per-request state only while the request is open (between its `Arrived`

@@ -20,7 +20,8 @@
 //!   in-flight requests' tried endpoints, one small record per fault window),
 //!   so a 4 M-request replay costs what a 1 M one does. In steady state it
 //!   allocates nothing per event; only first sightings allocate (a new SLA
-//!   class, a time bucket's first success, a fault window, ring growth).
+//!   class, a fault window, table growth, a latency histogram's first value
+//!   in a bucket of its bins, of which there are a few dozen).
 //! - A [`Report`] is plain data in SPEC's key order; everything after
 //!   aggregation (assertions, rendering) reads only the report, never the
 //!   aggregator, so each renderer is a pure function of it.
