@@ -59,7 +59,7 @@ impl Check for Deadline {
                 } else {
                     *self.class_deadlines.get_or_insert_with(&req.class, || world.class_deadline_ms(&req.class))
                 };
-                let Some(ms) = tightest(tightest(req.deadline_ms, plan_deadline_ms), class_deadline) else {
+                let Some(ms) = tightest([req.deadline_ms, plan_deadline_ms, class_deadline]) else {
                     return;
                 };
                 let arrival = match self.arrived_late.is_empty() {
@@ -92,14 +92,13 @@ impl Check for Deadline {
     }
 }
 
-/// The earlier of two optional deadlines.
+/// The earliest of optional deadlines. Branch-free: `u64::MAX` stands for
+/// none, which is what a deadline of `u64::MAX` ms means anyway (no attempt
+/// starts that late).
 #[inline(always)]
-fn tightest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
+fn tightest(deadlines: [Option<u64>; 3]) -> Option<u64> {
+    let ms = deadlines.iter().fold(u64::MAX, |t, d| t.min(d.unwrap_or(u64::MAX)));
+    (ms != u64::MAX).then_some(ms)
 }
 
 #[cfg(test)]

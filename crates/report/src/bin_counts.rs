@@ -17,29 +17,29 @@
 
 use hdrhistogram::Histogram;
 
-/// Counts of values in `hdrhistogram`'s bins for some significant figures.
-#[derive(Clone, Debug)]
-pub(crate) struct BinCounts {
-    /// `hdrhistogram`'s sub-bucket count magnitude: bucket 0 holds the
-    /// values below `2^magnitude` one per bin; each further bucket holds
-    /// twice the range of the one before in half as many bins.
-    magnitude: u32,
-    /// Significant figures, for the `Histogram` the counts become.
-    sigfig: u8,
-    /// By bin; grown to the highest bin used, so an unused histogram
-    /// allocates nothing.
+/// Counts of values in `hdrhistogram`'s bins for `SIGFIG` significant
+/// figures (1 to 5). The figures are a type parameter so that the bin
+/// arithmetic compiles to constant shifts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BinCounts<const SIGFIG: u8> {
+    /// By bin; grown to the end of the highest bucket used, so an unused
+    /// histogram allocates nothing.
     counts: Vec<u64>,
 }
 
-impl BinCounts {
-    /// Empty counts with `sigfig` significant figures: 1 to 5 (`hdrhistogram`
-    /// also takes 0, which is taken as 1 here).
-    pub(crate) fn new(sigfig: u8) -> BinCounts {
-        let sigfig = sigfig.clamp(1, 5);
-        // The smallest power of two at or above 2 × 10^sigfig, as
-        // `hdrhistogram` sizes its sub-buckets.
-        let single_unit_range = 2 * 10u64.pow(u32::from(sigfig));
-        BinCounts { magnitude: single_unit_range.next_power_of_two().trailing_zeros(), sigfig, counts: Vec::new() }
+impl<const SIGFIG: u8> BinCounts<SIGFIG> {
+    /// `hdrhistogram`'s sub-bucket count magnitude: bucket 0 holds the
+    /// values below `2^MAGNITUDE` one per bin; each further bucket holds twice
+    /// the range of the one before in half as many bins. The smallest power
+    /// of two at or above 2 × 10^SIGFIG, as `hdrhistogram` sizes its sub-buckets.
+    const MAGNITUDE: u32 = {
+        assert!(SIGFIG >= 1 && SIGFIG <= 5, "hdrhistogram's significant figures are 1 to 5");
+        (2 * 10u64.pow(SIGFIG as u32)).next_power_of_two().trailing_zeros()
+    };
+
+    /// Empty counts.
+    pub(crate) fn new() -> Self {
+        BinCounts { counts: Vec::new() }
     }
 
     /// Counts one value.
@@ -57,7 +57,7 @@ impl BinCounts {
     fn grow_and_record(&mut self, bin: usize) {
         // To the end of the bin's bucket: a few growths per histogram, not
         // one per new bin.
-        let half_magnitude = self.magnitude - 1;
+        let half_magnitude = Self::MAGNITUDE - 1;
         self.counts.resize(((bin >> half_magnitude) + 1) << half_magnitude, 0);
         self.counts[bin] += 1;
     }
@@ -66,7 +66,7 @@ impl BinCounts {
     /// magnitude of 0.
     #[inline(always)]
     fn bin(&self, value: u64) -> usize {
-        let m = self.magnitude;
+        let m = Self::MAGNITUDE;
         let bucket = (64 - m) - (value | ((1 << m) - 1)).leading_zeros();
         let sub_bucket = (value >> bucket) as usize;
         ((bucket as usize + 1) << (m - 1)) + sub_bucket - (1 << (m - 1))
@@ -74,7 +74,7 @@ impl BinCounts {
 
     /// The lowest value of bin `i`: `hdrhistogram`'s `value_for`.
     fn lowest_value(&self, i: usize) -> u64 {
-        let half_magnitude = self.magnitude - 1;
+        let half_magnitude = Self::MAGNITUDE - 1;
         let half = 1usize << half_magnitude;
         match (i >> half_magnitude).checked_sub(1) {
             // The lower half of bucket 0: one value per bin.
@@ -88,9 +88,8 @@ impl BinCounts {
         self.counts.iter().all(|&c| c == 0)
     }
 
-    /// Adds `other`'s counts (of the same significant figures) to these.
-    pub(crate) fn add(&mut self, other: &BinCounts) {
-        debug_assert_eq!(self.magnitude, other.magnitude, "adding counts of other significant figures");
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &Self) {
         if self.counts.len() < other.counts.len() {
             self.counts.resize(other.counts.len(), 0);
         }
@@ -101,9 +100,9 @@ impl BinCounts {
 
     /// The counts as an auto-resizing `hdrhistogram` of the same
     /// significant figures.
-    #[expect(clippy::expect_used, reason = "`new` clamps the significant figures to 1..=5, which hdrhistogram accepts")]
+    #[expect(clippy::expect_used, reason = "`MAGNITUDE` checks at compile time that hdrhistogram accepts the figures")]
     pub(crate) fn histogram(&self) -> Histogram<u64> {
-        let mut h = Histogram::new(self.sigfig).expect("valid significant figures");
+        let mut h = Histogram::new(SIGFIG).expect("valid significant figures");
         for (i, &c) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
             // Auto-resizing: every value fits.
             let _ = h.record_n(self.lowest_value(i), c);
@@ -150,6 +149,16 @@ mod tests {
         Ok(())
     }
 
+    /// `values` counted with `S` figures against recorded directly.
+    fn counted_is_direct<const S: u8>(values: &[u64]) -> Result<(), TestCaseError> {
+        let mut c = BinCounts::<S>::new();
+        for &v in values {
+            c.record(v);
+        }
+        prop_assert!(!c.is_empty());
+        same(&c.histogram(), &direct(S, values))
+    }
+
     proptest! {
         #[test]
         fn counts_become_the_histogram_of_recording_each_value(
@@ -157,12 +166,11 @@ mod tests {
             sigfig in 1u8..=3,
             values in prop::collection::vec(value(), 1..400),
         ) {
-            let mut c = BinCounts::new(sigfig);
-            for &v in &values {
-                c.record(v);
+            match sigfig {
+                1 => counted_is_direct::<1>(&values)?,
+                2 => counted_is_direct::<2>(&values)?,
+                _ => counted_is_direct::<3>(&values)?,
             }
-            prop_assert!(!c.is_empty());
-            same(&c.histogram(), &direct(sigfig, &values))?;
         }
 
         #[test]
@@ -170,7 +178,7 @@ mod tests {
             a in prop::collection::vec(value(), 0..200),
             b in prop::collection::vec(value(), 0..200),
         ) {
-            let (mut ca, mut cb) = (BinCounts::new(2), BinCounts::new(2));
+            let (mut ca, mut cb) = (BinCounts::<2>::new(), BinCounts::<2>::new());
             a.iter().for_each(|&v| ca.record(v));
             b.iter().for_each(|&v| cb.record(v));
             ca.add(&cb);
@@ -182,31 +190,28 @@ mod tests {
         }
     }
 
+    /// The last buckets' shifts, which random latencies never reach, for `S`
+    /// figures. Not `u64::MAX` itself: there hdrhistogram's maximum differs
+    /// by one between recording it and recording its bin's lowest value (its
+    /// `highest_equivalent` saturates), and no latency is 585 million years long.
+    fn top_buckets<const S: u8>() {
+        let edge = 1u64 << (64 - BinCounts::<S>::MAGNITUDE);
+        let values = [0, 1, edge - 1, edge, edge + 1, 1 << 62, 1 << 63, (1 << 63) + 12_345, u64::MAX - 1];
+        counted_is_direct::<S>(&values).unwrap();
+    }
+
     #[test]
     fn the_top_buckets_bin_as_hdrhistogram_does() {
-        // The last buckets' shifts, which random latencies never reach. Not
-        // `u64::MAX` itself: there hdrhistogram's maximum differs by one
-        // between recording it and recording its bin's lowest value (its
-        // `highest_equivalent` saturates), and no latency is 585 million
-        // years long.
-        for sigfig in [2, 3] {
-            let m = BinCounts::new(sigfig).magnitude;
-            let edge = 1u64 << (64 - m);
-            let values = [0, 1, edge - 1, edge, edge + 1, 1 << 62, 1 << 63, (1 << 63) + 12_345, u64::MAX - 1];
-            let mut c = BinCounts::new(sigfig);
-            for v in values {
-                c.record(v);
-            }
-            same(&c.histogram(), &direct(sigfig, &values)).unwrap();
-        }
+        top_buckets::<2>();
+        top_buckets::<3>();
     }
 
     #[test]
     fn the_layout_is_hdrhistograms_at_two_and_three_figures() {
         // hdrhistogram: 256 sub-buckets at 2 figures, 2048 at 3.
-        assert_eq!(BinCounts::new(2).magnitude, 8);
-        assert_eq!(BinCounts::new(3).magnitude, 11);
-        let c = BinCounts::new(2);
+        assert_eq!(BinCounts::<2>::MAGNITUDE, 8);
+        assert_eq!(BinCounts::<3>::MAGNITUDE, 11);
+        let c = BinCounts::<2>::new();
         // One value per bin below 256, then bins two wide, then four.
         assert_eq!((c.bin(255), c.bin(256), c.bin(257), c.bin(258)), (255, 256, 256, 257));
         assert_eq!((c.lowest_value(256), c.lowest_value(257), c.lowest_value(384)), (256, 258, 512));

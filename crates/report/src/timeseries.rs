@@ -62,7 +62,7 @@ pub(crate) struct Series {
     cost: Vec<Nanodollars>,
     succeeded: Vec<u64>,
     failed: Vec<u64>,
-    latency: Vec<BinCounts>,
+    latency: Vec<BinCounts<BUCKET_SIGFIG>>,
 }
 
 impl Series {
@@ -76,7 +76,7 @@ impl Series {
             cost: vec![Nanodollars::ZERO; BUCKETS],
             succeeded: vec![0; BUCKETS],
             failed: vec![0; BUCKETS],
-            latency: vec![BinCounts::new(BUCKET_SIGFIG); BUCKETS],
+            latency: vec![BinCounts::new(); BUCKETS],
         }
     }
 
@@ -120,7 +120,7 @@ impl Series {
             self.cost[i] = self.cost[2 * i] + self.cost[2 * i + 1];
             self.succeeded[i] = self.succeeded[2 * i] + self.succeeded[2 * i + 1];
             self.failed[i] = self.failed[2 * i] + self.failed[2 * i + 1];
-            let mut h = std::mem::replace(&mut self.latency[2 * i], BinCounts::new(BUCKET_SIGFIG));
+            let mut h = std::mem::take(&mut self.latency[2 * i]);
             h.add(&self.latency[2 * i + 1]);
             self.latency[i] = h;
         }
@@ -129,7 +129,7 @@ impl Series {
             self.cost[i] = Nanodollars::ZERO;
             self.succeeded[i] = 0;
             self.failed[i] = 0;
-            self.latency[i] = BinCounts::new(BUCKET_SIGFIG);
+            self.latency[i] = BinCounts::new();
         }
         self.width *= 2;
         self.used = self.used.div_ceil(2);
