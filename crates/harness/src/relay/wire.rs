@@ -160,7 +160,8 @@ impl Encoder {
         }));
     }
 
-    /// Appends one event.
+    /// Appends one event: the common kinds inline (see [`crate::relay::Relay`]),
+    /// the rare ones by a call.
     #[inline(always)]
     pub(crate) fn encode(&mut self, out: &mut Chunk, event: &Event<'_>) {
         match *event {
@@ -172,7 +173,7 @@ impl Encoder {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn arrived(&mut self, out: &mut Chunk, at: u64, r: &Request) {
         let tenant = self.symbol(out, &r.tenant);
         let class = self.symbol(out, &r.class);
@@ -205,7 +206,7 @@ impl Encoder {
     }
 }
 
-#[inline(never)]
+#[inline(always)]
 fn attempt_started(out: &mut Chunk, event: &Event<'_>) {
     let Event::AttemptStarted { at, req, attempt, endpoint, attempt_limit, probe, tokens, plan_deadline_ms } = *event
     else {
@@ -223,7 +224,7 @@ fn attempt_started(out: &mut Chunk, event: &Event<'_>) {
     ]);
 }
 
-#[inline(never)]
+#[inline(always)]
 fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
     let Event::AttemptFinished { at, req, attempt, endpoint, started_at, report } = *event else { return };
     // Ok: the quality's bits. Err: kind and status, and the Retry-After.
@@ -249,7 +250,7 @@ fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
     ]);
 }
 
-#[inline(never)]
+#[inline(always)]
 fn finished(out: &mut Chunk, event: &Event<'_>) {
     let Event::Finished { at, req, outcome, attempts, endpoint, ttft_ms, cost, quality } = *event else { return };
     let f_endpoint = if endpoint.is_some() { F0 } else { 0 };
