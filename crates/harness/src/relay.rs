@@ -45,7 +45,8 @@ use wire::{Chunk, Decoder, Encoder};
 /// Words per chunk (128 KiB): a request takes about 31 words (arrival,
 /// attempt start and end, outcome), so a 1 M-request replay makes about
 /// 1,900 hand-overs. A chunk goes when the longest record might not fit, so
-/// it never outgrows its allocation (a new string's record aside).
+/// it never outgrows its allocation (a record carrying a string aside: a new
+/// symbol, a request id, which may outgrow it once).
 const CHUNK_WORDS: usize = 16 * 1024;
 
 /// Full chunks on their way at most: how far the sinks may fall behind
