@@ -56,7 +56,6 @@ pub struct Aggregator {
     latency: BinCounts<SIGFIG>,
     ttft: BinCounts<SIGFIG>,
     classes: SymMap<ClassStats>,
-    sla_violations: u64,
     failovers: u64,
     failover_reasons: [u64; ErrorKind::COUNT],
     quality_sum: f64,
@@ -89,7 +88,6 @@ impl Aggregator {
             latency: BinCounts::new(),
             ttft: BinCounts::new(),
             classes: SymMap::new(),
-            sla_violations: 0,
             failovers: 0,
             failover_reasons: [0; ErrorKind::COUNT],
             quality_sum: 0.0,
@@ -111,6 +109,7 @@ impl Aggregator {
     /// and then [`Report::evaluate`].
     pub fn report(&self, head: ReportHead) -> Report {
         let (latency, ttft) = (self.latency.histogram(), self.ttft.histogram());
+        let sla_violations: u64 = self.classes.iter().map(|(_, c)| c.violations).sum();
         let pct = |h: &Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
         let per_success =
             if self.succeeded > 0 { Nanodollars(self.cost.0 / self.succeeded as i64) } else { Nanodollars::ZERO };
@@ -150,8 +149,8 @@ impl Aggregator {
             },
             ttft_ms: TtftSection { p50: pct(&ttft, 0.5), p95: pct(&ttft, 0.95), p99: pct(&ttft, 0.99) },
             sla: SlaSection {
-                violations: self.sla_violations,
-                rate: rate(self.sla_violations, self.requests),
+                violations: sla_violations,
+                rate: rate(sla_violations, self.requests),
                 by_class: self
                     .classes
                     .iter()
@@ -320,7 +319,6 @@ impl Aggregator {
             && violates(sla, outcome, latency, req.stream, ttft_ms)
         {
             class.violations += 1;
-            self.sla_violations += 1;
         }
     }
 }
