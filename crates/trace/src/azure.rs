@@ -47,29 +47,17 @@ impl<R: BufRead> AzureReader<R> {
         })
     }
 
-    fn next_request(&mut self) -> Option<Result<Request, TraceError>> {
-        let row = match self.rows.next_row()? {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
-        };
-        let parsed = (|| {
-            let text = row.text(self.timestamp, TIMESTAMP)?;
-            let us = parse_timestamp_us(text).ok_or_else(|| {
-                row.invalid(self.timestamp, TIMESTAMP, text, "a time like `2023-11-16 18:17:03.9799600`")
-            })?;
-            let input = row.u32(self.context, CONTEXT_TOKENS)?;
-            let output = row.u32(self.generated, GENERATED_TOKENS)?;
-            self.clock.check(TIMESTAMP, us, text).map_err(|p| row.error(None, p))?;
-            Ok((us, text, input, output))
-        })();
-        let (us, text, input, output) = match parsed {
-            Ok(p) => p,
-            Err(e) => return Some(Err(e)),
-        };
-        let at_ms = u64::try_from(self.clock.advance(us, text) / 1000).unwrap_or(0);
-        let req = Request::new(self.seq, at_ms, input, output);
+    fn read(&mut self) -> Result<Option<Request>, TraceError> {
+        let Some(row) = self.rows.next_row().transpose()? else { return Ok(None) };
+        let text = row.text(self.timestamp, TIMESTAMP)?;
+        let us = parse_timestamp_us(text)
+            .ok_or_else(|| row.invalid(self.timestamp, TIMESTAMP, text, "a time like `2023-11-16 18:17:03.9799600`"))?;
+        let input = row.u32(self.context, CONTEXT_TOKENS)?;
+        let output = row.u32(self.generated, GENERATED_TOKENS)?;
+        let offset = self.clock.accept(TIMESTAMP, us, text).map_err(|p| row.error(None, p))?;
+        let req = Request::new(self.seq, u64::try_from(offset / 1000).unwrap_or(0), input, output);
         self.seq += 1;
-        Some(Ok(req))
+        Ok(Some(req))
     }
 }
 
@@ -77,7 +65,7 @@ impl<R: BufRead> Iterator for AzureReader<R> {
     type Item = Result<Request, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_request()
+        self.read().transpose()
     }
 }
 

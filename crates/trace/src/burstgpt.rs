@@ -67,27 +67,16 @@ impl<R: BufRead> BurstgptReader<R> {
         })
     }
 
-    fn next_request(&mut self) -> Option<Result<Request, TraceError>> {
-        let row = match self.rows.next_row()? {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
-        };
-        let parsed = (|| {
-            let text = row.text(self.timestamp, TIMESTAMP)?;
-            let ms = seconds_to_ms(text)
-                .ok_or_else(|| row.invalid(self.timestamp, TIMESTAMP, text, "non-negative seconds"))?;
-            let input = row.u32(self.request_tokens, REQUEST_TOKENS)?;
-            let output = row.u32(self.response_tokens, RESPONSE_TOKENS)?;
-            let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-            self.clock.check(TIMESTAMP, ms, text).map_err(|p| row.error(None, p))?;
-            Ok((ms, text, input, output))
-        })();
-        let (ms, text, input, output) = match parsed {
-            Ok(p) => p,
-            Err(e) => return Some(Err(e)),
-        };
-        let at_ms = u64::try_from(self.clock.advance(ms, text)).unwrap_or(0);
-        let mut req = Request::new(self.seq, at_ms, input, output);
+    fn read(&mut self) -> Result<Option<Request>, TraceError> {
+        let Some(row) = self.rows.next_row().transpose()? else { return Ok(None) };
+        let text = row.text(self.timestamp, TIMESTAMP)?;
+        let ms =
+            seconds_to_ms(text).ok_or_else(|| row.invalid(self.timestamp, TIMESTAMP, text, "non-negative seconds"))?;
+        let input = row.u32(self.request_tokens, REQUEST_TOKENS)?;
+        let output = row.u32(self.response_tokens, RESPONSE_TOKENS)?;
+        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        let offset = self.clock.accept(TIMESTAMP, ms, text).map_err(|p| row.error(None, p))?;
+        let mut req = Request::new(self.seq, u64::try_from(offset).unwrap_or(0), input, output);
         req.model = row.optional_text(self.model).map(|m| self.interner.intern(m));
         let mut tags = BTreeMap::new();
         if let Some(log_type) = row.optional_text(self.log_type) {
@@ -103,7 +92,7 @@ impl<R: BufRead> BurstgptReader<R> {
             req.tags = Some(Box::new(tags));
         }
         self.seq += 1;
-        Some(Ok(req))
+        Ok(Some(req))
     }
 }
 
@@ -111,7 +100,7 @@ impl<R: BufRead> Iterator for BurstgptReader<R> {
     type Item = Result<Request, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_request()
+        self.read().transpose()
     }
 }
 

@@ -23,6 +23,13 @@ impl RelativeClock {
         Ok(())
     }
 
+    /// [`RelativeClock::check`] then [`RelativeClock::advance`]: the offset
+    /// of `t`, or why it is refused.
+    pub(crate) fn accept(&mut self, field: &'static str, t: i64, text: &str) -> Result<i64, Problem> {
+        self.check(field, t, text)?;
+        Ok(self.advance(t, text))
+    }
+
     /// Accepts `t` and returns its offset from the first timestamp.
     pub(crate) fn advance(&mut self, t: i64, text: &str) -> i64 {
         let first = *self.first.get_or_insert(t);

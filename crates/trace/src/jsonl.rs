@@ -82,7 +82,6 @@ pub struct JsonlReader<R> {
     interner: Interner,
     seq: u64,
     prev_at_ms: Option<u64>,
-    done: bool,
 }
 
 impl<R: BufRead> JsonlReader<R> {
@@ -95,7 +94,6 @@ impl<R: BufRead> JsonlReader<R> {
             interner: Interner::default(),
             seq: 0,
             prev_at_ms: None,
-            done: false,
         }
     }
 
@@ -109,28 +107,22 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     type Item = Result<Request, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let (line, text) = match self.lines.next_line()? {
-            Ok(found) => found,
-            Err(e) => {
-                self.done = !e.is_bad_line();
-                return Some(Err(e));
-            }
-        };
-        let req = match parse_line(text, self.seq, &mut self.interner) {
-            Ok(req) => req,
-            Err(bad) => return Some(Err(bad.at(&self.file, line))),
-        };
+        self.read().transpose()
+    }
+}
+
+impl<R: BufRead> JsonlReader<R> {
+    fn read(&mut self) -> Result<Option<Request>, TraceError> {
+        let Some((line, text)) = self.lines.next_line().transpose()? else { return Ok(None) };
+        let req = parse_line(text, self.seq, &mut self.interner).map_err(|bad| bad.at(&self.file, line))?;
         if let Some(prev) = self.prev_at_ms.filter(|prev| req.at_ms < *prev) {
             let problem =
                 Problem::OutOfOrder { field: "at_ms", found: req.at_ms.to_string(), previous: prev.to_string() };
-            return Some(Err(TraceError::Line { file: self.file.clone(), line, col: None, problem }));
+            return Err(TraceError::Line { file: self.file.clone(), line, col: None, problem });
         }
         self.prev_at_ms = Some(req.at_ms);
         self.seq += 1;
-        Some(Ok(req))
+        Ok(Some(req))
     }
 }
 

@@ -24,11 +24,13 @@ pub(crate) struct LineSource<R> {
     file: Arc<str>,
     buf: Vec<u8>,
     line: u64,
+    /// A read failed: the source is not read again.
+    done: bool,
 }
 
 impl<R: BufRead> LineSource<R> {
     pub(crate) fn new(src: R, file: Arc<str>) -> LineSource<R> {
-        LineSource { src, file, buf: Vec::with_capacity(4096), line: 0 }
+        LineSource { src, file, buf: Vec::with_capacity(4096), line: 0, done: false }
     }
 
     /// The 1-based number of the line last returned.
@@ -37,8 +39,12 @@ impl<R: BufRead> LineSource<R> {
     }
 
     /// The next non-blank line and its number, `None` at the end. A read
-    /// failure is returned as [`TraceError::Read`]; the caller should stop.
+    /// failure is returned once as [`TraceError::Read`], and ends the lines;
+    /// a line that is not UTF-8 is an error of its own and reading goes on.
     pub(crate) fn next_line(&mut self) -> Option<Result<(u64, &str), TraceError>> {
+        if self.done {
+            return None;
+        }
         // Find the line as a range first, and borrow the buffer only to
         // return it: a borrow returned from inside the loop would keep the
         // buffer borrowed across iterations.
@@ -51,6 +57,7 @@ impl<R: BufRead> LineSource<R> {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(source) => {
+                    self.done = true;
                     return Some(Err(TraceError::Read { file: self.file.clone(), line: self.line + 1, source }));
                 }
             }
@@ -110,5 +117,24 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert_eq!(got[1], Err("t:2:3: invalid utf-8, expected a utf-8 text line".to_string()));
         assert_eq!(got[2], Ok((3, "ok2".to_string())));
+    }
+
+    /// Reads fail from here on.
+    struct Broken;
+
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk gone"))
+        }
+    }
+
+    #[test]
+    fn a_read_failure_is_reported_once_and_ends_the_lines() {
+        use std::io::Read;
+        let src = std::io::BufReader::new((&b"ok\n"[..]).chain(Broken));
+        let mut lines = LineSource::new(src, "t".into());
+        assert!(matches!(lines.next_line(), Some(Ok((1, "ok")))));
+        assert!(matches!(lines.next_line(), Some(Err(TraceError::Read { line: 2, .. }))));
+        assert!(lines.next_line().is_none(), "a failed source is not read again");
     }
 }

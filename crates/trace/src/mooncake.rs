@@ -34,18 +34,27 @@ pub(crate) struct MooncakeReader<R> {
     file: Arc<str>,
     clock: RelativeClock,
     seq: u64,
-    done: bool,
 }
 
 impl<R: BufRead> MooncakeReader<R> {
+    fn read(&mut self) -> Result<Option<Request>, TraceError> {
+        let Some((line, text)) = self.lines.next_line().transpose()? else { return Ok(None) };
+        let (ms, mut req) = parse_line(text, self.seq).map_err(|bad| bad.at(&self.file, line))?;
+        let t = i64::try_from(ms).unwrap_or(i64::MAX);
+        let text = ms.to_string();
+        let offset = self.clock.accept("timestamp", t, &text).map_err(|problem| TraceError::Line {
+            file: self.file.clone(),
+            line,
+            col: None,
+            problem,
+        })?;
+        req.at_ms = u64::try_from(offset).unwrap_or(0);
+        self.seq += 1;
+        Ok(Some(req))
+    }
+
     pub(crate) fn new(src: R, file: Arc<str>) -> MooncakeReader<R> {
-        MooncakeReader {
-            lines: LineSource::new(src, file.clone()),
-            file,
-            clock: RelativeClock::default(),
-            seq: 0,
-            done: false,
-        }
+        MooncakeReader { lines: LineSource::new(src, file.clone()), file, clock: RelativeClock::default(), seq: 0 }
     }
 }
 
@@ -53,28 +62,7 @@ impl<R: BufRead> Iterator for MooncakeReader<R> {
     type Item = Result<Request, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let (line, text) = match self.lines.next_line()? {
-            Ok(found) => found,
-            Err(e) => {
-                self.done = !e.is_bad_line();
-                return Some(Err(e));
-            }
-        };
-        let (ms, mut req) = match parse_line(text, self.seq) {
-            Ok(parsed) => parsed,
-            Err(bad) => return Some(Err(bad.at(&self.file, line))),
-        };
-        let t = i64::try_from(ms).unwrap_or(i64::MAX);
-        let text = ms.to_string();
-        if let Err(problem) = self.clock.check("timestamp", t, &text) {
-            return Some(Err(TraceError::Line { file: self.file.clone(), line, col: None, problem }));
-        }
-        req.at_ms = u64::try_from(self.clock.advance(t, &text)).unwrap_or(0);
-        self.seq += 1;
-        Some(Ok(req))
+        self.read().transpose()
     }
 }
 
