@@ -4,7 +4,7 @@
 //! Why: on one core, folding the log costs about an eighth of a replay's
 //! time (`report_overhead` bench). The replay's thread only packs each event
 //! into a few words ([`wire`]), about three fifths of the instructions
-//! (callgrind, bench-1m: 459 M against 733 M); the sinks unpack and fold
+//! (callgrind, bench-1m: 408 M against 739 M); the sinks unpack and fold
 //! them on the other core.
 //! [`run`](crate::run) relays when the machine has a second core; `whatif`
 //! relays only when its workers leave a core free for each run's relay.
