@@ -50,8 +50,9 @@ use wire::{Chunk, Decoder, Encoder};
 const CHUNK_WORDS: usize = 16 * 1024;
 
 /// Full chunks on their way at most: how far the sinks may fall behind
-/// (2 MiB, about 4 ms of the fastest replay) before the replay waits, which
-/// rides out a receiving thread that the machine sets aside for a moment.
+/// (2 MiB, about 4 ms of the fastest replay; a little more when records
+/// carrying request ids have grown some chunks) before the replay waits,
+/// which rides out a receiving thread that the machine sets aside for a moment.
 const DEPTH: usize = 16;
 
 /// Polls for a chunk before the receiving thread blocks: at a spin-loop

@@ -809,4 +809,28 @@ mod tests {
         chunk.words.truncate(arrived_words - 1);
         assert!(Decoder::default().decode(&chunk, &mut Recorder::default()).is_err());
     }
+
+    #[test]
+    fn a_request_id_that_does_not_decode_is_garbled_not_a_panic() {
+        let mut req = Request::new(0, 0, 1, 1);
+        req.id = Some(Sym::from("ab"));
+        let mut chunk = Chunk::default();
+        let mut encoder = Encoder::default();
+        // A request without an id first, so the symbols are sent before the
+        // record under test.
+        encoder.encode(&mut chunk, &Event::Arrived { at: 0, req: &Request::new(1, 0, 1, 1) });
+        let arrived_at = chunk.words.len();
+        encoder.encode(&mut chunk, &Event::Arrived { at: 0, req: &req });
+        let (len_at, bytes_at) = (chunk.words.len() - 2, chunk.words.len() - 1);
+        let decodes = |c: &Chunk| Decoder::default().decode(c, &mut Recorder::default());
+        assert_eq!(decodes(&chunk), Ok(()));
+        // A length past the end of the chunk.
+        let mut long = Chunk { words: chunk.words.clone() };
+        long.words[len_at] = 1 << 40;
+        assert_eq!(decodes(&long), Err(Garbled { at_word: arrived_at }));
+        // Bytes that are not UTF-8.
+        let mut bad = Chunk { words: chunk.words.clone() };
+        bad.words[bytes_at] = 0xFFFE;
+        assert_eq!(decodes(&bad), Err(Garbled { at_word: arrived_at }));
+    }
 }
