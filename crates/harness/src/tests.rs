@@ -201,6 +201,35 @@ fn a_relayed_report_is_the_same_bytes_as_an_inline_one() {
     }
 }
 
+/// Request ids cross the relay as bytes: long ones that grow a chunk past
+/// its allocation, and non-ASCII ones, decode and change nothing.
+#[test]
+fn a_trace_with_request_ids_reports_alike_relayed_and_inline() {
+    let dir = std::env::temp_dir().join(format!("wt-relay-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut trace = String::new();
+    for i in 0..6000u64 {
+        // Every 50th id is 300 bytes (38 words): longer than a chunk's slack.
+        let id = if i % 50 == 0 { format!("{i}-{}", "ü".repeat(148)) } else { format!("req-{i}") };
+        trace.push_str(&format!(
+            "{{\"at_ms\": {}, \"id\": \"{id}\", \"class\": \"interactive\", \"input_tokens\": 500, \"output_tokens\": 80}}\n",
+            i * 20
+        ));
+    }
+    std::fs::write(dir.join("ids.jsonl"), trace).expect("write trace");
+    let toml = SCENARIO.replace(
+        "[trace.synthetic]\nrate_per_s = 5\nduration = \"30m\"\nclasses = { interactive = 0.5, batch = 0.5 }",
+        "[trace]\npath = \"ids.jsonl\"\nformat = \"jsonl\"",
+    );
+    assert!(toml.contains("ids.jsonl"), "the trace section was replaced");
+    let s = parse_scenario(&toml, &dir.join("ids.toml"), &[]).expect("valid scenario");
+    let inline = run(&s, RunOptions { fold: Fold::Inline, ..RunOptions::default() }).expect("run");
+    let relayed = run(&s, RunOptions { fold: Fold::Relayed, ..RunOptions::default() }).expect("run");
+    assert_eq!(inline.trace.requests, 6000);
+    assert_eq!(json(&relayed), json(&inline));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An extra sink sees the same events beside a relay as without one, and
 /// the report does not change.
 #[test]
