@@ -3,7 +3,7 @@
 //!
 //! Why: on one core, folding the log costs about an eighth of a replay's
 //! time (`report_overhead` bench). The replay's thread only packs each event
-//! into a few words ([`wire`]), about three fifths of the instructions
+//! into a few words ([`wire`]), a little over half the instructions
 //! (callgrind, bench-1m: 408 M against 739 M); the sinks unpack and fold
 //! them on the other core.
 //! [`run`](crate::run) relays when the machine has a second core; `whatif`
@@ -19,8 +19,8 @@
 //! pay) measured 9% with rounds up to 50% slower: a napping virtual CPU is
 //! slow to come back. The price of polling is the second core's time: on
 //! the fastest replays (a fixed chain, 1.8 M requests/s) the receiver polls
-//! between chunks the whole run; on slower ones (a policy script, 320 k
-//! requests/s) it polls part of each gap, then blocks, and the wake-ups cost
+//! between chunks the whole run; on slower ones (a policy script, about
+//! 300 k requests/s) it polls part of each gap, then blocks, and the wake-ups cost
 //! the replay under 1%.
 //!
 //! What the sinks see: the events the replay wrote, in its order, so a

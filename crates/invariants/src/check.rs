@@ -29,7 +29,7 @@ pub(crate) trait Check: fmt::Debug {
     fn reads(&self) -> u8;
 
     /// Looks at one event; reports each violation it reveals. Per-request
-    /// state lives in `open`, in the one field of [`OpenRequest`] the check owns.
+    /// state lives in `open`, in the fields of [`OpenRequest`] the check owns.
     fn observe(&mut self, event: &Event<'_>, open: &mut OpenRequests, world: &World, tally: &mut Tally);
 
     /// The log has ended with `still_open` never finished: reports what only

@@ -8,7 +8,8 @@
 //! creates the record at a request's first event and drops it after its
 //! `Finished`, so memory follows the requests in flight, not the trace.
 //! State only a few requests ever have (a fatal error, a late arrival) stays
-//! in its check's own small map, so the record stays at 24 bytes.
+//! in its check's own small map, so the record stays at 32 bytes (checked
+//! at compile time below).
 
 use windtunnel_core::{SeqMap, Sym};
 
@@ -24,6 +25,8 @@ pub(crate) struct OpenRequest {
     /// `attempt_limit`: attempts started so far.
     pub(crate) attempts_started: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<OpenRequest>() <= 32, "the open-request record grew");
 
 /// The records of the open requests, by trace position.
 #[derive(Debug, Default)]

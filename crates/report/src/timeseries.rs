@@ -32,7 +32,7 @@ pub(crate) const BUCKETS: usize = 240;
 pub(crate) const FIRST_WIDTH_MS: u64 = 125;
 
 /// Significant figures of the per-bucket histograms: 2 keeps a chart's
-/// percentiles within 1% at about 9 KiB per bucket for minute-long latencies
+/// percentiles within 1% at about 10 KiB per bucket for minute-long latencies
 /// (a sixth of what 3 costs).
 pub(crate) const BUCKET_SIGFIG: u8 = 2;
 

@@ -173,7 +173,7 @@ mod tests {
             assert_eq!(w.announce(t), None);
             assert_eq!(w.announce(t / 2), None);
         }
-        assert!(often.len() > 50, "an hour of windows every minute: {}", often.len());
+        assert!(often.len() > 50, "two hours of windows every minute: {}", often.len());
         let seldom: Vec<_> = seldom.into_iter().filter(|&(s, _)| s < 7_200_000 - 37).collect();
         assert_eq!(often[..seldom.len()], seldom[..]);
         let mut fixed = FaultWindows::new(
