@@ -15,28 +15,18 @@ pub(crate) struct RelativeClock {
 }
 
 impl RelativeClock {
-    /// Refuses `t` (as written: `text`) if it is before the previous one.
-    pub(crate) fn check(&self, field: &'static str, t: i64, text: &str) -> Result<(), Problem> {
+    /// The offset of `t` (as written: `text`) from the first timestamp, or
+    /// why it is refused: it is before the previous one. A refused `t` does
+    /// not move the clock.
+    pub(crate) fn accept(&mut self, field: &'static str, t: i64, text: &str) -> Result<i64, Problem> {
         if self.first.is_some() && t < self.prev {
             return Err(Problem::OutOfOrder { field, found: text.to_string(), previous: self.prev_text.clone() });
         }
-        Ok(())
-    }
-
-    /// [`RelativeClock::check`] then [`RelativeClock::advance`]: the offset
-    /// of `t`, or why it is refused.
-    pub(crate) fn accept(&mut self, field: &'static str, t: i64, text: &str) -> Result<i64, Problem> {
-        self.check(field, t, text)?;
-        Ok(self.advance(t, text))
-    }
-
-    /// Accepts `t` and returns its offset from the first timestamp.
-    pub(crate) fn advance(&mut self, t: i64, text: &str) -> i64 {
         let first = *self.first.get_or_insert(t);
         self.prev = t;
         self.prev_text.clear();
         self.prev_text.push_str(text);
-        t - first
+        Ok(t - first)
     }
 }
 
@@ -47,13 +37,17 @@ mod tests {
     #[test]
     fn offsets_count_from_the_first_and_going_back_is_refused() {
         let mut c = RelativeClock::default();
-        assert_eq!(c.check("t", 100, "100"), Ok(()));
-        assert_eq!(c.advance(100, "100"), 0);
-        assert_eq!(c.advance(150, "150"), 50);
-        assert_eq!(c.check("t", 150, "150"), Ok(()), "ties are fine");
+        assert_eq!(c.accept("t", 100, "100"), Ok(0));
+        assert_eq!(c.accept("t", 150, "150"), Ok(50));
+        assert_eq!(c.accept("t", 150, "150"), Ok(50), "ties are fine");
         assert_eq!(
-            c.check("t", 120, "120"),
+            c.accept("t", 120, "120"),
             Err(Problem::OutOfOrder { field: "t", found: "120".into(), previous: "150".into() })
+        );
+        // The refused time did not move the clock: 130 is still before 150.
+        assert_eq!(
+            c.accept("t", 130, "130"),
+            Err(Problem::OutOfOrder { field: "t", found: "130".into(), previous: "150".into() })
         );
     }
 }
