@@ -201,8 +201,10 @@ fn a_relayed_report_is_the_same_bytes_as_an_inline_one() {
     }
 }
 
-/// Request ids cross the relay as bytes: long ones that grow a chunk past
-/// its allocation, and non-ASCII ones, decode and change nothing.
+/// A JSONL trace with request ids, long and non-ASCII ones among them, runs
+/// end to end through the reader and the relay and reports as inline. (No
+/// id reaches a clean run's report: that the ids arrive exactly is
+/// `request_ids_of_any_length_arrive_exactly`.)
 #[test]
 fn a_trace_with_request_ids_reports_alike_relayed_and_inline() {
     let dir = std::env::temp_dir().join(format!("wt-relay-ids-{}", std::process::id()));
@@ -305,5 +307,44 @@ mod relay_failures {
         })
         .expect("relayed");
         assert_eq!(sink.0, (0..50_000).collect::<Vec<u64>>());
+    }
+
+    /// Keeps each arrival's request id.
+    #[derive(Default)]
+    struct Ids(Vec<Option<String>>);
+
+    impl EventSink for Ids {
+        fn record(&mut self, e: &Event<'_>) {
+            if let Event::Arrived { req, .. } = e {
+                self.0.push(req.id.as_deref().map(str::to_string));
+            }
+        }
+    }
+
+    /// Request ids cross as bytes, whatever their length: ids up to 2,000
+    /// bytes (250 words, longer than a chunk's slack of 9) land across many
+    /// chunk edges and arrive exactly.
+    #[test]
+    fn request_ids_of_any_length_arrive_exactly() {
+        let reqs: Vec<Request> = (0..20_000u64)
+            .map(|i| {
+                let mut r = Request::new(i, i, 1, 1);
+                r.id = match i % 7 {
+                    0 => None,
+                    1 => Some("".into()),
+                    k => Some(format!("{i}:{}", "é".repeat((i as usize * 37 + k as usize) % 1000)).into()),
+                };
+                r
+            })
+            .collect();
+        let mut sink = Ids::default();
+        relayed(&mut sink, |relay| {
+            for r in &reqs {
+                relay.record(&Event::Arrived { at: r.at_ms, req: r });
+            }
+        })
+        .expect("relayed");
+        let sent: Vec<Option<String>> = reqs.iter().map(|r| r.id.as_deref().map(str::to_string)).collect();
+        assert_eq!(sink.0, sent);
     }
 }

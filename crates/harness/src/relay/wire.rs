@@ -381,28 +381,26 @@ impl Decoder {
         }
     }
 
-    /// Opens `req` under its `seq` (a second arrival replaces the first).
-    fn open_request(&mut self, req: Request) {
+    /// Opens `req` under its `seq` (a second arrival replaces the first) and
+    /// lends it back for its `Arrived` event.
+    fn open_request(&mut self, req: Request) -> &Request {
         let seq = req.seq;
-        if let Some(&i) = self.open.get(seq)
-            && let Some(slot) = self.requests.get_mut(i as usize)
-        {
-            *slot = req;
-            return;
-        }
-        let i = match self.free.pop() {
-            Some(i) => {
-                if let Some(slot) = self.requests.get_mut(i as usize) {
-                    *slot = req;
-                }
+        let i = match self.open.get(seq) {
+            Some(&i) => i,
+            None => {
+                let i = self.free.pop().unwrap_or(self.requests.len() as u32);
+                self.open.insert(seq, i);
                 i
             }
-            None => {
-                self.requests.push(req);
-                (self.requests.len() - 1) as u32
-            }
         };
-        self.open.insert(seq, i);
+        match self.requests.get_mut(i as usize) {
+            Some(slot) => *slot = req,
+            None => self.requests.push(req),
+        }
+        match self.requests.get(i as usize) {
+            Some(r) => r,
+            None => &self.stand_in,
+        }
     }
 
     /// Closes request `seq`; its place is reused by a later arrival.
@@ -462,8 +460,7 @@ impl Decoder {
                     prefix_hash: optional(F5, prefix),
                     messages: None,
                 };
-                self.open_request(req);
-                sink.record(&Event::Arrived { at, req: self.req(seq) });
+                sink.record(&Event::Arrived { at, req: self.open_request(req) });
             }
             kind::ATTEMPT_STARTED => {
                 let [at, seq, limit, tokens, plan] = words.take::<5>()?;
@@ -832,5 +829,36 @@ mod tests {
         let mut bad = Chunk { words: chunk.words.clone() };
         bad.words[bytes_at] = 0xFFFE;
         assert_eq!(decodes(&bad), Err(Garbled { at_word: arrived_at }));
+    }
+
+    #[test]
+    fn a_second_arrival_of_a_seq_replaces_the_first_and_frees_nothing_twice() {
+        let (mut first, mut second, other) =
+            (Request::new(5, 0, 1, 1), Request::new(5, 9, 2, 2), Request::new(6, 1, 3, 3));
+        first.id = Some(Sym::from("first"));
+        second.id = Some(Sym::from("second"));
+        let mut chunk = Chunk::default();
+        let mut encoder = Encoder::default();
+        for e in [
+            Event::Arrived { at: 0, req: &first },
+            Event::Arrived { at: 9, req: &second },
+            Event::Arrived { at: 10, req: &other },
+            Event::AttemptCancelled {
+                at: 11,
+                req: &second,
+                attempt: 1,
+                endpoint: EndpointIdx(0),
+                usage: Usage::default(),
+            },
+        ] {
+            encoder.encode(&mut chunk, &e);
+        }
+        let mut decoder = Decoder::default();
+        let mut out = Recorder::default();
+        assert_eq!(decoder.decode(&chunk, &mut out), Ok(()));
+        // Seq 5's later events name the second arrival; seq 6 got a place of its own.
+        assert!(out.0[3].contains("\"second\""), "{}", out.0[3]);
+        assert_eq!(decoder.requests.len(), 2);
+        assert_eq!(decoder.req(6).input_tokens, 3);
     }
 }
