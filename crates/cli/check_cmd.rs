@@ -166,22 +166,11 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The JUnit suite of one scenario's runs, its cases still to add: a
-/// `run`'s suite for the first seed, renamed `<scenario> [seeds A–B]` when
-/// there are several (`--seeds 0` is refused, so there is a first).
+/// The JUnit suite of one scenario's runs, its cases still to add
+/// (`--seeds 0` is refused, so there is a first run).
 fn check_suite(runs: &[Report]) -> JunitSuite {
-    let mut suite = runs.first().map(JunitSuite::of_report).unwrap_or_default();
-    suite.cases.clear();
-    if let (Some(first), Some(last)) = (runs.first(), runs.last())
-        && runs.len() > 1
-    {
-        let seeds = format!("{}–{}", first.seed, last.seed);
-        suite.name = format!("{} [seeds {seeds}]", first.scenario);
-        for (name, value) in &mut suite.properties {
-            if name == "seed" {
-                *value = seeds.clone();
-            }
-        }
+    match (runs.first(), runs.last()) {
+        (Some(first), Some(last)) => JunitSuite::of_seeds(first, last.seed),
+        _ => JunitSuite::default(),
     }
-    suite
 }

@@ -75,15 +75,27 @@ impl JunitCase {
 impl JunitSuite {
     /// One run's assertions, named `<scenario> [seed N]`.
     pub fn of_report(r: &Report) -> JunitSuite {
+        let mut suite = JunitSuite::of_seeds(r, r.seed);
+        suite.cases = r.assertions.iter().map(|a| JunitCase::assertion(r, a)).collect();
+        suite
+    }
+
+    /// The suite of `r`'s scenario and policy over the seeds from `r`'s up to
+    /// `last` (`check --seeds N`), its cases still to add: named
+    /// `<scenario> [seed S]` for one seed, `<scenario> [seeds A–B]` for several,
+    /// with property `seed` holding the same.
+    pub fn of_seeds(r: &Report, last: u64) -> JunitSuite {
+        let (label, seeds) =
+            if last == r.seed { ("seed", r.seed.to_string()) } else { ("seeds", format!("{}–{last}", r.seed)) };
         JunitSuite {
-            name: format!("{} [seed {}]", r.scenario, r.seed),
+            name: format!("{} [{label} {seeds}]", r.scenario),
             scenario: r.scenario.clone(),
             properties: vec![
                 ("scenario".to_string(), r.scenario.clone()),
                 ("policy".to_string(), r.policy.clone()),
-                ("seed".to_string(), r.seed.to_string()),
+                ("seed".to_string(), seeds),
             ],
-            cases: r.assertions.iter().map(|a| JunitCase::assertion(r, a)).collect(),
+            cases: Vec::new(),
         }
     }
 
