@@ -24,11 +24,11 @@
 use crate::schema::{Assertion, Figure, InvariantEntry, Report};
 use std::fmt;
 use windtunnel_config::{AssertSpec, InvariantSelection};
-use windtunnel_core::INVARIANT_NAMES as INVARIANTS;
+use windtunnel_core::INVARIANT_NAMES;
 
 /// Sort key: SPEC's invariants first in SPEC order, then any other by name.
 fn rank(name: &str) -> (usize, &str) {
-    (INVARIANTS.iter().position(|n| *n == name).unwrap_or(INVARIANTS.len()), name)
+    (INVARIANT_NAMES.iter().position(|n| *n == name).unwrap_or(INVARIANT_NAMES.len()), name)
 }
 
 fn ratio(n: u64, d: u64) -> f64 {
