@@ -111,7 +111,13 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 failed += 1;
             }
             let verdict = if shown.passed { "ok  " } else { "FAIL" };
-            lines.push(format!("{verdict}  {}: {}: {}{seeds}", scenario.name, shown.name, shown.message()));
+            // A failing policy-error count names the first error, so the
+            // author knows where to look without opening the report.
+            let first = match &report.policy_error_first {
+                Some(e) if !shown.passed && shown.name == "max_policy_errors" => format!(" (first: {e})"),
+                _ => String::new(),
+            };
+            lines.push(format!("{verdict}  {}: {}: {}{first}{seeds}", scenario.name, shown.name, shown.message()));
         }
         if let Some(b) = baseline.as_ref().filter(|b| b.scenario.is_empty() || b.scenario == scenario.name) {
             let n = runs.len() as f64;

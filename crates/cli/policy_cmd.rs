@@ -8,10 +8,15 @@ use std::process::ExitCode;
 /// `windtunnel policy …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Compile a policy, check its hooks, and run `route` once on a sample request.
+    /// Compile a policy, check its hooks, and run `route` on sample requests:
+    /// one built-in request, or with `--scenario` one per class, tenant and
+    /// language of the scenario, whose endpoint names are checked too.
     Lint {
         /// The policy script.
         file: PathBuf,
+        /// A scenario whose endpoints and traffic to lint against.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// Run policy unit tests: every `fn test_*()` in `*_test.rhai` files.
     Test {
@@ -26,8 +31,22 @@ pub(crate) enum PolicyCommand {
 
 pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::Lint { file } => {
+        PolicyCommand::Lint { file, scenario: None } => {
             let report = windtunnel_policy::lint(&file)?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Lint { file, scenario: Some(path) } => {
+            let scenario = windtunnel_config::load_scenario(&path, &[])?;
+            let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
+            let requests = windtunnel_harness::lint_samples(&scenario)?;
+            let world = windtunnel_policy::LintScenario {
+                name: &scenario.name,
+                facts: &facts,
+                requests: &requests,
+                params: &scenario.policy_params,
+            };
+            let report = windtunnel_policy::lint_for_scenario(&file, world)?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }

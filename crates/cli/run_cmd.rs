@@ -84,6 +84,14 @@ fn print_summary(r: &Report) {
         r.failover.events,
         r.attempts.total
     );
+    if !o.by_reason.is_empty() {
+        let reasons: Vec<String> = o.by_reason.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  reasons  {}", reasons.join(", "));
+    }
+    if r.policy_errors > 0 {
+        let first = r.policy_error_first.as_ref().map(|e| format!("; first: {e}")).unwrap_or_default();
+        println!("  policy   {} errors{first}", r.policy_errors);
+    }
     let broken: Vec<String> =
         r.invariants.iter().filter(|i| i.violations > 0).map(|i| format!("{} ({})", i.name, i.violations)).collect();
     let failed = r.assertions.iter().filter(|a| !a.passed).count();

@@ -34,8 +34,10 @@ fn check_passes_on_the_quickstart_and_lists_every_assertion() {
     let out = windtunnel(&["check", "scenarios/quickstart.toml"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    // Five [assert] limits and eight invariants, one line each.
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok    quickstart: ")).count(), 13, "{stdout}");
+    // Five [assert] limits, the default `max_policy_errors = 0` and eight
+    // invariants, one line each.
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok    quickstart: ")).count(), 14, "{stdout}");
+    assert!(stdout.contains("quickstart: max_policy_errors: actual 0, limit 0"), "{stdout}");
     assert!(stdout.contains("quickstart: invariant:retry_after_respected: actual 0, limit 0"), "{stdout}");
 }
 
@@ -52,7 +54,7 @@ fn check_fails_naming_the_assertion_actual_and_limit_and_writes_junit() {
     assert!(line.ends_with(", limit 0.5"), "{line}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testsuite ").count(), 2, "one suite per scenario");
-    assert_eq!(xml.matches("<testcase ").count(), 26, "one testcase per scenario and assertion");
+    assert_eq!(xml.matches("<testcase ").count(), 28, "one testcase per scenario and assertion");
     assert_eq!(xml.matches("<failure ").count(), 1);
     assert!(xml.trim_start().starts_with("<?xml"));
 }
@@ -174,6 +176,106 @@ fn a_policy_that_fails_at_run_time_never_crashes_the_run() {
     let by = r["attempts"]["by_endpoint"].as_object().unwrap();
     assert_eq!(by["deepseek/deepseek-chat"]["attempts"].as_u64(), Some(0), "only the default chain was used");
     assert!(by["anthropic/claude-3-5-haiku"]["attempts"].as_u64().unwrap() > 2000);
+}
+
+/// A policy that fails only on batch requests (a misspelt field read on that
+/// branch alone) fails the gate by default, and `check` and `run` name the
+/// first error with its line and column.
+#[test]
+fn policy_errors_fail_check_and_are_named() {
+    let policy = Removed(root().join("scenarios/e2e-batch-typo.rhai"));
+    std::fs::write(
+        &policy.0,
+        "fn settings() { #{ default_chain: [\"openai/gpt-4o-mini\"] } }\n\
+         fn route(req, ctx) {\n\
+         \x20   if req.class == \"batch\" && req.max_tokns > 100 { return [\"deepseek/deepseek-chat\"]; }\n\
+         \x20   ctx.candidates(req).by_cost(req).names()\n\
+         }\n",
+    )
+    .unwrap();
+    let scenario = quickstart_with(
+        "policy = { chain = [\"openai/gpt-4o-mini\", \"deepseek/deepseek-chat\", \"anthropic/claude-3-5-haiku\"] }",
+        "policy = \"e2e-batch-typo.rhai\"",
+    );
+    let s = TempScenario::new("batch-typo", &scenario);
+    // A synthetic trace with 30% batch traffic instead of the Azure slice.
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("mixed.jsonl");
+    let trace = trace.to_str().unwrap();
+    let make_trace =
+        ["trace", "gen", "-o", trace, "--rate", "5", "--duration", "2m", "--classes", "interactive=0.7,batch=0.3"];
+    assert!(windtunnel(&make_trace).status.success());
+    let out = windtunnel(&["check", &s.arg(), "--trace", trace]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains("max_policy_errors")).unwrap_or_default();
+    assert!(line.starts_with("FAIL  quickstart: max_policy_errors: actual "), "{stdout}");
+    assert!(line.contains("limit 0 (first: route at 3:"), "{line}");
+    assert!(line.contains("max_tokns"), "the message names the field: {line}");
+
+    let out =
+        windtunnel(&["run", &s.arg(), "--trace", trace, "--out", tmp.path().to_str().unwrap(), "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("  policy   ") && stdout.contains("errors; first: route at 3:"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    let errors = r["policy_errors"].as_u64().unwrap();
+    let requests = r["trace"]["requests"].as_u64().unwrap();
+    // Only batch requests fail: about 30% of them, never all, never none.
+    assert!(errors > requests / 10 && errors < requests / 2, "{errors} of {requests}");
+    assert_eq!(r["policy_error_first"]["hook"], "route");
+    assert_eq!(r["policy_error_first"]["line"], 3);
+
+    // A scenario that tolerates them says so and passes.
+    let out = windtunnel(&["check", &s.arg(), "--trace", trace, "--set", "assert.max_policy_errors=100000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).0);
+}
+
+/// `policy lint --scenario` runs `route` on every class, tenant and language
+/// of the scenario: a typo on the batch branch alone is caught at lint time,
+/// and an endpoint name the scenario lacks is named with a did-you-mean.
+#[test]
+fn lint_with_a_scenario_samples_its_traffic_and_checks_endpoint_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let typo = tmp.path().join("typo.rhai");
+    std::fs::write(
+        &typo,
+        "fn route(req, ctx) {\n\
+         \x20   if req.class == \"batch\" { return [req.tenant_id]; }\n\
+         \x20   ctx.candidates(req).by_cost(req).names()\n\
+         }\n",
+    )
+    .unwrap();
+    let typo = typo.to_str().unwrap();
+    // Without a scenario the sample request is interactive: the typo hides.
+    assert_eq!(windtunnel(&["policy", "lint", typo]).status.code(), Some(0));
+    let out = windtunnel(&["policy", "lint", typo, "--scenario", "scenarios/cheapest-healthy.toml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stderr.contains("typo.rhai:2:") && stderr.contains("route() failed on sample request"), "{stderr}");
+    assert!(stderr.contains("class batch") && stderr.contains("tenant_id"), "{stderr}");
+
+    let names = tmp.path().join("names.rhai");
+    std::fs::write(&names, "fn route(req, ctx) {\n    [\"openai/gpt-4o-mini\", \"deepseek/deepseek-chta\"]\n}\n")
+        .unwrap();
+    let out = windtunnel(&["policy", "lint", names.to_str().unwrap(), "--scenario", "scenarios/cheapest-healthy.toml"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("names.rhai:2:28: endpoint `deepseek/deepseek-chta` is not in scenario `cheapest-healthy`, did you mean `deepseek/deepseek-chat`?"),
+        "{stderr}"
+    );
+
+    let out = windtunnel(&[
+        "policy",
+        "lint",
+        "policies/cheapest-healthy.rhai",
+        "--scenario",
+        "scenarios/cheapest-healthy.toml",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("sample requests (every class, tenant and language)"), "{stdout}");
 }
 
 #[test]

@@ -17,9 +17,9 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data/<rel>`.
-pub fn shared_data(rel: &str) -> PathBuf {
-    root().join("../shared/data").join(rel)
+/// `tests/data/<rel>`: slices of the public traces kept in the repo (see its README).
+pub fn test_data(rel: &str) -> PathBuf {
+    root().join("tests/data").join(rel)
 }
 
 /// Runs `windtunnel args…` from the repository root.

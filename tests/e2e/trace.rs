@@ -6,12 +6,12 @@ use crate::*;
 fn import_each_public_trace_and_read_it_back() {
     let tmp = tempfile::tempdir().unwrap();
     for (from, file, requests) in [
-        ("azure", "azure-llm-2023/AzureLLMInferenceTrace_code.csv", 8_819u64),
+        ("azure", "azure-llm-2023/AzureLLMInferenceTrace_code_first2000.csv", 2_000u64),
         ("burstgpt", "burstgpt/BurstGPT_3_first400.csv", 400),
-        ("mooncake", "mooncake/synthetic_trace.jsonl", 3_993),
+        ("mooncake", "mooncake/synthetic_first500.jsonl", 500),
     ] {
         let out = tmp.path().join(format!("{from}.jsonl"));
-        let input = shared_data(file);
+        let input = test_data(file);
         let o = windtunnel(&["trace", "import", "--from", from, input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
         let (_, stderr) = text(&o);
         assert!(o.status.success(), "{from}: {stderr}");
@@ -25,7 +25,7 @@ fn import_each_public_trace_and_read_it_back() {
 
 #[test]
 fn import_to_stdout_and_stats_as_a_table() {
-    let input = shared_data("burstgpt/BurstGPT_1_first400.csv");
+    let input = test_data("burstgpt/BurstGPT_1_first400.csv");
     let o = windtunnel(&["trace", "import", "--from", "burstgpt", input.to_str().unwrap()]);
     assert!(o.status.success());
     let first = String::from_utf8(o.stdout).unwrap().lines().next().unwrap().to_string();

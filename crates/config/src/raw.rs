@@ -239,6 +239,7 @@ pub(crate) struct RawAssert {
     pub(crate) max_p99_ms: Option<u64>,
     pub(crate) max_p95_ms: Option<u64>,
     pub(crate) min_quality: Option<Spanned<f64>>,
+    pub(crate) max_policy_errors: Option<u64>,
     pub(crate) invariants: Option<RawInvariants>,
 }
 

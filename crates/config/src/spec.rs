@@ -342,6 +342,9 @@ pub struct AssertSpec {
     pub max_p95_ms: Option<u64>,
     /// Mean quality of successes.
     pub min_quality: Option<f64>,
+    /// Most failed policy calls allowed; 0 unless the scenario says otherwise,
+    /// so a policy that fails on any request fails the gate.
+    pub max_policy_errors: u64,
     /// Which invariants must hold.
     pub invariants: InvariantSelection,
 }

@@ -113,9 +113,9 @@ min_quality = 0.8
 invariants = ["conservation", "budget"]
 "#;
 
-/// The LiteLLM price table shipped with the workspace's shared data.
+/// A subset of the LiteLLM price table, kept in the repo (see tests/data/README.md).
 fn prices_path() -> String {
-    format!("{}/../../../shared/data/prices/model_prices_and_context_window.json", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../tests/data/prices/model_prices_subset.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn good() -> String {
@@ -215,6 +215,7 @@ fn good_scenario_parses_to_spec_values() {
             max_p99_ms: Some(5000),
             max_p95_ms: Some(3000),
             min_quality: Some(0.8),
+            max_policy_errors: 0,
             invariants: InvariantSelection::Only(vec!["conservation".into(), "budget".into()]),
         }
     );

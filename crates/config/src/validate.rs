@@ -233,6 +233,7 @@ impl Validator<'_> {
                 .as_ref()
                 .map(|v| self.unit(v, "assert.min_quality", "a quality from 0 to 1"))
                 .transpose()?,
+            max_policy_errors: a.max_policy_errors.unwrap_or(0),
             invariants,
         })
     }

@@ -58,7 +58,7 @@ pub use event::{Event, EventSink, NullSink, PerKind};
 pub use money::{NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
-pub use planner::{AttemptInfo, ErrorAction, FixedChain, Planner, PolicyFailure};
+pub use planner::{AttemptInfo, ErrorAction, FirstPolicyError, FixedChain, Planner, PolicyErrorTally, PolicyFailure};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};

@@ -60,6 +60,37 @@ impl std::fmt::Display for PolicyFailure {
     }
 }
 
+/// The first failed policy call of a run, kept so that summaries and reports
+/// can say what failed and where, not only how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstPolicyError {
+    /// The failure itself (hook, message, position).
+    pub failure: PolicyFailure,
+    /// The request it happened on (its trace id, else its line number).
+    pub request: String,
+    /// When.
+    pub at_ms: u64,
+}
+
+/// Failed policy calls of a run: how many, and the first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyErrorTally {
+    /// Failed hook calls (route, on_error, accept).
+    pub count: u64,
+    /// The first of them.
+    pub first: Option<FirstPolicyError>,
+}
+
+impl PolicyErrorTally {
+    /// Counts `failure`, met on `req` at `now`; the first one is kept whole.
+    pub fn record(&mut self, failure: PolicyFailure, req: &Request, now: u64) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(FirstPolicyError { failure, request: req.id().to_string(), at_ms: now });
+        }
+    }
+}
+
 /// Decides plans for requests. The executor calls it; it never calls the executor.
 pub trait Planner {
     /// Engine settings (breakers, retry backoff, default chain). Read once

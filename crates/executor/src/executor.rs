@@ -25,8 +25,8 @@ use crate::health::HealthWindow;
 use std::collections::BTreeMap;
 use windtunnel_core::{
     AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
-    FailReason, Health, KeyedStream, Nanodollars, Outcome, Plan, Planner, PolicySettings, RejectReason, Request,
-    ResponseInfo, RouteContext, Streams, Usage,
+    FailReason, Health, KeyedStream, Nanodollars, Outcome, Plan, Planner, PolicyErrorTally, PolicySettings,
+    RejectReason, Request, ResponseInfo, RouteContext, Streams, Usage,
 };
 
 /// A request in flight: slot and generation, so a late report for a finished
@@ -194,7 +194,7 @@ pub struct Executor<P> {
     free: Vec<u32>,
     generations: Vec<u32>,
     backoff_draws: KeyedStream,
-    policy_errors: u64,
+    policy_errors: PolicyErrorTally,
 }
 
 impl<P: Planner> Executor<P> {
@@ -229,13 +229,13 @@ impl<P: Planner> Executor<P> {
             free: Vec::new(),
             generations: Vec::new(),
             backoff_draws: streams.keyed("executor:backoff"),
-            policy_errors: 0,
+            policy_errors: PolicyErrorTally::default(),
         }
     }
 
-    /// Failed policy calls (route, on_error, accept).
-    pub fn policy_errors(&self) -> u64 {
-        self.policy_errors
+    /// Failed policy calls (route, on_error, accept): the count and the first.
+    pub fn policy_errors(&self) -> &PolicyErrorTally {
+        &self.policy_errors
     }
 
     /// Requests in flight.
@@ -299,8 +299,8 @@ impl<P: Planner> Executor<P> {
                 plan.chain.retain(|e| e.get() < self.facts.len());
                 Some(plan)
             }
-            Err(_) => {
-                self.policy_errors += 1;
+            Err(failure) => {
+                self.policy_errors.record(failure, &req, now);
                 self.settings.default_chain.clone().map(Plan::chain)
             }
         };
@@ -556,8 +556,8 @@ impl<P: Planner> Executor<P> {
                     };
                     let accepted = match self.planner.accept(&f.req, &info) {
                         Ok(a) => a,
-                        Err(_) => {
-                            self.policy_errors += 1;
+                        Err(failure) => {
+                            self.policy_errors.record(failure, &f.req, now);
                             true
                         }
                     };
@@ -664,8 +664,8 @@ impl<P: Planner> Executor<P> {
         let info = AttemptInfo { number: r.attempt, endpoint: r.endpoint, elapsed_ms: now - f.arrived };
         let asked = match self.planner.on_error(&f.req, &info, err) {
             Ok(a) => a,
-            Err(_) => {
-                self.policy_errors += 1;
+            Err(failure) => {
+                self.policy_errors.record(failure, &f.req, now);
                 None
             }
         };

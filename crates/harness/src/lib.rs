@@ -17,6 +17,8 @@
 //! - `relay` — [`relayed`]: the aggregator and the checker on a second core,
 //!   fed the event log packed into words (`relay::wire`).
 //! - `source` — [`Requests`]: trace file or generator, with `limit` and `speed`.
+//! - `lint_samples` — [`lint_samples`]: one request per class, tenant and
+//!   language of a scenario, for `policy lint --scenario`.
 //! - `whatif` — [`whatif`]: variants × seeds, paired and Welch intervals, [`t_quantile`], [`Sweep`].
 //! - `error` — [`RunError`].
 //!
@@ -25,12 +27,14 @@
 //! - thiserror: [`RunError`].
 
 mod error;
+mod lint_samples;
 mod relay;
 mod replay;
 mod source;
 mod whatif;
 
 pub use error::RunError;
+pub use lint_samples::{LINT_SCAN_REQUESTS, lint_samples};
 pub use relay::{Relay, RelayError, relayed};
 pub use replay::{Fold, Replayed, RunOptions, policy_description, replay, run, run_with};
 pub use source::Requests;

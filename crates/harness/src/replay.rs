@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
     Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, PerKind,
-    Planner, Scheduled, Started, Streams, Sym,
+    Planner, PolicyErrorTally, Scheduled, Started, Streams, Sym,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
@@ -241,7 +241,8 @@ pub fn run_with<P: Planner>(
         policy,
         seed: scenario.seed,
         skipped_lines: replayed.skipped_lines,
-        policy_errors: replayed.policy_errors,
+        policy_errors: replayed.policy_errors.count,
+        first_policy_error: replayed.policy_errors.first,
     };
     let mut report = aggregator.report(head);
     report.set_invariants(checker.finish().into_iter().map(invariant_entry).collect());
@@ -250,14 +251,14 @@ pub fn run_with<P: Planner>(
 }
 
 /// What a replay counted beside its event log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replayed {
     /// Requests that arrived.
     pub requests: u64,
     /// Trace lines skipped under `--skip-bad-lines`.
     pub skipped_lines: u64,
-    /// Policy hook calls that failed (the default chain served instead).
-    pub policy_errors: u64,
+    /// Policy hook calls that failed (the default chain served instead), and the first.
+    pub policy_errors: PolicyErrorTally,
 }
 
 /// Replays a scenario with any planner into `log` and nothing else: no
@@ -380,7 +381,11 @@ pub fn replay<P: Planner>(
     if let Some(p) = progress.as_mut() {
         p(arrivals, now);
     }
-    Ok(Replayed { requests: arrivals, skipped_lines: requests.skipped(), policy_errors: executor.policy_errors() })
+    Ok(Replayed {
+        requests: arrivals,
+        skipped_lines: requests.skipped(),
+        policy_errors: executor.policy_errors().clone(),
+    })
 }
 
 /// What the invariant checker may know of the scenario: configuration, never

@@ -59,7 +59,7 @@ pub enum PolicyError {
     },
 
     /// A hook failed while loading (`settings()`), or on lint's sample input.
-    #[error("{file}:{line}:{col}: {hook}() failed{}: {message}", if *.sample { " on the sample request" } else { "" })]
+    #[error("{file}:{line}:{col}: {hook}() failed{}: {message}", .sample.as_deref().map(|s| format!(" on {s}")).unwrap_or_default())]
     Hook {
         /// The file.
         file: String,
@@ -69,10 +69,28 @@ pub enum PolicyError {
         col: u32,
         /// The hook.
         hook: &'static str,
-        /// Whether this was lint's sample call.
-        sample: bool,
+        /// Lint's sample request, described (`the sample request`,
+        /// `sample request lint-2 (class batch, tenant acme)`); `None` for a load-time call.
+        sample: Option<String>,
         /// What went wrong.
         message: String,
+    },
+
+    /// `policy lint --scenario`: the script names an endpoint the scenario lacks.
+    #[error("{file}:{line}:{col}: endpoint `{name}` is not in scenario `{scenario}`{hint}")]
+    UnknownEndpoint {
+        /// The file.
+        file: String,
+        /// Line of the string literal.
+        line: u32,
+        /// Column of the string literal.
+        col: u32,
+        /// The name as written.
+        name: String,
+        /// The scenario's name.
+        scenario: String,
+        /// The nearest endpoint of the scenario.
+        hint: Hint,
     },
 
     /// `settings()` returned a value that is not a valid setting.
@@ -142,6 +160,7 @@ impl PolicyError {
             | PolicyError::MissingRoute { file }
             | PolicyError::HookArity { file, .. }
             | PolicyError::Hook { file, .. }
+            | PolicyError::UnknownEndpoint { file, .. }
             | PolicyError::Settings { file, .. }
             | PolicyError::UnknownParam { file, .. }
             | PolicyError::BadParam { file, .. } => file,
@@ -156,6 +175,7 @@ impl PolicyError {
             PolicyError::Compile { line, col, .. }
             | PolicyError::HookArity { line, col, .. }
             | PolicyError::Hook { line, col, .. }
+            | PolicyError::UnknownEndpoint { line, col, .. }
             | PolicyError::Settings { line, col, .. } => Some((*line, *col)),
             _ => None,
         }

@@ -86,7 +86,7 @@ mod testing;
 mod views;
 
 pub use error::PolicyError;
-pub use lint::{LintReport, lint, lint_source};
+pub use lint::{LintReport, LintScenario, lint, lint_for_scenario, lint_source};
 pub use policy::{MAX_RECORDED_FAILURES, Policy, RecordedFailure};
 pub use suggest::Hint;
 pub use testing::{TestResult, TestRun, run_tests};

@@ -28,8 +28,9 @@ pub(crate) struct FnDef {
 pub(crate) struct Outline {
     /// Function definitions.
     pub(crate) fns: Vec<FnDef>,
-    /// String literals shaped like `provider/model`.
-    pub(crate) endpoint_literals: Vec<String>,
+    /// String literals shaped like `provider/model`, each with the line and
+    /// column of its first appearance.
+    pub(crate) endpoint_literals: Vec<(String, u32, u32)>,
 }
 
 impl Outline {
@@ -80,8 +81,8 @@ pub(crate) fn outline(source: &str) -> Outline {
                     i = j;
                 }
             }
-            (Tok::Str(s), ..) if looks_like_endpoint(s) && !out.endpoint_literals.contains(s) => {
-                out.endpoint_literals.push(s.clone());
+            (Tok::Str(s), line, col) if looks_like_endpoint(s) && !out.endpoint_literals.iter().any(|e| e.0 == *s) => {
+                out.endpoint_literals.push((s.clone(), *line, *col));
             }
             _ => {}
         }
@@ -215,7 +216,7 @@ mod tests {
         let o = outline(src);
         let got: Vec<_> = o.fns.iter().map(|f| (f.name.as_str(), f.line, f.col, f.params)).collect();
         assert_eq!(got, vec![("route", 3, 1, 2), ("helper", 7, 11, 0), ("test_b", 8, 1, 0)]);
-        assert_eq!(o.endpoint_literals, vec!["openai/gpt-4o".to_string()]);
+        assert_eq!(o.endpoint_literals.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), vec!["openai/gpt-4o"]);
         assert_eq!(o.position("helper", 0), (7, 11));
         assert_eq!(o.position("missing", 0), (1, 1));
     }

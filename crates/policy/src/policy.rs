@@ -150,7 +150,7 @@ pub(crate) fn load_settings(
                         line,
                         col,
                         hook: "settings",
-                        sample: false,
+                        sample: None,
                         message: e.message,
                     }
                 })?;

@@ -185,6 +185,7 @@ impl Aggregator {
             invariants: Vec::new(),
             assertions: Vec::new(),
             policy_errors: head.policy_errors,
+            policy_error_first: head.first_policy_error.as_ref().map(PolicyErrorSample::of),
             quality: QualitySection {
                 mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
             },

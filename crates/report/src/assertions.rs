@@ -13,7 +13,8 @@
 //! # Order and names
 //! `[assert]` keys in SPEC's order (`max_cost_usd`, `max_error_rate`,
 //! `max_sla_violation_rate`, `max_p99_ms`, then `max_p95_ms`, which SPEC's
-//! example leaves out, beside its sibling, then `min_quality`), then one
+//! example leaves out, beside its sibling, then `min_quality`, then
+//! `max_policy_errors`, which is always checked: its default is 0), then one
 //! `invariant:<name>` per selected invariant in SPEC's invariant order.
 //!
 //! # Invariants
@@ -81,6 +82,8 @@ impl Report {
             let actual = self.quality.mean;
             push("min_quality", actual >= limit, Figure::Real(actual), Figure::Real(limit));
         }
+        let limit = spec.max_policy_errors;
+        push("max_policy_errors", self.policy_errors <= limit, Figure::Int(self.policy_errors), Figure::Int(limit));
         let mut selected: Vec<&str> = match &spec.invariants {
             InvariantSelection::All => self.invariants.iter().map(|i| i.name.as_str()).collect(),
             InvariantSelection::Only(names) => names.iter().map(String::as_str).collect(),

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use windtunnel_core::Nanodollars;
+use windtunnel_core::{FirstPolicyError, Nanodollars};
 
 /// Bumped when a required key changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,6 +29,8 @@ pub struct ReportHead {
     pub skipped_lines: u64,
     /// Failed policy calls.
     pub policy_errors: u64,
+    /// The first failed policy call, if any.
+    pub first_policy_error: Option<FirstPolicyError>,
 }
 
 /// The whole report.
@@ -65,6 +67,9 @@ pub struct Report {
     pub assertions: Vec<Assertion>,
     /// Failed policy calls.
     pub policy_errors: u64,
+    /// The first failed policy call: which hook, what, where, on which
+    /// request; `null` when there was none.
+    pub policy_error_first: Option<PolicyErrorSample>,
     /// Quality.
     pub quality: QualitySection,
     /// Bucketed series for charts (not a SPEC key).
@@ -317,6 +322,49 @@ pub struct HistogramBin {
     pub hi_ms: u64,
     /// Values in the bin.
     pub count: u64,
+}
+
+/// `policy_error_first`: one failed policy call, located.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyErrorSample {
+    /// The hook (`route`, `on_error`, `accept`).
+    pub hook: String,
+    /// What went wrong, in the script engine's words.
+    pub message: String,
+    /// Line in the script, when known.
+    pub line: Option<u32>,
+    /// Column in the script, when known.
+    pub col: Option<u32>,
+    /// The request's id.
+    pub request: String,
+    /// When it happened.
+    pub at_ms: u64,
+}
+
+impl PolicyErrorSample {
+    /// The report's form of the executor's first policy error.
+    pub fn of(first: &FirstPolicyError) -> PolicyErrorSample {
+        let f = &first.failure;
+        PolicyErrorSample {
+            hook: f.hook.to_string(),
+            message: f.message.clone(),
+            line: f.position.map(|p| p.0),
+            col: f.position.map(|p| p.1),
+            request: first.request.clone(),
+            at_ms: first.at_ms,
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyErrorSample {
+    /// `route at 12:5: unknown endpoint `x` (request r7, at 1500 ms)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hook)?;
+        if let (Some(l), Some(c)) = (self.line, self.col) {
+            write!(f, " at {l}:{c}")?;
+        }
+        write!(f, ": {} (request {}, at {} ms)", self.message, self.request, self.at_ms)
+    }
 }
 
 /// `quality`.

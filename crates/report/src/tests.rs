@@ -128,6 +128,7 @@ impl Log {
             seed: 7,
             skipped_lines: 0,
             policy_errors: 0,
+            first_policy_error: None,
         })
     }
 }
@@ -348,6 +349,7 @@ fn assert_spec() -> AssertSpec {
         max_p99_ms: None,
         max_p95_ms: None,
         min_quality: None,
+        max_policy_errors: 0,
         invariants: InvariantSelection::Only(Vec::new()),
     }
 }

@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel)
+    // Slices of the public traces, kept in the repo (origins in tests/data/README.md).
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data")).join(rel)
 }
 
 fn read_all(rel: &str, format: TraceFormat) -> Vec<Request> {
@@ -43,34 +44,37 @@ fn assert_numbered_and_ordered(reqs: &[Request]) {
     assert_eq!(reqs.first().map(|r| r.at_ms), Some(0));
 }
 
-// === real traces (shared/data, see its README) ===
+// === real traces (slices in tests/data, see its README) ===
 
 #[test]
 fn azure_conversation_trace_imports_whole() {
-    let reqs = read_all("azure-llm-2023/AzureLLMInferenceTrace_conv.csv", TraceFormat::Azure);
-    // 19,367 lines: the header and 19,366 rows (the last without a newline).
-    assert_eq!(reqs.len(), 19_366);
+    // The quickstart's slice: the first ten minutes of the conversation trace.
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/traces/azure-conv-first10m.csv"));
+    let reqs: Vec<Request> =
+        TraceReader::open(path, TraceFormat::Azure, ReadOptions::default()).unwrap().map(Result::unwrap).collect();
+    assert_eq!(reqs.len(), 2_863);
     assert_numbered_and_ordered(&reqs);
-    // 18:15:46.6805900 to 19:14:08.4025270.
-    assert_eq!(reqs.last().unwrap().at_ms, 3_501_721);
+    // 18:15:46.6805900 to 18:25:45.9496210.
+    assert_eq!(reqs.last().unwrap().at_ms, 599_269);
     assert_eq!((reqs[0].input_tokens, reqs[0].output_tokens), (374, 44));
     assert_eq!(reqs[1].at_ms, 4_314);
     let mut stats = TraceStats::new();
     stats.extend(&reqs);
     let s = stats.summary();
-    assert_eq!((s.input_tokens.max, s.output_tokens.max), (14_050, 1_000));
-    assert!(s.input_tokens.p50.abs_diff(1_020) <= 1 && s.output_tokens.p50.abs_diff(129) <= 1, "{s:?}");
-    assert_eq!(s.by_model.get("(none)"), Some(&19_366));
+    assert_eq!((s.input_tokens.max, s.output_tokens.max), (7_930, 1_000));
+    assert!(s.input_tokens.p50.abs_diff(1_041) <= 1 && s.output_tokens.p50.abs_diff(217) <= 1, "{s:?}");
+    assert_eq!(s.by_model.get("(none)"), Some(&2_863));
     assert_round_trips(&reqs);
 }
 
 #[test]
-fn azure_code_trace_imports_whole() {
-    let reqs = read_all("azure-llm-2023/AzureLLMInferenceTrace_code.csv", TraceFormat::Azure);
-    assert_eq!(reqs.len(), 8_819);
+fn azure_code_trace_slice_imports_whole() {
+    // The header and the first 2,000 rows, the last without a newline as upstream.
+    let reqs = read_all("azure-llm-2023/AzureLLMInferenceTrace_code_first2000.csv", TraceFormat::Azure);
+    assert_eq!(reqs.len(), 2_000);
     assert_numbered_and_ordered(&reqs);
-    // 18:17:03.98 to 19:14:19.93.
-    assert_eq!(reqs.last().unwrap().at_ms, 3_435_948);
+    // 18:17:03.9799600 to 18:31:17.0593070.
+    assert_eq!(reqs.last().unwrap().at_ms, 853_079);
     assert_eq!((reqs[0].input_tokens, reqs[0].output_tokens), (4_808, 10));
     assert_eq!(reqs.iter().map(|r| r.input_tokens).max(), Some(7_437));
     assert_eq!(reqs.iter().map(|r| r.output_tokens).max(), Some(1_899));
@@ -115,11 +119,11 @@ fn burstgpt_v2_slice_finds_columns_by_name() {
 }
 
 #[test]
-fn mooncake_conversation_trace_imports_whole() {
-    let reqs = read_all("mooncake/conversation_trace.jsonl", TraceFormat::Mooncake);
-    assert_eq!(reqs.len(), 12_031);
+fn mooncake_conversation_trace_slice_imports_whole() {
+    let reqs = read_all("mooncake/conversation_first1000.jsonl", TraceFormat::Mooncake);
+    assert_eq!(reqs.len(), 1_000);
     assert_numbered_and_ordered(&reqs);
-    assert_eq!(reqs.last().unwrap().at_ms, 3_536_999);
+    assert_eq!(reqs.last().unwrap().at_ms, 330_000);
     assert_eq!((reqs[0].input_tokens, reqs[0].output_tokens, reqs[0].prefix_hash), (6_758, 500, Some(0)));
     assert_eq!(tag(&reqs[0], "prefix_blocks"), Some("14"));
     // len(hash_ids) == ceil(input_length / 512) on every row.
@@ -131,11 +135,11 @@ fn mooncake_conversation_trace_imports_whole() {
 }
 
 #[test]
-fn mooncake_synthetic_trace_imports_whole() {
-    let reqs = read_all("mooncake/synthetic_trace.jsonl", TraceFormat::Mooncake);
-    assert_eq!(reqs.len(), 3_993);
+fn mooncake_synthetic_trace_slice_imports_whole() {
+    let reqs = read_all("mooncake/synthetic_first500.jsonl", TraceFormat::Mooncake);
+    assert_eq!(reqs.len(), 500);
     assert_numbered_and_ordered(&reqs);
-    assert_eq!(reqs.last().unwrap().at_ms, 1_022_025);
+    assert_eq!(reqs.last().unwrap().at_ms, 139_272);
     assert_round_trips(&reqs);
 }
 
@@ -244,14 +248,15 @@ fn read_with(opts: ReadOptions) -> Vec<Request> {
 
 #[test]
 fn limit_applies_to_real_traces_too() {
-    let opts = ReadOptions { limit_ms: Some(600_000), speed: 1.0, skip_bad_lines: false };
-    let path = data("mooncake/conversation_trace.jsonl");
+    let opts = ReadOptions { limit_ms: Some(120_000), speed: 1.0, skip_bad_lines: false };
+    let path = data("mooncake/conversation_first1000.jsonl");
     let reqs: Vec<Request> =
         TraceReader::open(&path, TraceFormat::Mooncake, opts).unwrap().map(Result::unwrap).collect();
     assert!(!reqs.is_empty());
-    assert!(reqs.iter().all(|r| r.at_ms < 600_000));
-    let all = read_all("mooncake/conversation_trace.jsonl", TraceFormat::Mooncake);
-    assert_eq!(reqs.len(), all.iter().filter(|r| r.at_ms < 600_000).count());
+    assert!(reqs.iter().all(|r| r.at_ms < 120_000));
+    let all = read_all("mooncake/conversation_first1000.jsonl", TraceFormat::Mooncake);
+    assert!(reqs.len() < all.len());
+    assert_eq!(reqs.len(), all.iter().filter(|r| r.at_ms < 120_000).count());
 }
 
 #[test]
