@@ -61,11 +61,11 @@ fn read_baseline(path: &PathBuf) -> anyhow::Result<Baseline> {
             .and_then(serde_json::Value::as_f64)
             .with_context(|| format!("baseline `{}` has no number at `{ptr}`", path.display()))
     };
-    Ok(Baseline {
-        scenario: v.pointer("/scenario").and_then(|s| s.as_str()).unwrap_or_default().to_string(),
-        cost_usd: num("/cost/total_usd")?,
-        p95_ms: num("/latency_ms/p95")?,
-    })
+    let scenario = v
+        .pointer("/scenario")
+        .and_then(|s| s.as_str())
+        .with_context(|| format!("baseline `{}` has no `scenario` name: expected a report.json", path.display()))?;
+    Ok(Baseline { scenario: scenario.to_string(), cost_usd: num("/cost/total_usd")?, p95_ms: num("/latency_ms/p95")? })
 }
 
 pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -75,6 +75,19 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let baseline = args.baseline.as_ref().map(read_baseline).transpose()?;
     // Load everything first: a bad input is exit 2 before anything runs.
     let scenarios = args.scenarios.iter().map(|p| args.common.load(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    // A baseline compares like with like: one of another scenario would
+    // otherwise be silently skipped and the gate pass on nothing.
+    if let (Some(b), Some(path)) = (&baseline, &args.baseline)
+        && !scenarios.iter().any(|s| s.name == b.scenario)
+    {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "baseline `{}` is a report of scenario `{}`, expected one of the checked scenarios: {}",
+            path.display(),
+            b.scenario,
+            names.join(", ")
+        );
+    }
     let mut reports: Vec<Report> = Vec::new();
     let mut failed = 0usize;
     let bar = RunsProgress::new(scenarios.len() as u64 * args.seeds);
@@ -119,7 +132,13 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             };
             lines.push(format!("{verdict}  {}: {}: {}{first}{seeds}", scenario.name, shown.name, shown.message()));
         }
-        if let Some(b) = baseline.as_ref().filter(|b| b.scenario.is_empty() || b.scenario == scenario.name) {
+        for class in &runs[0].sla.classes_without_sla {
+            lines.push(format!(
+                "warn  {}: class `{class}` has traffic but no [sla.{class}]: its requests cannot violate an SLA",
+                scenario.name
+            ));
+        }
+        if let Some(b) = baseline.as_ref().filter(|b| b.scenario == scenario.name) {
             let n = runs.len() as f64;
             let cost = runs.iter().map(|r| r.cost.total_usd.as_usd()).sum::<f64>() / n;
             let p95 = runs.iter().map(|r| r.latency_ms.p95 as f64).sum::<f64>() / n;

@@ -54,6 +54,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         written.push(path);
     }
     print_summary(&report);
+    for class in &report.sla.classes_without_sla {
+        eprintln!("warning: class `{class}` has traffic but no [sla.{class}]: its requests cannot violate an SLA");
+    }
     for p in written {
         println!("wrote {}", p.display());
     }

@@ -70,6 +70,14 @@ fn check_over_seeds_and_against_a_baseline() {
     let (stdout, _) = text(&same);
     assert_eq!(same.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("baseline:cost_usd: actual"), "{stdout}");
+    // A baseline of another scenario is bad input, not a silent pass.
+    let other = windtunnel(&["check", "scenarios/tiered.toml", "--baseline", baseline.to_str().unwrap()]);
+    let (stdout, stderr) = text(&other);
+    assert_eq!(other.status.code(), Some(2), "{stdout}");
+    assert!(
+        stderr.contains("is a report of scenario `quickstart`, expected one of the checked scenarios: tiered"),
+        "{stderr}"
+    );
     // Doubling an output price is a cost regression beyond 5%.
     let junit = tmp.path().join("junit.xml");
     let pricier = windtunnel(&[

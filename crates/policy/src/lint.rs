@@ -187,7 +187,7 @@ impl fmt::Display for LintReport {
         } else {
             writeln!(
                 f,
-                "  sample request lint-1 (interactive, 800 input tokens, max_tokens 1024) on {} endpoints:",
+                "  sample request lint-1 (interactive, 800 input tokens, max_tokens 1024) on {} sample endpoints:",
                 self.endpoints
             )?;
         }

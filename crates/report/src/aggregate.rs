@@ -28,6 +28,7 @@ struct EndpointStats {
     attempts: u64,
     succeeded: u64,
     errors: [u64; ErrorKind::COUNT],
+    cancelled: u64,
     cost: Nanodollars,
 }
 
@@ -56,6 +57,8 @@ pub struct Aggregator {
     wasted: Nanodollars,
     endpoints: Vec<EndpointStats>,
     latency: BinCounts<SIGFIG>,
+    /// The exact largest latency: the histogram only knows its bucket.
+    latency_max: u64,
     ttft: BinCounts<SIGFIG>,
     classes: SymMap<ClassStats>,
     failovers: u64,
@@ -88,6 +91,7 @@ impl Aggregator {
             wasted: Nanodollars::ZERO,
             endpoints: vec![EndpointStats::default(); scenario.endpoints.len()],
             latency: BinCounts::new(),
+            latency_max: 0,
             ttft: BinCounts::new(),
             classes: SymMap::new(),
             failovers: 0,
@@ -147,9 +151,13 @@ impl Aggregator {
                 p90: pct(&latency, 0.9),
                 p95: pct(&latency, 0.95),
                 p99: pct(&latency, 0.99),
-                max: latency.max(),
+                max: self.latency_max,
             },
-            ttft_ms: TtftSection { p50: pct(&ttft, 0.5), p95: pct(&ttft, 0.95), p99: pct(&ttft, 0.99) },
+            ttft_ms: (!ttft.is_empty()).then(|| TtftSection {
+                p50: pct(&ttft, 0.5),
+                p95: pct(&ttft, 0.95),
+                p99: pct(&ttft, 0.99),
+            }),
             sla: SlaSection {
                 violations: sla_violations,
                 rate: rate(sla_violations, self.requests),
@@ -158,6 +166,12 @@ impl Aggregator {
                     .iter()
                     .map(|(c, s)| (c.to_string(), ClassSla { requests: s.requests, violations: s.violations }))
                     .collect(),
+                classes_without_sla: {
+                    let mut v: Vec<String> =
+                        self.classes.iter().filter(|(_, s)| s.sla.is_none()).map(|(c, _)| c.to_string()).collect();
+                    v.sort();
+                    v
+                },
             },
             attempts: AttemptsSection {
                 total: self.endpoints.iter().map(|e| e.attempts).sum(),
@@ -172,6 +186,7 @@ impl Aggregator {
                                 attempts: e.attempts,
                                 succeeded: e.succeeded,
                                 errors: errors_map(&e.errors),
+                                cancelled: e.cancelled,
                             },
                         )
                     })
@@ -265,6 +280,7 @@ impl Aggregator {
         self.wasted += cost;
         if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
             e.cost += cost;
+            e.cancelled += 1;
         }
     }
 
@@ -294,6 +310,7 @@ impl Aggregator {
             Outcome::Succeeded => {
                 self.succeeded += 1;
                 self.latency.record(latency);
+                self.latency_max = self.latency_max.max(latency);
                 self.series.succeeded(req.at_ms, latency);
                 if req.stream
                     && let Some(t) = ttft_ms

@@ -635,18 +635,16 @@ fn outcomes(s: &mut String, r: &Report) {
     }
     s.push_str("</tbody></table></div>");
     let l = &r.latency_ms;
-    let t = &r.ttft_ms;
-    // All zero: no streamed request succeeded, so there is nothing to show.
-    let ttft = if (t.p50, t.p95, t.p99) == (0, 0, 0) {
-        String::new()
-    } else {
-        format!(
+    // `None`: no streamed request succeeded, so there is nothing to show.
+    let ttft = match &r.ttft_ms {
+        None => String::new(),
+        Some(t) => format!(
             "<tr><td>time to first token, streams (ms)</td><td class=\"num\">{}</td><td class=\"num\">—</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">—</td></tr>",
             int(t.p50),
             int(t.p95),
             int(t.p99)
-        )
+        ),
     };
     let _ = write!(
         s,

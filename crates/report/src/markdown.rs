@@ -75,12 +75,18 @@ pub fn to_markdown(r: &Report) -> String {
         "\n## Latency (ms, succeeded requests)\n\n| p50 | p90 | p95 | p99 | max |\n|---:|---:|---:|---:|---:|"
     );
     let _ = writeln!(s, "| {} | {} | {} | {} | {} |", l.p50, l.p90, l.p95, l.p99, l.max);
-    let t = &r.ttft_ms;
-    let _ = writeln!(
-        s,
-        "\nTime to first token of streamed requests: p50 {} ms, p95 {} ms, p99 {} ms.",
-        t.p50, t.p95, t.p99
-    );
+    match &r.ttft_ms {
+        Some(t) => {
+            let _ = writeln!(
+                s,
+                "\nTime to first token of streamed requests: p50 {} ms, p95 {} ms, p99 {} ms.",
+                t.p50, t.p95, t.p99
+            );
+        }
+        None => {
+            let _ = writeln!(s, "\nTime to first token: not measured (no streamed request succeeded).");
+        }
+    }
     let _ = writeln!(
         s,
         "\n## SLA\n\n{} violations ({:.2}%).\n\n| class | requests | violations |\n|---|---:|---:|",
@@ -90,14 +96,27 @@ pub fn to_markdown(r: &Report) -> String {
     for (c, v) in &r.sla.by_class {
         let _ = writeln!(s, "| {} | {} | {} |", md(c), v.requests, v.violations);
     }
+    if !r.sla.classes_without_sla.is_empty() {
+        let names: Vec<String> = r.sla.classes_without_sla.iter().map(|c| md_code(c)).collect();
+        let _ = writeln!(s, "\nWarning: no SLA for {}; their requests cannot violate one.", names.join(", "));
+    }
     let _ = writeln!(
         s,
-        "\n## Attempts\n\n{} attempts, {} failovers.\n\n| endpoint | attempts | succeeded | errors |\n|---|---:|---:|---|",
+        "\n## Attempts\n\n{} attempts, {} failovers.\n\n| endpoint | attempts | succeeded | errors | cancelled |\n\
+         |---|---:|---:|---|---:|",
         r.attempts.total, r.failover.events
     );
     for (e, a) in &r.attempts.by_endpoint {
         let errors: Vec<String> = a.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let _ = writeln!(s, "| {} | {} | {} | {} |", md_code(e), a.attempts, a.succeeded, errors.join(", "));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            md_code(e),
+            a.attempts,
+            a.succeeded,
+            errors.join(", "),
+            a.cancelled
+        );
     }
     let _ = writeln!(s, "\nPolicy errors: {}. Mean quality: {:.3}.", r.policy_errors, r.quality.mean);
     s

@@ -52,8 +52,9 @@ pub struct Report {
     pub cost: CostSection,
     /// End-to-end latency of successes.
     pub latency_ms: LatencySection,
-    /// TTFT of streamed successes, from arrival.
-    pub ttft_ms: TtftSection,
+    /// TTFT of streamed successes, from arrival; `null` when no streamed
+    /// request succeeded (nothing was measured, which is not 0 ms).
+    pub ttft_ms: Option<TtftSection>,
     /// SLA.
     pub sla: SlaSection,
     /// Attempts.
@@ -127,7 +128,7 @@ pub struct LatencySection {
     pub p95: u64,
     /// 99th percentile.
     pub p99: u64,
-    /// Maximum.
+    /// The exact largest latency (not a histogram bucket's edge).
     pub max: u64,
 }
 
@@ -151,6 +152,9 @@ pub struct SlaSection {
     pub rate: f64,
     /// Per class.
     pub by_class: BTreeMap<String, ClassSla>,
+    /// Classes that had traffic but no `[sla.CLASS]`: their requests can
+    /// never violate an SLA, which a gate should not mistake for meeting one.
+    pub classes_without_sla: Vec<String>,
 }
 
 /// One class's SLA counts.
@@ -180,6 +184,10 @@ pub struct EndpointAttempts {
     pub succeeded: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// Attempts called off before they ended (a hedge's loser, an attempt
+    /// still running when its request finished): `attempts` = `succeeded` +
+    /// every error + `cancelled` + any still running at the end.
+    pub cancelled: u64,
 }
 
 /// `failover`.

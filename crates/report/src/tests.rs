@@ -207,6 +207,55 @@ fn percentiles_come_from_the_histogram() {
     assert!(last.lo_ms <= 100 && 100 < last.hi_ms);
 }
 
+#[test]
+fn latency_max_is_exact_not_a_bucket_edge() {
+    // 12,345 ms sits inside a histogram bucket wider than 1 ms at 3 figures:
+    // the bucket's edge would read 12,351.
+    let mut log = Log::new();
+    log.simple(0, 0, A, 12_345);
+    log.simple(1, 10, A, 7);
+    assert_eq!(log.report().latency_ms.max, 12_345);
+}
+
+#[test]
+fn ttft_is_null_when_nothing_was_streamed() {
+    let r = mixed_log().report();
+    assert!(r.ttft_ms.is_none());
+    let json = to_json(&r).unwrap();
+    assert!(json.contains("\"ttft_ms\": null"), "{json}");
+    assert!(to_markdown(&r).contains("Time to first token: not measured (no streamed request succeeded)."));
+}
+
+#[test]
+fn cancelled_attempts_are_counted_per_endpoint() {
+    // A hedge: a/x and b/y both run, b/y answers, a/x is called off.
+    let mut log = Log::new();
+    let r = req(0, 0);
+    log.arrive(&r);
+    log.start(0, &r, 1, A);
+    log.start(100, &r, 2, B);
+    log.attempt_ok(150, &r, 2, B, 10);
+    log.agg.record(&Event::AttemptCancelled { at: 150, req: &r, attempt: 1, endpoint: A, usage: usage(3) });
+    log.done(150, &r, Outcome::Succeeded, Some(B), Some(0.9));
+    let report = log.report();
+    for a in report.attempts.by_endpoint.values() {
+        assert_eq!(a.attempts, a.succeeded + a.errors.values().sum::<u64>() + a.cancelled);
+    }
+    assert_eq!(report.attempts.by_endpoint["a/x"].cancelled, 1);
+    assert_eq!(report.cost.wasted_usd, Nanodollars(3));
+}
+
+#[test]
+fn classes_without_an_sla_are_named() {
+    let mut log = Log::new();
+    log.simple(0, 0, A, 10);
+    let mut other = req(1, 5);
+    other.class = Sym::from("batch");
+    log.arrive(&other);
+    log.done(20, &other, Outcome::Succeeded, Some(A), None);
+    assert_eq!(log.report().sla.classes_without_sla, vec!["batch".to_string()]);
+}
+
 /// The fault-window log: an outage on a/x from 1 s to 5 s and an open-ended
 /// hang on b/y from 6 s, with requests inside and around them.
 fn window_log() -> Log {
@@ -386,7 +435,15 @@ fn assertions_pass_at_the_boundary_and_fail_past_it() {
     let names: Vec<&str> = results.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
         names,
-        ["max_cost_usd", "max_error_rate", "max_sla_violation_rate", "max_p99_ms", "max_p95_ms", "min_quality"]
+        [
+            "max_cost_usd",
+            "max_error_rate",
+            "max_sla_violation_rate",
+            "max_p99_ms",
+            "max_p95_ms",
+            "min_quality",
+            "max_policy_errors"
+        ]
     );
     assert!(results.iter().all(|a| a.passed), "{results:?}");
     // One step past each: everything fails.
@@ -399,8 +456,10 @@ fn assertions_pass_at_the_boundary_and_fail_past_it() {
         min_quality: Some(r.quality.mean + 1e-9),
         ..assert_spec()
     };
+    let mut r = r;
+    r.policy_errors = 1;
     let results = r.assertions_for(&past);
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 7);
     assert!(results.iter().all(|a| !a.passed), "{results:?}");
     assert_eq!(results[0].message(), "actual 0.600000006, limit 0.600000005");
     assert_eq!(results[1].message(), "actual 0.25, limit 0.2499");
@@ -430,6 +489,7 @@ fn invariants_are_selected_and_ordered_as_spec_lists_them() {
         got,
         [
             ("max_p99_ms", true, Figure::Int(300)),
+            ("max_policy_errors", true, Figure::Int(0)),
             ("invariant:conservation", false, Figure::Int(2)),
             ("invariant:deadline", true, Figure::Int(0)),
             ("invariant:budget", true, Figure::Int(0)),
@@ -444,13 +504,18 @@ fn invariants_are_selected_and_ordered_as_spec_lists_them() {
     // SPEC order; a selected invariant the checker did not report fails.
     assert_eq!(
         got,
-        [("invariant:breaker_respected", false, Figure::Missing), ("invariant:budget", true, Figure::Int(0))]
+        [
+            ("max_policy_errors", true, Figure::Int(0)),
+            ("invariant:breaker_respected", false, Figure::Missing),
+            ("invariant:budget", true, Figure::Int(0))
+        ]
     );
     let json = to_json(&r).unwrap();
     assert!(json.contains("\"actual\": null"), "{json}");
 
+    // With nothing asked, only the always-on policy-error count is checked.
     r.evaluate(&assert_spec());
-    assert!(r.assertions.is_empty() && r.passed());
+    assert!(r.assertions.len() == 1 && r.passed());
 }
 
 #[test]
@@ -521,7 +586,7 @@ fn evaluated() -> Report {
 fn markdown_opens_with_the_verdict() {
     let r = evaluated();
     let md = to_markdown(&r);
-    assert!(md.contains("❌ **2 of 4 assertions failed:** `max_cost_usd`, `invariant:breaker_respected`."), "{md}");
+    assert!(md.contains("❌ **2 of 5 assertions failed:** `max_cost_usd`, `invariant:breaker_respected`."), "{md}");
     assert!(md.contains("## Assertions"));
     assert!(md.contains("| ❌ | `max_cost_usd` | 1.59 | 1.0 |"), "{md}");
     assert!(md.contains("| ❌ | `breaker_respected` | 2 | request `r0` at 1000 ms on `a/x`:"), "{md}");
@@ -529,7 +594,7 @@ fn markdown_opens_with_the_verdict() {
     assert!(md.contains("| `b/y` | hang | 6s – end of run | never | 0 | — |"), "{md}");
     let mut ok = mixed_log().report();
     ok.evaluate(&AssertSpec { max_p99_ms: Some(5000), ..assert_spec() });
-    assert!(to_markdown(&ok).contains("✅ **All 1 assertion passed.**"));
+    assert!(to_markdown(&ok).contains("✅ **All 2 assertions passed.**"));
 }
 
 #[test]
@@ -544,7 +609,7 @@ fn html_is_self_contained_with_four_charts() {
     }
     // Fault windows are shaded, with their details on hover.
     assert!(html.contains("<title>outage on a/x: 1s – 5s; detected after 200 ms; 1 failed requests"), "{html}");
-    assert!(html.contains("✗ 2 of 4 assertions failed"));
+    assert!(html.contains("✗ 2 of 5 assertions failed"));
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
     check_xml(html.split_once("<main>").unwrap().1.split_once("</main>").unwrap().0).unwrap();
 }
@@ -573,10 +638,10 @@ fn junit_has_one_testcase_per_assertion() {
     let xml = to_junit(&[&a, &b]);
     let elements = check_xml(xml.strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n").unwrap()).unwrap();
     assert_eq!(elements.iter().filter(|e| *e == "testsuite").count(), 2);
-    assert_eq!(elements.iter().filter(|e| *e == "testcase").count(), 5);
+    assert_eq!(elements.iter().filter(|e| *e == "testcase").count(), 7);
     assert_eq!(elements.iter().filter(|e| *e == "failure").count(), 2);
-    assert!(xml.contains("<testsuites name=\"windtunnel\" tests=\"5\" failures=\"2\""));
-    assert!(xml.contains("<testsuite name=\"unit [seed 7]\" tests=\"4\" failures=\"2\""));
+    assert!(xml.contains("<testsuites name=\"windtunnel\" tests=\"7\" failures=\"2\""));
+    assert!(xml.contains("<testsuite name=\"unit [seed 7]\" tests=\"5\" failures=\"2\""));
     assert!(xml.contains(
         "<testcase classname=\"unit\" name=\"max_cost_usd\" time=\"0\">\n      <failure message=\"actual 1.59, \
          limit 1.0\""
@@ -611,7 +676,7 @@ fn github_output_annotates_failures_and_summarises() {
     );
     let summary = to_github_summary(&[&r, &ok]);
     assert!(summary.contains("❌ **2 of 2 runs failed.**"), "{summary}");
-    assert!(summary.contains("| ❌ | unit | 7 | 2/4 passed |"), "{summary}");
+    assert!(summary.contains("| ❌ | unit | 7 | 3/5 passed |"), "{summary}");
     assert!(summary.contains("### unit (seed 7)"));
 }
 
