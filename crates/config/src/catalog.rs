@@ -33,6 +33,10 @@ pub(crate) struct CatalogEntry {
     pub(crate) context_window: Option<u32>,
     /// `max_output_tokens`.
     pub(crate) max_output_tokens: Option<u32>,
+    /// Long-context rates: `(above_tokens, input, output, cached input)` in
+    /// USD per Mtok, from `*_above_128k_tokens` (or, failing that,
+    /// `*_above_200k_tokens`) fields.
+    pub(crate) long_context: Option<(u64, f64, f64, Option<f64>)>,
 }
 
 /// Why a model could not be priced.
@@ -67,7 +71,7 @@ impl Catalog {
     /// The entry for `model`.
     pub(crate) fn get(&self, model: &str) -> Result<CatalogEntry, LookupError> {
         let o = self.models.get(model).ok_or(LookupError::Unknown)?;
-        let per_mtok = |field| o.get(field).and_then(Value::as_f64).map(|usd_per_token| usd_per_token * 1e6);
+        let per_mtok = |field: &str| o.get(field).and_then(Value::as_f64).map(|usd_per_token| usd_per_token * 1e6);
         let tokens = |field| {
             o.get(field).and_then(Value::as_f64).filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v <= f64::from(u32::MAX))
         };
@@ -77,6 +81,11 @@ impl Catalog {
             cached_input_per_mtok: per_mtok("cache_read_input_token_cost"),
             context_window: tokens("max_input_tokens").map(|v| v as u32),
             max_output_tokens: tokens("max_output_tokens").map(|v| v as u32),
+            long_context: [(128_000, "128k"), (200_000, "200k")].into_iter().find_map(|(above, tag)| {
+                let input = per_mtok(&format!("input_cost_per_token_above_{tag}_tokens"))?;
+                let output = per_mtok(&format!("output_cost_per_token_above_{tag}_tokens"))?;
+                Some((above, input, output, per_mtok(&format!("cache_read_input_token_cost_above_{tag}_tokens"))))
+            }),
         })
     }
 }
@@ -105,5 +114,28 @@ mod tests {
         assert_eq!((m.context_window, m.max_output_tokens), (Some(2_000_000), Some(4096)));
         assert_eq!(c.get("img"), Err(LookupError::NoPrice("input_cost_per_token")));
         assert_eq!(c.get("sample_spec"), Err(LookupError::Unknown));
+        assert_eq!(m.long_context, None);
+    }
+
+    #[test]
+    fn long_context_tiers_come_from_above_128k_or_200k_fields() {
+        let c = Catalog::parse(
+            r#"{
+                "flash": { "input_cost_per_token": 7.5e-08, "output_cost_per_token": 3e-07,
+                           "input_cost_per_token_above_128k_tokens": 1.5e-07,
+                           "output_cost_per_token_above_128k_tokens": 6e-07 },
+                "pro": { "input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
+                         "input_cost_per_token_above_200k_tokens": 2.5e-06,
+                         "output_cost_per_token_above_200k_tokens": 1.5e-05,
+                         "cache_read_input_token_cost_above_200k_tokens": 6.25e-07 }
+            }"#,
+        )
+        .unwrap();
+        let (above, i, o, cached) = c.get("flash").unwrap().long_context.unwrap();
+        assert_eq!(above, 128_000);
+        assert!((i - 0.15).abs() < 1e-9 && (o - 0.6).abs() < 1e-9 && cached.is_none());
+        let (above, _, o, cached) = c.get("pro").unwrap().long_context.unwrap();
+        assert_eq!(above, 200_000);
+        assert!((o - 15.0).abs() < 1e-9 && (cached.unwrap() - 0.625).abs() < 1e-9);
     }
 }

@@ -161,6 +161,17 @@ pub(crate) struct RawPrice {
     pub(crate) input_per_mtok: Option<Spanned<f64>>,
     pub(crate) output_per_mtok: Option<Spanned<f64>>,
     pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) long_context: Option<Spanned<RawLongContext>>,
+}
+
+/// `long_context = { above_tokens = 128000, input_per_mtok, output_per_mtok, cached_input_per_mtok }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLongContext {
+    pub(crate) above_tokens: Spanned<u64>,
+    pub(crate) input_per_mtok: Spanned<f64>,
+    pub(crate) output_per_mtok: Spanned<f64>,
+    pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
 }
 
 /// `tokenizer = { ratio, lang = { zh = 1.3 } }`.

@@ -167,6 +167,7 @@ impl EndpointSpec {
             id: self.id.clone(),
             context_window: self.context_window,
             max_output_tokens: self.max_output_tokens,
+            max_request_tokens: self.rate_limit.tpm,
             tokenizer: TokenRatio {
                 ratio: self.tokenizer.ratio,
                 lang: self.tokenizer.lang.iter().map(|(k, v)| (Arc::from(k.as_str()), *v)).collect(),

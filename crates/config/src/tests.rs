@@ -228,7 +228,7 @@ fn good_scenario_endpoint_with_every_key() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[0];
     assert_eq!(e.id.as_str(), "openai/gpt-4o");
-    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25) });
+    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25), long_context: None });
     assert_eq!((e.context_window, e.max_output_tokens), (Some(128_000), Some(16_384)));
     assert_eq!(e.tokenizer.ratio, 1.1);
     assert_eq!(e.tokenizer.lang.get("zh"), Some(&1.3));
@@ -264,12 +264,12 @@ fn price_changes_are_sorted_and_carry_the_previous_price() {
             // At 20m only the cached price changes.
             PriceChange {
                 at_ms: 1_200_000,
-                price: Price { input: usd(2.5), output: usd(10.0), cached_input: usd(0.5) },
+                price: Price { input: usd(2.5), output: usd(10.0), cached_input: usd(0.5), long_context: None },
             },
             // At 40m input and output change; cached stays at 0.5.
             PriceChange {
                 at_ms: 2_400_000,
-                price: Price { input: usd(1.25), output: usd(5.0), cached_input: usd(0.5) },
+                price: Price { input: usd(1.25), output: usd(5.0), cached_input: usd(0.5), long_context: None },
             },
         ]
     );
@@ -339,7 +339,7 @@ fn catalog_prices_come_from_the_litellm_table() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[2];
     // gpt-4o: $2.5 in, $10 out, $1.25 cached per Mtok; 128,000 in, 16,384 out.
-    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25) });
+    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25), long_context: None });
     assert_eq!(e.context_window, Some(128_000));
     assert_eq!(e.max_output_tokens, Some(4096), "the endpoint's own value wins over the catalog's");
     assert_eq!(e.latency.ttft_ms, Dist::Fixed(250.0));
@@ -349,6 +349,32 @@ fn catalog_prices_come_from_the_litellm_table() {
     let s = Fixture::new().parse(&explicit).unwrap();
     assert_eq!(s.endpoints[2].price.output, usd(12.0));
     assert_eq!(s.endpoints[2].max_output_tokens, Some(4096));
+}
+
+#[test]
+fn long_context_prices_come_from_the_table_or_the_scenario() {
+    let flash = edit("price = { catalog = \"gpt-4o\" }", "price = { catalog = \"gemini/gemini-1.5-flash\" }");
+    let s = Fixture::new().parse(&flash).unwrap();
+    let lc = s.endpoints[2].price.long_context.expect("gemini-1.5-flash has a 128k tier");
+    assert_eq!((lc.above_tokens, lc.input, lc.output), (128_000, usd(0.15), usd(0.6)));
+    // 200k tokens in, 1k out: what LiteLLM's cost function charges.
+    assert_eq!(s.endpoints[2].price.cost(200_000, 0, 1_000), Nanodollars(30_600_000));
+
+    let own = edit(
+        "price = { catalog = \"gpt-4o\" }",
+        "price = { input_per_mtok = 1.25, output_per_mtok = 5.0, long_context = { above_tokens = 200000, \
+         input_per_mtok = 2.5, output_per_mtok = 10.0 } }",
+    );
+    let s = Fixture::new().parse(&own).unwrap();
+    let lc = s.endpoints[2].price.long_context.unwrap();
+    assert_eq!((lc.above_tokens, lc.input, lc.output, lc.cached_input), (200_000, usd(2.5), usd(10.0), usd(2.5)));
+    let bad = edit(
+        "price = { catalog = \"gpt-4o\" }",
+        "price = { input_per_mtok = 1, output_per_mtok = 5, long_context = { above_tokens = 0, input_per_mtok = 2, \
+         output_per_mtok = 10 } }",
+    );
+    let e = Fixture::new().parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("endpoints[2].price.long_context.above_tokens") && e.contains("1 or more"), "{e}");
 }
 
 #[test]

@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
-use windtunnel_core::{Dist, EndpointId, EndpointIdx, Nanodollars, Price, PricePerMtok, parse_duration_ms};
+use windtunnel_core::{
+    Dist, EndpointId, EndpointIdx, LongContextPrice, Nanodollars, Price, PricePerMtok, parse_duration_ms,
+};
 use windtunnel_trace::{ArrivalPattern, SyntheticSpec, TraceFormat};
 
 /// SPEC's fault kinds, in SPEC's order.
@@ -65,6 +67,8 @@ struct PriceUsd {
     input: f64,
     output: f64,
     cached: Option<f64>,
+    /// `(above_tokens, input, output, cached input)`.
+    long_context: Option<(u64, f64, f64, Option<f64>)>,
 }
 
 impl PriceUsd {
@@ -73,6 +77,12 @@ impl PriceUsd {
             input: PricePerMtok::from_usd(self.input),
             output: PricePerMtok::from_usd(self.output),
             cached_input: PricePerMtok::from_usd(self.cached.unwrap_or(self.input)),
+            long_context: self.long_context.map(|(above_tokens, input, output, cached)| LongContextPrice {
+                above_tokens,
+                input: PricePerMtok::from_usd(input),
+                output: PricePerMtok::from_usd(output),
+                cached_input: PricePerMtok::from_usd(cached.unwrap_or(input)),
+            }),
         }
     }
 }
@@ -477,10 +487,37 @@ impl Validator<'_> {
                 input: entry.input_per_mtok,
                 output: entry.output_per_mtok,
                 cached: entry.cached_input_per_mtok,
+                long_context: entry.long_context,
             };
             limits = Some((entry.context_window, entry.max_output_tokens));
         }
         self.price_keys(&mut usd, key, &p.input_per_mtok, &p.output_per_mtok, &p.cached_input_per_mtok)?;
+        if let Some(lc) = &p.long_context {
+            let raw = lc.get_ref();
+            let k = format!("{key}.long_context");
+            let above = *raw.above_tokens.get_ref();
+            if above == 0 {
+                return Err(self.err(
+                    raw.above_tokens.span(),
+                    ConfigErrorKind::InvalidValue {
+                        key: format!("{k}.above_tokens"),
+                        found: "0".into(),
+                        expected: "a prompt size in tokens of 1 or more".into(),
+                    },
+                ));
+            }
+            let cached = raw
+                .cached_input_per_mtok
+                .as_ref()
+                .map(|v| self.at_least_zero(v, &format!("{k}.cached_input_per_mtok")))
+                .transpose()?;
+            usd.long_context = Some((
+                above,
+                self.at_least_zero(&raw.input_per_mtok, &format!("{k}.input_per_mtok"))?,
+                self.at_least_zero(&raw.output_per_mtok, &format!("{k}.output_per_mtok"))?,
+                cached,
+            ));
+        }
         Ok((usd, limits))
     }
 

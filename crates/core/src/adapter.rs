@@ -177,6 +177,7 @@ mod tests {
             input: PricePerMtok::from_usd(1.0),
             output: PricePerMtok::from_usd(2.0),
             cached_input: PricePerMtok::from_usd(1.0),
+            long_context: None,
         };
         let usage = Usage { input_tokens: 1000, output_tokens: 100, cost: price.cost(1000, 0, 100) };
         Scheduled {

@@ -55,7 +55,7 @@ pub use duration::{DurationError, format_duration_ms, parse_duration_ms};
 pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
 pub use event::{Event, EventSink, NullSink, PerKind};
-pub use money::{NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
+pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FirstPolicyError, FixedChain, Planner, PolicyErrorTally, PolicyFailure};

@@ -87,13 +87,24 @@ impl PricePerMtok {
 
     /// The cost of `tokens` tokens, rounded half up to a whole nano-dollar.
     pub fn cost(self, tokens: u64) -> Nanodollars {
-        let micro = i128::from(self.0) * i128::from(tokens);
-        Nanodollars(((micro + 500_000) / 1_000_000) as i64)
+        Nanodollars::from_micro_rounded(self.micro_cost(tokens))
+    }
+
+    /// The exact cost of `tokens` tokens in millionths of a nano-dollar.
+    pub fn micro_cost(self, tokens: u64) -> i128 {
+        i128::from(self.0) * i128::from(tokens)
     }
 
     /// The price in USD per million tokens, for display and for policies.
     pub fn as_usd(self) -> f64 {
         self.0 as f64 / NANOS_PER_USD as f64
+    }
+}
+
+impl Nanodollars {
+    /// Millionths of a nano-dollar, rounded half up to a whole nano-dollar.
+    fn from_micro_rounded(micro: i128) -> Nanodollars {
+        Nanodollars(((micro + 500_000).div_euclid(1_000_000)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 }
 
@@ -106,12 +117,71 @@ pub struct Price {
     pub output: PricePerMtok,
     /// Cached input tokens (prefix cache hits); equals `input` when unset.
     pub cached_input: PricePerMtok,
+    /// Long-context pricing: above a prompt size, every token of the request
+    /// at other rates (Gemini's and Anthropic's 128k / 200k tiers).
+    pub long_context: Option<LongContextPrice>,
+}
+
+/// The rates a request pays when its prompt is longer than `above_tokens`,
+/// as LiteLLM's `*_above_128k_tokens` and `*_above_200k_tokens` prices say:
+/// the whole request (input, cached input and output) moves to these rates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LongContextPrice {
+    /// The prompt size (input plus cached input, as this endpoint counts
+    /// them) above which these rates apply.
+    pub above_tokens: u64,
+    /// Uncached input tokens.
+    pub input: PricePerMtok,
+    /// Output tokens.
+    pub output: PricePerMtok,
+    /// Cached input tokens.
+    pub cached_input: PricePerMtok,
 }
 
 impl Price {
-    /// The cost of one attempt's tokens, as the endpoint counts them.
+    /// The cost of one attempt's tokens, as the endpoint counts them, rounded
+    /// half up to a whole nano-dollar.
     pub fn cost(&self, input_tokens: u64, cached_input_tokens: u64, output_tokens: u64) -> Nanodollars {
-        self.input.cost(input_tokens) + self.cached_input.cost(cached_input_tokens) + self.output.cost(output_tokens)
+        Nanodollars::from_micro_rounded(self.micro_cost(input_tokens, cached_input_tokens, output_tokens))
+    }
+
+    /// The exact cost in millionths of a nano-dollar, in the tier the prompt's
+    /// size selects.
+    pub fn micro_cost(&self, input_tokens: u64, cached_input_tokens: u64, output_tokens: u64) -> i128 {
+        let (input, cached, output) = match self.long_context {
+            Some(lc) if input_tokens.saturating_add(cached_input_tokens) > lc.above_tokens => {
+                (lc.input, lc.cached_input, lc.output)
+            }
+            _ => (self.input, self.cached_input, self.output),
+        };
+        input.micro_cost(input_tokens) + cached.micro_cost(cached_input_tokens) + output.micro_cost(output_tokens)
+    }
+}
+
+/// Bills one endpoint's attempts without drift at prices below a nano-dollar
+/// per token: each bill is rounded down to whole nano-dollars and the
+/// fraction carried into the next, so a run's total is what its tokens cost
+/// at the exact price, to within one nano-dollar, however many 1-token
+/// requests it holds (rounding each half up billed 4.7 nd tokens as 5, 6% high).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Biller {
+    /// Millionths of a nano-dollar owed but not yet billed, in `0..1_000_000`.
+    carry: i128,
+}
+
+impl Biller {
+    /// Bills one attempt's tokens at `price`.
+    pub fn bill(
+        &mut self,
+        price: &Price,
+        input_tokens: u64,
+        cached_input_tokens: u64,
+        output_tokens: u64,
+    ) -> Nanodollars {
+        let total = price.micro_cost(input_tokens, cached_input_tokens, output_tokens) + self.carry;
+        let whole = total.div_euclid(1_000_000);
+        self.carry = total.rem_euclid(1_000_000);
+        Nanodollars(whole.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 }
 
@@ -127,11 +197,41 @@ mod tests {
             input: PricePerMtok::from_usd(2.5),
             output: PricePerMtok::from_usd(10.0),
             cached_input: PricePerMtok::from_usd(1.25),
+            long_context: None,
         };
         assert_eq!(p.cost(1_000_000, 0, 0), Nanodollars(2_500_000_000));
         assert_eq!(p.cost(812, 0, 240), Nanodollars(812 * 2_500 + 240 * 10_000));
         assert_eq!(PricePerMtok::from_usd(0.0375).cost(1), Nanodollars(38)); // 37.5 rounds up
         assert_eq!(PricePerMtok::from_usd(0.0375).cost(1000), Nanodollars(37_500));
+    }
+
+    #[test]
+    fn long_context_rates_apply_above_the_threshold_to_the_whole_request() {
+        // gemini-1.5-flash: $0.075/$0.30 per Mtok, $0.15/$0.60 above 128k.
+        let p = Price {
+            input: PricePerMtok::from_usd(0.075),
+            output: PricePerMtok::from_usd(0.30),
+            cached_input: PricePerMtok::from_usd(0.075),
+            long_context: Some(LongContextPrice {
+                above_tokens: 128_000,
+                input: PricePerMtok::from_usd(0.15),
+                output: PricePerMtok::from_usd(0.60),
+                cached_input: PricePerMtok::from_usd(0.15),
+            }),
+        };
+        assert_eq!(p.cost(128_000, 0, 1_000), Nanodollars(128_000 * 75 + 1_000 * 300));
+        // 200k tokens in, 1k out: 200,000 × 150 nd + 1,000 × 600 nd = $0.0306.
+        assert_eq!(p.cost(200_000, 0, 1_000), Nanodollars(30_600_000));
+    }
+
+    #[test]
+    fn a_biller_carries_fractions_so_totals_do_not_drift() {
+        // 4.7e-9 $/token: rounding each 1-token bill would charge 5 nd each.
+        let p = Price { input: PricePerMtok::from_usd(0.0047), ..Price::default() };
+        let mut b = Biller::default();
+        let total: Nanodollars = (0..1_000).map(|_| b.bill(&p, 1, 0, 0)).sum();
+        assert_eq!(total, Nanodollars(4_700));
+        assert_eq!(p.cost(1_000, 0, 0), Nanodollars(4_700));
     }
 
     #[test]
@@ -141,6 +241,21 @@ mod tests {
     }
 
     proptest! {
+        /// A biller's total over any split of tokens is within one
+        /// nano-dollar below the exact price of them all.
+        #[test]
+        fn billed_totals_match_the_exact_price(
+            usd in 0.0f64..20.0, bills in proptest::collection::vec((0u64..5_000, 0u64..5_000), 1..200),
+        ) {
+            let p = Price { input: PricePerMtok::from_usd(usd), output: PricePerMtok::from_usd(usd * 3.0), ..Price::default() };
+            let mut b = Biller::default();
+            let billed: Nanodollars = bills.iter().map(|&(i, o)| b.bill(&p, i, 0, o)).sum();
+            let (ins, outs) = bills.iter().fold((0, 0), |(a, c), &(i, o)| (a + i, c + o));
+            let exact = p.micro_cost(ins, 0, outs);
+            prop_assert!(i128::from(billed.0) * 1_000_000 <= exact);
+            prop_assert!(exact - i128::from(billed.0) * 1_000_000 < 1_000_000);
+        }
+
         /// Billing per attempt rounds each attempt to a nano-dollar: splitting
         /// tokens over two attempts costs what one would, within 1 nd.
         #[test]

@@ -67,8 +67,12 @@ pub struct EndpointFacts {
     pub id: EndpointId,
     /// Context window in this endpoint's tokens.
     pub context_window: Option<u32>,
-    /// Most output tokens per answer.
+    /// Most output tokens per answer: a request asking for more is a
+    /// `bad_request` here.
     pub max_output_tokens: Option<u32>,
+    /// Most tokens (prompt plus `max_tokens`) one request may hold: the TPM
+    /// limit, since a request larger than a minute's allowance can never pass.
+    pub max_request_tokens: Option<u64>,
     /// Tokenizer skew.
     pub tokenizer: TokenRatio,
     /// Prices over time: `(from_ms, price)`, sorted, the first from 0.
@@ -84,25 +88,25 @@ impl EndpointFacts {
         self.prices.get(i.saturating_sub(1)).map(|p| p.1).unwrap_or_default()
     }
 
-    /// (input tokens, max_tokens) of `req` as this endpoint counts them, max
-    /// capped by `max_output_tokens`.
+    /// (input tokens, max_tokens) of `req` as this endpoint counts them.
     pub fn tokens(&self, req: &Request) -> (u32, u32) {
         let r = self.tokenizer.for_request(req);
-        let mut max = TokenRatio::count(r, req.max_tokens);
-        if let Some(cap) = self.max_output_tokens {
-            max = max.min(cap);
-        }
-        (TokenRatio::count(r, req.input_tokens), max)
+        (TokenRatio::count(r, req.input_tokens), TokenRatio::count(r, req.max_tokens))
     }
 
-    /// Whether the prompt plus `max_tokens` fit the window.
+    /// Whether this endpoint can take the request at all: the prompt plus
+    /// `max_tokens` fit the window and the TPM limit, and `max_tokens` is
+    /// within the output cap.
     pub fn fits(&self, req: &Request) -> bool {
         self.fits_tokens(self.tokens(req))
     }
 
     /// [`EndpointFacts::fits`] for tokens already counted by [`EndpointFacts::tokens`].
     pub fn fits_tokens(&self, (input, max): (u32, u32)) -> bool {
-        self.context_window.is_none_or(|w| u64::from(input) + u64::from(max) <= u64::from(w))
+        let total = u64::from(input) + u64::from(max);
+        self.context_window.is_none_or(|w| total <= u64::from(w))
+            && self.max_output_tokens.is_none_or(|cap| max <= cap)
+            && self.max_request_tokens.is_none_or(|tpm| total <= tpm)
     }
 
     /// The cost of the request if it produces `max_tokens` (an upper bound,
@@ -116,12 +120,11 @@ impl EndpointFacts {
         self.price_at(t).cost(u64::from(input), 0, u64::from(max))
     }
 
-    /// The expected cost: input plus the request's expected output tokens.
+    /// The cost a policy can expect before the answer: the input plus
+    /// `max_tokens` of output. Never the trace's `output_tokens`: that is what
+    /// the answer will turn out to be, which no live gateway knows.
     pub fn est_cost(&self, req: &Request, t: u64) -> Nanodollars {
-        let r = self.tokenizer.for_request(req);
-        let (i, m) = self.tokens(req);
-        let out = TokenRatio::count(r, req.output_tokens).min(m);
-        self.price_at(t).cost(u64::from(i), 0, u64::from(out))
+        self.max_cost(req, t)
     }
 }
 
@@ -292,11 +295,13 @@ mod tests {
             input: PricePerMtok::from_usd(x),
             output: PricePerMtok::from_usd(2.0 * x),
             cached_input: PricePerMtok::from_usd(x),
+            long_context: None,
         };
         EndpointFacts {
             id: EndpointId::new("a/x"),
             context_window: Some(10_000),
             max_output_tokens: Some(500),
+            max_request_tokens: None,
             tokenizer: TokenRatio { ratio: 1.1, lang: vec![(Arc::from("zh"), 1.6)] },
             prices: vec![(0, p(2.0)), (1000, p(1.0))],
             quality: 0.9,
@@ -308,7 +313,8 @@ mod tests {
         let f = facts();
         let mut r = Request::new(0, 0, 1000, 100);
         r.max_tokens = 1000;
-        assert_eq!(f.tokens(&r), (1100, 500), "1000 × 1.1 is 1100, max_tokens capped at 500");
+        assert_eq!(f.tokens(&r), (1100, 1100), "1000 × 1.1 is 1100, max_tokens too");
+        assert!(!f.fits(&r), "1,100 max_tokens is over the output cap of 500: not a candidate");
         r.lang = Some("zh".into());
         assert_eq!(f.tokens(&r).0, 1600);
     }
@@ -319,9 +325,13 @@ mod tests {
         assert_eq!(f.price_at(999).input, PricePerMtok::from_usd(2.0));
         assert_eq!(f.price_at(1000).input, PricePerMtok::from_usd(1.0));
         let r = Request::new(0, 0, 1000, 100);
-        // 1100 input at $2/Mtok + 110 max_tokens... capped: max_tokens = 100 × 1.1 = 110 at $4/Mtok.
+        // 1100 input at $2/Mtok + 110 max_tokens (100 × 1.1) at $4/Mtok.
         assert_eq!(f.max_cost(&r, 0), Nanodollars(1100 * 2000 + 110 * 4000));
         assert_eq!(f.est_cost(&r, 1000), Nanodollars(1100 * 1000 + 110 * 2000));
+        // The estimate never reads the trace's answer length.
+        let mut longer = r.clone();
+        longer.output_tokens = 90;
+        assert_eq!(f.est_cost(&longer, 1000), f.est_cost(&r, 1000));
     }
 
     #[test]

@@ -93,6 +93,7 @@ fn facts(n: usize) -> Vec<EndpointFacts> {
             id: EndpointId::new(&format!("p{i}/m")),
             context_window: None,
             max_output_tokens: None,
+            max_request_tokens: None,
             tokenizer: TokenRatio::default(),
             prices: vec![(0, Price::default())],
             quality: 0.9,
@@ -494,6 +495,7 @@ fn a_request_the_budget_cannot_cover_is_rejected_before_any_attempt() {
             input: PricePerMtok::from_usd(1.0),
             output: PricePerMtok::from_usd(1.0),
             cached_input: PricePerMtok::from_usd(1.0),
+            long_context: None,
         },
     )];
     // Each request may cost 110 tokens × $1/Mtok = 110,000 nano-dollars; 250,000 covers two.

@@ -111,6 +111,7 @@ fn a_world_from_endpoint_facts_keeps_names_windows_and_order() {
         id: EndpointId::new(name),
         context_window: window,
         max_output_tokens: None,
+        max_request_tokens: None,
         tokenizer: TokenRatio::default(),
         prices: Vec::new(),
         quality: 0.5,

@@ -44,6 +44,7 @@ fn facts() -> Vec<EndpointFacts> {
             id: EndpointId::new(name),
             context_window: Some(window),
             max_output_tokens: Some(8192),
+            max_request_tokens: None,
             tokenizer: TokenRatio::default(),
             prices: vec![(
                 0,
@@ -51,6 +52,7 @@ fn facts() -> Vec<EndpointFacts> {
                     input: PricePerMtok::from_usd(pin),
                     output: PricePerMtok::from_usd(pout),
                     cached_input: PricePerMtok::from_usd(pin / 2.0),
+                    long_context: None,
                 },
             )],
             quality: 0.75 + 0.025 * i as f64,

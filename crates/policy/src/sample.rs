@@ -90,8 +90,12 @@ pub(crate) fn facts(
         id: EndpointId::new(name),
         context_window: window,
         max_output_tokens: max_out,
+        max_request_tokens: None,
         tokenizer: TokenRatio { ratio, lang: Vec::new() },
-        prices: vec![(0, Price { input, output: PricePerMtok::from_usd(price_out), cached_input: input })],
+        prices: vec![(
+            0,
+            Price { input, output: PricePerMtok::from_usd(price_out), cached_input: input, long_context: None },
+        )],
         quality,
     }
 }

@@ -1,8 +1,11 @@
 //! One simulated endpoint: the [`Adapter`] that answers attempts in virtual time.
 //!
 //! An attempt's whole course is decided when it starts, in this order:
-//! 1. context window: the prompt and `max_tokens` as tokenized here must fit,
-//!    else `context_exceeded` (not retryable here);
+//! 1. what the endpoint refuses whatever its state: the prompt and
+//!    `max_tokens` as tokenized here over the context window, or over the TPM
+//!    limit ("request too large"), is `context_exceeded`; `max_tokens` over
+//!    `max_output_tokens` is a `bad_request`. None is retryable here, and none
+//!    takes anything from the rate-limit buckets;
 //! 2. faults that refuse at once (outage, quota, rate-limit burst) and hangs;
 //! 3. RPM/TPM buckets (over: a rate 429 with Retry-After);
 //! 4. the queue above `concurrency`;
@@ -20,8 +23,8 @@ use crate::queue::Slots;
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, Dist, EndpointFacts, EndpointIdx, ErrorKind, KeyedStream,
-    NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
+    Adapter, AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind,
+    KeyedStream, NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -41,6 +44,8 @@ pub struct SimEndpoint {
     faults: Vec<FaultWindows>,
     draws: KeyedStream,
     quality: Dist,
+    /// Bills without drift at sub-nano-dollar token prices.
+    biller: Biller,
 }
 
 /// A draw per fault and the fixed per-attempt draws, taken in one order.
@@ -75,6 +80,7 @@ impl SimEndpoint {
             faults,
             draws: streams.keyed(&format!("endpoint:{name}")),
             quality: Dist::Normal { mean: spec.quality.mean, sd: spec.quality.sd },
+            biller: Biller::default(),
             spec: spec.clone(),
         }
     }
@@ -140,6 +146,15 @@ impl Adapter for SimEndpoint {
             && u64::from(input) + u64::from(max_tokens) > u64::from(window)
         {
             return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(400), input);
+        }
+        if self.spec.max_output_tokens.is_some_and(|cap| max_tokens > cap) {
+            return self.refuse(now, AttemptError::new(ErrorKind::BadRequest).with_status(400), input);
+        }
+        // A request larger than a whole minute's TPM can never pass: refused
+        // at once, as providers answer "request too large", holding nothing
+        // back (no Retry-After) for the requests behind it.
+        if self.spec.rate_limit.tpm.is_some_and(|tpm| u64::from(input) + u64::from(max_tokens) > tpm) {
+            return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(429), input);
         }
 
         // 2. Faults. Latency spikes combine; of the others the first hit wins.
@@ -210,10 +225,11 @@ impl Adapter for SimEndpoint {
         let decode_ms = |tokens: u32| (f64::from(tokens) * 1000.0 / d.tokens_per_s * spike).round() as u64;
         let first_token_at = service_start + ttft;
         let price = self.facts.price_at(now);
-        let bill = |out: u32| Usage {
+        let biller = &mut self.biller;
+        let mut bill = |out: u32| Usage {
             input_tokens: input,
             output_tokens: out,
-            cost: price.cost(u64::from(input), 0, u64::from(out)),
+            cost: biller.bill(&price, u64::from(input), 0, u64::from(out)),
         };
         let queue_ttft = Some(first_token_at - now);
         let (first, done_at, report) = match after_ttft {

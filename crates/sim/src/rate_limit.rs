@@ -31,9 +31,9 @@ impl TokenBucket {
         self.last_ms = self.last_ms.max(now);
     }
 
-    /// Milliseconds until `units` fit at `now` (0 = they fit now). A request
-    /// larger than the whole minute's allowance is told to wait a minute, as
-    /// providers answer "request too large" with a 429.
+    /// Milliseconds until `units` fit at `now` (0 = they fit now). Units
+    /// larger than the whole minute's allowance are told to wait a minute;
+    /// the endpoint refuses such a request before asking (`context_exceeded`).
     pub fn wait_ms(&mut self, now: u64, units: u64) -> u64 {
         self.refill(now);
         let need = units.saturating_mul(MS_PER_MIN);

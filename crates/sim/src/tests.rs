@@ -12,6 +12,7 @@ fn spec(name: &str) -> EndpointSpec {
             input: PricePerMtok::from_usd(2.5),
             output: PricePerMtok::from_usd(10.0),
             cached_input: PricePerMtok::from_usd(1.25),
+            long_context: None,
         },
         context_window: None,
         max_output_tokens: None,
@@ -67,12 +68,68 @@ fn context_window_counts_tokens_as_this_endpoint_tokenizes_them() {
 }
 
 #[test]
-fn max_output_tokens_caps_the_answer() {
+fn max_tokens_over_max_output_tokens_is_a_bad_request() {
     let mut sp = spec("a/x");
     sp.max_output_tokens = Some(100);
     let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    // Asking for 500 where 100 is the most: refused, not silently capped.
     let s = start(&mut ep, 0, &Request::new(0, 0, 10, 500), 1);
-    assert_eq!(s.report.usage.output_tokens, 100);
+    assert_eq!(kind(&s), Some(ErrorKind::BadRequest));
+    assert_eq!(s.report.usage.cost, Nanodollars::ZERO);
+    assert!(!ep.spec().facts().fits(&Request::new(0, 0, 10, 500)), "and not a candidate");
+    let ok = start(&mut ep, 0, &Request::new(1, 0, 10, 100), 1);
+    assert_eq!((kind(&ok), ok.report.usage.output_tokens), (None, 100));
+}
+
+#[test]
+fn a_request_larger_than_the_tpm_is_refused_at_once_and_blocks_nothing() {
+    let mut sp = spec("a/x");
+    sp.rate_limit = RateLimitSpec { rpm: None, tpm: Some(10_000) };
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    let big = start(&mut ep, 0, &Request::new(0, 0, 12_000, 100), 1);
+    assert_eq!(kind(&big), Some(ErrorKind::ContextExceeded));
+    let err = big.report.result.as_ref().unwrap_err();
+    assert_eq!(err.retry_after_ms, None, "no Retry-After: waiting cannot help");
+    assert!(!ep.spec().facts().fits(&Request::new(0, 0, 12_000, 100)), "not a candidate either");
+    // The bucket is untouched: the next sixty small requests pass at once.
+    for seq in 1..=60 {
+        let s = start(&mut ep, 1, &Request::new(seq, 1, 100, 50), 1);
+        assert_eq!(kind(&s), None, "request {seq}");
+    }
+}
+
+#[test]
+fn long_prompts_pay_the_long_context_rates() {
+    // gemini-1.5-flash: $0.075/$0.30 per Mtok, $0.15/$0.60 above 128k tokens.
+    let mut sp = spec("gemini/gemini-1.5-flash");
+    sp.price = Price {
+        input: PricePerMtok::from_usd(0.075),
+        output: PricePerMtok::from_usd(0.30),
+        cached_input: PricePerMtok::from_usd(0.075),
+        long_context: Some(LongContextPrice {
+            above_tokens: 128_000,
+            input: PricePerMtok::from_usd(0.15),
+            output: PricePerMtok::from_usd(0.60),
+            cached_input: PricePerMtok::from_usd(0.15),
+        }),
+    };
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    let s = start(&mut ep, 0, &Request::new(0, 0, 200_000, 1_000), 1);
+    // LiteLLM's cost for 200k in, 1k out: 200,000 × 1.5e-7 + 1,000 × 6e-7 = $0.0306.
+    assert_eq!(s.report.usage.cost, Nanodollars(30_600_000));
+    let short = start(&mut ep, 0, &Request::new(1, 0, 100_000, 1_000), 1);
+    assert_eq!(short.report.usage.cost, Nanodollars(100_000 * 75 + 1_000 * 300));
+}
+
+#[test]
+fn sub_nanodollar_prices_do_not_drift_upward() {
+    // 4.7e-9 $/token: 1,000 one-token requests cost 4,700 nd, not 5,000.
+    let mut sp = spec("a/x");
+    sp.price = Price { input: PricePerMtok::from_usd(0.0047), ..Price::default() };
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    let total: Nanodollars =
+        (0..1_000).map(|seq| start(&mut ep, seq, &Request::new(seq, seq, 1, 0), 1).report.usage.cost).sum();
+    assert_eq!(total, Nanodollars(4_700));
 }
 
 #[test]
@@ -236,6 +293,7 @@ fn price_changes_apply_from_their_time() {
         input: PricePerMtok::from_usd(1.25),
         output: PricePerMtok::from_usd(5.0),
         cached_input: PricePerMtok::from_usd(0.5),
+        long_context: None,
     };
     sp.price_changes.push(PriceChange { at_ms: 60_000, price: half });
     let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(2));

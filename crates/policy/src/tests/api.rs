@@ -82,8 +82,9 @@ fn filters_keep_what_they_say() {
         chain(&w, "ctx.endpoints().provider_not(\"openai\").provider_not(\"google\").names()"),
         [ALL[2], ALL[3], ALL[6], ALL[7]]
     );
-    // est_cost = 1000 in × p + 200 out × 4p per Mtok = 0.0018 p USD, p = 8..1
-    assert_eq!(chain(&w, "ctx.endpoints().cheaper_than(0.0045, req).names()"), ALL[6..]);
+    // est_cost = 1000 in × p + 500 max_tokens × 4p per Mtok = 0.003 p USD, p = 8..1
+    // (max_tokens, not the trace's 200 output tokens: the policy cannot know those)
+    assert_eq!(chain(&w, "ctx.endpoints().cheaper_than(0.0065, req).names()"), ALL[6..]);
     assert_eq!(chain(&w, "ctx.endpoints().cheaper_than(1, req).len() == 8; ctx.endpoints().cheaper_than(1, req)"), ALL);
 }
 
@@ -198,8 +199,8 @@ fn endpoint_view_reads_facts_and_health() {
     assert_eq!(get(&m, "w0").as_int().unwrap(), 128_000);
     assert_eq!(get(&m, "maxout").as_int().unwrap(), 8_192);
     assert!(get(&m, "fits").as_bool().unwrap());
-    // 1500 in × $5 + 300 out × $20 per Mtok
-    assert!((get(&m, "cost").as_float().unwrap() - 0.0135).abs() < 1e-12);
+    // 1500 in × $5 + 750 max_tokens × $20 per Mtok (never the trace's 300 output tokens)
+    assert!((get(&m, "cost").as_float().unwrap() - 0.0225).abs() < 1e-12);
     // 1500 in × $5 + 750 max × $20
     assert!((get(&m, "max").as_float().unwrap() - 0.0225).abs() < 1e-12);
     assert_eq!(get(&m, "tokens").as_int().unwrap(), 1_500);

@@ -222,7 +222,7 @@ fn lint_reports_hooks_params_and_the_sample_plan() {
   hooks: settings(), route(req, ctx), on_error(req, attempt, err), accept(req, resp)
   params: max_p95_ms = 2500
   sample request lint-1 (interactive, 800 input tokens, max_tokens 1024) on 5 sample endpoints:
-    route -> [openai/gpt-4o-mini, anthropic/claude-3-5-haiku, mistral/mistral-small], attempt_timeout_ms 3000, max_attempts 3
+    route -> [openai/gpt-4o-mini, mistral/mistral-small, anthropic/claude-3-5-haiku], attempt_timeout_ms 3000, max_attempts 3
     on_error(server_error, HTTP 500, attempt 1) -> \"retry\"
     accept(quality 0.8) -> true
 ",
