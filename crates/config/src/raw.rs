@@ -51,7 +51,35 @@ pub(crate) enum RawPolicy {
 pub(crate) struct RawChain {
     pub(crate) chain: Spanned<Vec<Spanned<String>>>,
     pub(crate) attempt_timeout_ms: Option<Spanned<u64>>,
+    pub(crate) ttft_timeout_ms: Option<Spanned<u64>>,
+    pub(crate) stall_timeout_ms: Option<Spanned<u64>>,
     pub(crate) max_attempts: Option<Spanned<u32>>,
+    pub(crate) hedge_after_ms: Option<Spanned<u64>>,
+    pub(crate) deadline_ms: Option<Spanned<u64>>,
+    pub(crate) max_wait_ms: Option<Spanned<u64>>,
+    pub(crate) breaker: Option<RawBreaker>,
+    pub(crate) retry: Option<RawRetry>,
+}
+
+/// `breaker = { .. }` of a fixed-chain policy: the keys of `settings().breaker`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBreaker {
+    pub(crate) failure_rate: Option<Spanned<f64>>,
+    pub(crate) min_requests: Option<Spanned<u32>>,
+    pub(crate) window_s: Option<Spanned<f64>>,
+    pub(crate) open_s: Option<Spanned<f64>>,
+    pub(crate) half_open_probes: Option<Spanned<u32>>,
+    pub(crate) consecutive_failures: Option<u32>,
+}
+
+/// `retry = { .. }` of a fixed-chain policy: the keys of `settings().retry`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub(crate) base_ms: Option<u64>,
+    pub(crate) max_ms: Option<Spanned<u64>>,
+    pub(crate) jitter: Option<Spanned<String>>,
 }
 
 impl<'de> Deserialize<'de> for RawPolicy {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use windtunnel_core::{
-    DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointFacts, EndpointId, EndpointIdx, Nanodollars, Plan, Price, TokenRatio,
+    BreakerSettings, DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointFacts, EndpointId, EndpointIdx, FixedChain, Nanodollars,
+    Plan, Price, RetrySettings, TokenRatio,
 };
 use windtunnel_trace::{SyntheticSpec, TraceFormat};
 
@@ -55,13 +56,29 @@ impl Scenario {
     }
 }
 
-/// The limits a fixed-chain policy table may set beside `chain`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a fixed-chain policy table may set beside `chain`: every plan field
+/// of a script's `route()` and the `breaker` and `retry` of its `settings()`,
+/// so a scenario without a script can tune them too.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChainLimits {
     /// `attempt_timeout_ms` (default [`DEFAULT_ATTEMPT_TIMEOUT_MS`]).
     pub attempt_timeout_ms: u64,
+    /// `ttft_timeout_ms`: streams, longest wait for the first token.
+    pub ttft_timeout_ms: Option<u64>,
+    /// `stall_timeout_ms`: streams, longest silence between chunks.
+    pub stall_timeout_ms: Option<u64>,
     /// `max_attempts` (default: one per chain entry).
     pub max_attempts: Option<u32>,
+    /// `hedge_after_ms`.
+    pub hedge_after_ms: Option<u64>,
+    /// `deadline_ms`.
+    pub deadline_ms: Option<u64>,
+    /// `max_wait_ms`.
+    pub max_wait_ms: Option<u64>,
+    /// `breaker` (default as in `settings()`).
+    pub breaker: BreakerSettings,
+    /// `retry` (default as in `settings()`).
+    pub retry: RetrySettings,
 }
 
 impl ChainLimits {
@@ -69,14 +86,34 @@ impl ChainLimits {
     pub fn plan(&self, chain: &[EndpointIdx]) -> Plan {
         let mut plan = Plan::chain(chain.to_vec());
         plan.attempt_timeout_ms = self.attempt_timeout_ms;
+        plan.ttft_timeout_ms = self.ttft_timeout_ms;
+        plan.stall_timeout_ms = self.stall_timeout_ms;
         plan.max_attempts = self.max_attempts;
+        plan.hedge_after_ms = self.hedge_after_ms;
+        plan.deadline_ms = self.deadline_ms;
+        plan.max_wait_ms = self.max_wait_ms;
         plan
+    }
+
+    /// The built-in planner for `chain`: this plan, these breakers and backoff.
+    pub fn planner(&self, chain: &[EndpointIdx]) -> FixedChain {
+        FixedChain::with_settings(self.plan(chain), self.breaker, self.retry)
     }
 }
 
 impl Default for ChainLimits {
     fn default() -> ChainLimits {
-        ChainLimits { attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS, max_attempts: None }
+        ChainLimits {
+            attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS,
+            ttft_timeout_ms: None,
+            stall_timeout_ms: None,
+            max_attempts: None,
+            hedge_after_ms: None,
+            deadline_ms: None,
+            max_wait_ms: None,
+            breaker: BreakerSettings::default(),
+            retry: RetrySettings::default(),
+        }
     }
 }
 

@@ -3,7 +3,10 @@
 
 use crate::*;
 use std::path::{Path, PathBuf};
-use windtunnel_core::{DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointIdx, Nanodollars, Plan, Price, PricePerMtok};
+use windtunnel_core::{
+    BreakerSettings, DEFAULT_ATTEMPT_TIMEOUT_MS, Dist, EndpointIdx, JitterKind, Nanodollars, Plan, Planner, Price,
+    PricePerMtok, RetrySettings,
+};
 use windtunnel_trace::{ArrivalPattern, TraceFormat};
 
 /// Every key of SPEC's scenario file. `PRICES` becomes the LiteLLM table's path.
@@ -189,7 +192,10 @@ fn good_scenario_parses_to_spec_values() {
     assert_eq!(s.seed, 42);
     assert_eq!(s.file, fx.file());
     assert_eq!(s.policy, PolicySpec::Chain(vec![EndpointIdx(0), EndpointIdx(1)]));
-    assert_eq!(s.chain_limits, ChainLimits { attempt_timeout_ms: 3000, max_attempts: Some(3) });
+    assert_eq!(
+        s.chain_limits,
+        ChainLimits { attempt_timeout_ms: 3000, max_attempts: Some(3), ..ChainLimits::default() }
+    );
     let mut plan = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]);
     plan.attempt_timeout_ms = 3000;
     plan.max_attempts = Some(3);
@@ -349,6 +355,48 @@ fn catalog_prices_come_from_the_litellm_table() {
     let s = Fixture::new().parse(&explicit).unwrap();
     assert_eq!(s.endpoints[2].price.output, usd(12.0));
     assert_eq!(s.endpoints[2].max_output_tokens, Some(4096));
+}
+
+#[test]
+fn a_fixed_chain_takes_every_plan_field_and_breaker_and_retry() {
+    let g = good();
+    let line = g.lines().find(|l| l.starts_with("policy = {")).unwrap().to_string();
+    let text = g.replacen(
+        &line,
+        "policy = { chain = [\"openai/gpt-4o\", \"openai/gpt-4.1-mini\"], attempt_timeout_ms = 3000, \
+         ttft_timeout_ms = 800, stall_timeout_ms = 2000, max_attempts = 4, hedge_after_ms = 1500, deadline_ms = 20000, \
+         max_wait_ms = 10000, breaker = { failure_rate = 0.3, min_requests = 10, window_s = 30, open_s = 5, \
+         half_open_probes = 2, consecutive_failures = 0 }, retry = { base_ms = 100, max_ms = 1000, jitter = \"equal\" } }",
+        1,
+    );
+    let s = Fixture::new().parse(&text).unwrap();
+    let l = s.chain_limits;
+    assert_eq!(
+        (l.ttft_timeout_ms, l.stall_timeout_ms, l.max_attempts, l.hedge_after_ms, l.deadline_ms, l.max_wait_ms),
+        (Some(800), Some(2000), Some(4), Some(1500), Some(20000), Some(10000))
+    );
+    assert_eq!(
+        l.breaker,
+        BreakerSettings {
+            failure_rate: 0.3,
+            min_requests: 10,
+            window_ms: 30_000,
+            open_ms: 5_000,
+            half_open_probes: 2,
+            consecutive_failures: 0
+        }
+    );
+    assert_eq!(l.retry, RetrySettings { base_ms: 100, max_ms: 1000, jitter: JitterKind::Equal });
+    let PolicySpec::Chain(chain) = &s.policy else { panic!("a chain") };
+    assert_eq!(l.plan(chain).max_wait_ms, Some(10_000));
+    assert_eq!(l.planner(chain).settings().breaker.open_ms, 5_000);
+
+    let bad = g.replacen(&line, "policy = { chain = [\"openai/gpt-4o\"], retry = { jitter = \"fuzzy\" } }", 1);
+    let e = Fixture::new().parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("policy.retry.jitter") && e.contains("fuzzy"), "{e}");
+    let bad = g.replacen(&line, "policy = { chain = [\"openai/gpt-4o\"], breaker = { open_sec = 5 } }", 1);
+    let e = Fixture::new().parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("unknown key `open_sec`") && e.contains("did you mean `open_s`?"), "{e}");
 }
 
 #[test]
@@ -662,7 +710,10 @@ fn override_creates_a_missing_key() {
     assert_eq!(s.endpoints[1].rate_limit, RateLimitSpec { rpm: Some(5), tpm: None });
     let s = Fixture::new().parse_with(&good(), &["policy={ chain = [\"azure/gpt-4o\"] }"]).unwrap();
     assert_eq!(s.policy, PolicySpec::Chain(vec![EndpointIdx(2)]));
-    assert_eq!(s.chain_limits, ChainLimits { attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS, max_attempts: None });
+    assert_eq!(
+        s.chain_limits,
+        ChainLimits { attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS, max_attempts: None, ..ChainLimits::default() }
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 use windtunnel_core::{
-    Dist, EndpointId, EndpointIdx, LongContextPrice, Nanodollars, Price, PricePerMtok, parse_duration_ms,
+    Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars, Price, PricePerMtok, parse_duration_ms,
 };
 use windtunnel_trace::{ArrivalPattern, SyntheticSpec, TraceFormat};
 
@@ -189,6 +189,60 @@ impl Validator<'_> {
         }
         if let Some(m) = &c.max_attempts {
             limits.max_attempts = Some(self.positive_int(m, "policy.max_attempts")?);
+        }
+        let ms = |v: &Option<Spanned<u64>>, key: &str| {
+            v.as_ref().map(|v| self.positive_int(v, &format!("policy.{key}"))).transpose()
+        };
+        limits.ttft_timeout_ms = ms(&c.ttft_timeout_ms, "ttft_timeout_ms")?;
+        limits.stall_timeout_ms = ms(&c.stall_timeout_ms, "stall_timeout_ms")?;
+        limits.hedge_after_ms = ms(&c.hedge_after_ms, "hedge_after_ms")?;
+        limits.deadline_ms = ms(&c.deadline_ms, "deadline_ms")?;
+        limits.max_wait_ms = c.max_wait_ms.as_ref().map(|v| *v.get_ref()).filter(|&w| w > 0);
+        if let Some(b) = &c.breaker {
+            let d = &mut limits.breaker;
+            if let Some(v) = &b.failure_rate {
+                d.failure_rate =
+                    self.number(v, "policy.breaker.failure_rate", |x| x > 0.0 && x <= 1.0, "a share in (0, 1]")?;
+            }
+            if let Some(v) = &b.min_requests {
+                d.min_requests = self.positive_int(v, "policy.breaker.min_requests")?;
+            }
+            if let Some(v) = &b.window_s {
+                d.window_ms = (self.above_zero(v, "policy.breaker.window_s")? * 1000.0).round() as u64;
+            }
+            if let Some(v) = &b.open_s {
+                d.open_ms = (self.above_zero(v, "policy.breaker.open_s")? * 1000.0).round() as u64;
+            }
+            if let Some(v) = &b.half_open_probes {
+                d.half_open_probes = self.positive_int(v, "policy.breaker.half_open_probes")?;
+            }
+            if let Some(v) = b.consecutive_failures {
+                d.consecutive_failures = v;
+            }
+        }
+        if let Some(r) = &c.retry {
+            let d = &mut limits.retry;
+            if let Some(v) = r.base_ms {
+                d.base_ms = v;
+            }
+            if let Some(v) = &r.max_ms {
+                d.max_ms = *v.get_ref();
+                if d.max_ms < d.base_ms {
+                    let kind = ConfigErrorKind::InvalidValue {
+                        key: "policy.retry.max_ms".into(),
+                        found: d.max_ms.to_string(),
+                        expected: format!("at least policy.retry.base_ms ({})", d.base_ms),
+                    };
+                    return Err(self.err(v.span(), kind));
+                }
+            }
+            if let Some(j) = &r.jitter {
+                d.jitter = match self.choice(j, "policy.retry.jitter", &["full", "equal", "none"])? {
+                    "equal" => JitterKind::Equal,
+                    "none" => JitterKind::None,
+                    _ => JitterKind::Full,
+                };
+            }
         }
         Ok((PolicySpec::Chain(chain), limits))
     }

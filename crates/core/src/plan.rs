@@ -24,6 +24,10 @@ pub struct Plan {
     pub hedge_after_ms: Option<u64>,
     /// Overall deadline after arrival; overrides the class deadline when shorter.
     pub deadline_ms: Option<u64>,
+    /// When every endpoint left in the chain is held back (a Retry-After, an
+    /// open breaker, a quota bench), wait up to this long for the first to
+    /// come free instead of failing at once. `None` = do not wait.
+    pub max_wait_ms: Option<u64>,
 }
 
 impl Plan {
@@ -37,6 +41,7 @@ impl Plan {
             max_attempts: None,
             hedge_after_ms: None,
             deadline_ms: None,
+            max_wait_ms: None,
         }
     }
 

@@ -14,7 +14,10 @@
 //! }
 //! ```
 
-use crate::{AttemptError, EndpointIdx, Plan, PolicySettings, Request, ResponseInfo, RouteContext};
+use crate::{
+    AttemptError, BreakerSettings, EndpointIdx, Plan, PolicySettings, Request, ResponseInfo, RetrySettings,
+    RouteContext,
+};
 
 /// What to do after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,12 +138,19 @@ pub trait Planner {
 #[derive(Clone, Debug)]
 pub struct FixedChain {
     plan: Plan,
+    breaker: BreakerSettings,
+    retry: RetrySettings,
 }
 
 impl FixedChain {
-    /// A planner that always answers `plan`.
+    /// A planner that always answers `plan`, with default breakers and backoff.
     pub fn new(plan: Plan) -> FixedChain {
-        FixedChain { plan }
+        FixedChain { plan, breaker: BreakerSettings::default(), retry: RetrySettings::default() }
+    }
+
+    /// A planner that always answers `plan`, with these breakers and backoff.
+    pub fn with_settings(plan: Plan, breaker: BreakerSettings, retry: RetrySettings) -> FixedChain {
+        FixedChain { plan, breaker, retry }
     }
 }
 
@@ -150,7 +160,7 @@ impl Planner for FixedChain {
     }
 
     fn settings(&self) -> PolicySettings {
-        PolicySettings { default_chain: Some(self.plan.chain.clone()), ..PolicySettings::default() }
+        PolicySettings { breaker: self.breaker, retry: self.retry, default_chain: Some(self.plan.chain.clone()) }
     }
 
     fn route(&mut self, _req: &Request, _ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {

@@ -95,6 +95,12 @@ impl Breaker {
         self.state
     }
 
+    /// When an open breaker turns half-open and lets a probe through; `None`
+    /// when it is not open.
+    pub fn reopens_at(&self) -> Option<u64> {
+        (self.state == BreakerState::Open).then(|| self.opened_at.saturating_add(self.settings.open_ms))
+    }
+
     /// Whether an attempt may go at `now` (call [`Breaker::poll`] first).
     pub fn admit(&self) -> Admission {
         match self.state {

@@ -60,6 +60,10 @@ pub enum WakeKind {
     Retry,
     /// Start a hedge if the first attempt is still out.
     Hedge,
+    /// Every endpoint left was held back (Retry-After, open breaker, quota
+    /// bench): try the chain again now that the first has come free (plan
+    /// `max_wait_ms`).
+    Wait,
 }
 
 /// What the driver must do.
@@ -165,6 +169,17 @@ struct Flight {
     /// The best answer a cascade's `accept` turned down: if every later tier
     /// fails, the request is answered with it rather than failed.
     fallback: Option<(EndpointIdx, f64, Option<u64>)>,
+    /// Plan `max_wait_ms`: set while the request waits for a held endpoint.
+    wait: Option<Waiting>,
+}
+
+/// A flight waiting for a held endpoint to come free.
+#[derive(Clone, Copy, Debug)]
+struct Waiting {
+    /// No wait may end after this: the first wait's start plus `max_wait_ms`.
+    until: u64,
+    /// The failure that led here, for the failover event.
+    failed: Option<(EndpointIdx, ErrorKind)>,
 }
 
 struct EndpointState {
@@ -334,6 +349,7 @@ impl<P: Planner> Executor<P> {
             last_error: None,
             answer: None,
             fallback: None,
+            wait: None,
         });
         if rejected {
             return self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
@@ -355,7 +371,9 @@ impl<P: Planner> Executor<P> {
         let mut skips = Skips::default();
         match self.claim(now, id, from, &mut skips) {
             Some(claim) => {
-                if let (Some((from_e, kind)), Some(f)) = (failed, self.flight(id)) {
+                if let (Some((from_e, kind)), Some(f)) = (failed, self.flight(id))
+                    && f.plan.chain[claim.pos] != from_e
+                {
                     let to = f.plan.chain[claim.pos];
                     log.record(&Event::Failover { at: now, req: &f.req, from: from_e, to, reason: kind });
                 }
@@ -369,6 +387,10 @@ impl<P: Planner> Executor<P> {
                 if !f.running.is_empty() {
                     return; // a hedge is still out; its report decides
                 }
+                if self.wait_for_free(now, id, failed, out) {
+                    return;
+                }
+                let Some(f) = self.flight(id) else { return };
                 let outcome = match (f.last_error, f.attempts) {
                     _ if now >= f.deadline_at => Outcome::Failed(FailReason::Deadline),
                     (Some(k), _) => Outcome::Failed(FailReason::Upstream(k)),
@@ -381,6 +403,50 @@ impl<P: Planner> Executor<P> {
                 self.finish(now, id, outcome, log);
             }
         }
+    }
+
+    /// Plan `max_wait_ms`: when no chain entry can take the request now but
+    /// one is only held back (a Retry-After or quota bench that ends, an open
+    /// breaker that turns half-open), asks to be woken when the first comes
+    /// free, if that is within the request's waiting allowance, its deadline
+    /// and its attempt limit; the chain is then claimed again from its start.
+    /// True when the request waits.
+    fn wait_for_free(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        failed: Option<(EndpointIdx, ErrorKind)>,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let Some(f) = self.flight(id) else { return false };
+        let Some(max_wait) = f.plan.max_wait_ms else { return false };
+        if f.attempts >= f.plan.attempt_limit() || now >= f.deadline_at {
+            return false;
+        }
+        let free_at = f
+            .plan
+            .chain
+            .iter()
+            .filter(|e| !f.tried.iter().any(|&(t, _, dead)| t == **e && dead))
+            .filter_map(|e| {
+                let state = &self.endpoints[e.get()];
+                if state.not_before > now {
+                    Some(state.not_before.max(state.breaker.reopens_at().unwrap_or(0)))
+                } else {
+                    state.breaker.reopens_at()
+                }
+            })
+            .min();
+        let Some(free_at) = free_at.filter(|&t| t > now) else { return false };
+        let until = f.wait.map_or(now.saturating_add(max_wait), |w| w.until);
+        if free_at > until || free_at >= f.deadline_at {
+            return false;
+        }
+        let Some(f) = self.flight_mut(id) else { return false };
+        f.wait = Some(Waiting { until, failed });
+        f.wake_token += 1;
+        out.push(Action::Wake { flight: id, at: free_at, kind: WakeKind::Wait, token: f.wake_token });
+        true
     }
 
     /// Finds the first usable chain entry at or after `from` and reserves its cost.
@@ -721,6 +787,10 @@ impl<P: Planner> Executor<P> {
         let Some(f) = self.flight(flight) else { return };
         let pos = f.pos;
         match kind {
+            WakeKind::Wait => {
+                let Some(w) = f.wait else { return };
+                self.advance(now, flight, 0, w.failed, log, out);
+            }
             WakeKind::Hedge => {
                 if f.running.len() != 1 || f.hedged {
                     return;

@@ -244,12 +244,14 @@ fn plans() -> impl Strategy<Value = Plan> {
         100u64..3000,
         proptest::option::of(1u32..8),
         proptest::option::of(500u64..8000),
+        proptest::option::of(1u64..6000),
     )
-        .prop_map(|(chain, timeout, max_attempts, deadline)| {
+        .prop_map(|(chain, timeout, max_attempts, deadline, max_wait)| {
             let mut p = Plan::chain(chain.into_iter().map(EndpointIdx).collect());
             p.attempt_timeout_ms = timeout;
             p.max_attempts = max_attempts;
             p.deadline_ms = deadline;
+            p.max_wait_ms = max_wait;
             p
         })
 }
@@ -428,6 +430,48 @@ fn retry_waits_for_backoff_and_retry_after() {
         .collect();
     assert_eq!(starts, vec![0, 2020], "second attempt after the 2 s Retry-After, not the 100 ms backoff");
     assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 2));
+}
+
+/// Plan `max_wait_ms`: a request that finds every endpoint held back by a
+/// Retry-After waits for the first to come free instead of failing at once,
+/// and without it fails with the upstream's reason.
+#[test]
+fn with_max_wait_a_request_waits_for_a_held_endpoint_instead_of_failing() {
+    // Request 0 gets a 429 with a 1 s Retry-After on each endpoint; request
+    // 1 arrives at 10 ms, when both are held.
+    let script = [
+        Step { ms: 2, error: Some((ErrorKind::RateLimited, Some(1_000))), cost: 0 },
+        Step { ms: 2, error: Some((ErrorKind::RateLimited, Some(1_500))), cost: 0 },
+        step(100, None),
+    ];
+    let chain = vec![EndpointIdx(0), EndpointIdx(1)];
+    let finished = |recs: &[Rec], req: u64| {
+        recs.iter()
+            .find_map(|r| match r {
+                Rec::Finished { req: q, outcome, .. } if *q == req => Some(*outcome),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let recs = run(Plan::chain(chain.clone()), None, &script, 2, Backoff::default());
+    assert_eq!(finished(&recs, 1), Outcome::Failed(FailReason::Upstream(ErrorKind::RateLimited)));
+
+    let mut plan = Plan::chain(chain.clone());
+    plan.max_wait_ms = Some(2_000);
+    let recs = run(plan, None, &script, 2, Backoff::default());
+    assert_eq!(finished(&recs, 1), Outcome::Succeeded);
+    // Its one attempt starts when endpoint 0's Retry-After ends (2 + 1000 ms),
+    // not before.
+    let first = starts(&recs).into_iter().find(|s| s.0 == 1).unwrap();
+    assert_eq!((first.1, first.2), (1_002, EndpointIdx(0)));
+    // Request 0 used its whole chain: without more attempts it does not wait.
+    assert_eq!(finished(&recs, 0), Outcome::Failed(FailReason::Upstream(ErrorKind::RateLimited)));
+
+    // A wait longer than the allowance is not taken.
+    let mut plan = Plan::chain(chain);
+    plan.max_wait_ms = Some(500);
+    let recs = run(plan, None, &script, 2, Backoff::default());
+    assert_eq!(finished(&recs, 1), Outcome::Failed(FailReason::Upstream(ErrorKind::RateLimited)));
 }
 
 #[test]

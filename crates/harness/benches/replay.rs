@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;
 use windtunnel_config::parse_scenario;
-use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, FixedChain, NullSink, PerKind, Request, Streams};
+use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, NullSink, PerKind, Request, Streams};
 use windtunnel_harness::{RunOptions, replay, run};
 use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
@@ -95,7 +95,7 @@ fn report_overhead(c: &mut Criterion) {
         let windtunnel_config::PolicySpec::Chain(chain) = &s.policy else {
             unreachable!("the bench scenario is a chain")
         };
-        FixedChain::new(s.chain_limits.plan(chain))
+        s.chain_limits.planner(chain)
     };
     let mut g = c.benchmark_group("report_overhead_1m");
     g.throughput(Throughput::Elements(999_388));

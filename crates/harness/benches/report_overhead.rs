@@ -33,7 +33,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use windtunnel_config::{PolicySpec, Scenario};
-use windtunnel_core::{FixedChain, NullSink, PerKind};
+use windtunnel_core::{NullSink, PerKind};
 use windtunnel_harness::{Fold, RunOptions, replay, run};
 use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
@@ -45,7 +45,7 @@ fn bare(s: &Scenario) -> Duration {
 fn with_sink(s: &Scenario, sink: &mut impl windtunnel_core::EventSink) -> Duration {
     let PolicySpec::Chain(chain) = &s.policy else { unreachable!("bench-1m is a chain") };
     let t = Instant::now();
-    black_box(replay(s, FixedChain::new(s.chain_limits.plan(chain)), sink, None).expect("replay"));
+    black_box(replay(s, s.chain_limits.planner(chain), sink, None).expect("replay"));
     t.elapsed()
 }
 

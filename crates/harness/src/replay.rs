@@ -13,8 +13,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, FixedChain, PerKind,
-    Planner, PolicyErrorTally, Scheduled, Started, Streams, Sym,
+    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, PerKind, Planner,
+    PolicyErrorTally, Scheduled, Started, Streams, Sym,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
@@ -154,7 +154,7 @@ pub fn run(scenario: &Scenario, opts: RunOptions<'_>) -> Result<Report, RunError
             if let Some((name, _)) = scenario.policy_params.first() {
                 return Err(RunError::ParamOnChain { name: name.clone() });
             }
-            run_with(scenario, FixedChain::new(scenario.chain_limits.plan(chain)), description, opts)
+            run_with(scenario, scenario.chain_limits.planner(chain), description, opts)
         }
         PolicySpec::Script(path) => {
             let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();

@@ -198,6 +198,7 @@ impl fmt::Display for LintReport {
             ("max_attempts", self.plan.max_attempts.map(u64::from)),
             ("hedge_after_ms", self.plan.hedge_after_ms),
             ("deadline_ms", self.plan.deadline_ms),
+            ("max_wait_ms", self.plan.max_wait_ms),
         ];
         limits.extend(opt.iter().filter_map(|(k, v)| v.map(|v| format!("{k} {v}"))));
         writeln!(f, "    route -> [{}], {}", self.chain.join(", "), limits.join(", "))?;

@@ -88,14 +88,20 @@ pub fn run_tests(path: &Path) -> Result<TestRun, PolicyError> {
     Ok(run)
 }
 
-/// Every `*_test.rhai` under `dir`.
+/// Every `*_test.rhai` under `dir`. Symbolic links to folders are not
+/// followed: a link to a parent folder would make the walk endless (two of
+/// them, exponential). Links to test files are taken.
 fn find_tests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
     let entries = std::fs::read_dir(dir).map_err(|source| PolicyError::Read { file: display(dir), source })?;
     for entry in entries {
         let entry = entry.map_err(|source| PolicyError::Read { file: display(dir), source })?;
         let p = entry.path();
-        if p.is_dir() {
+        // The entry's own type: a symbolic link is a link, wherever it points.
+        let kind = entry.file_type().map_err(|source| PolicyError::Read { file: display(&p), source })?;
+        if kind.is_dir() {
             find_tests(&p, out)?;
+        } else if kind.is_symlink() && p.is_dir() {
+            continue;
         } else if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(TEST_SUFFIX)) {
             out.push(p);
         }

@@ -311,6 +311,7 @@ fn plan_map_sets_every_limit() {
             max_attempts: Some(3),
             hedge_after_ms: Some(0),
             deadline_ms: None,
+            max_wait_ms: None,
         }
     );
 }
