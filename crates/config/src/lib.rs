@@ -42,6 +42,7 @@
 //!   windows and kind-specific keys, price changes, catalog prices, paths.
 //! - `catalog` — the LiteLLM price table behind `price = { catalog = ".." }`.
 //! - `overrides` — [`Override`]: parsing `--set` and applying it to a document.
+//! - `keys` — [`scenario_keys`]: every key the parser accepts, read from the `Raw*` types.
 //! - `error` — [`ConfigError`], [`Location`], [`ConfigErrorKind`], [`line_col`].
 //! - `spec` — the validated types everything else reads.
 //!
@@ -57,6 +58,7 @@
 
 mod catalog;
 mod error;
+mod keys;
 mod overrides;
 mod parse;
 mod raw;
@@ -67,6 +69,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, ConfigErrorKind, Location, line_col};
+pub use keys::scenario_keys;
 pub use overrides::Override;
 pub use spec::*;
 

@@ -431,3 +431,24 @@ fn accept_sees_the_response() {
     assert!(!p.has_accept());
     assert_eq!(p.accept(&req(), &resp), Ok(true));
 }
+
+/// The policy reference documents every field and method the engine
+/// registers (`api.rs`: each `register_get("name"` and `register_fn("name"`).
+#[test]
+fn the_policy_reference_documents_every_registered_name() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/reference/policy.md");
+    let doc = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(!doc.is_empty(), "cannot read {path}");
+    let api = include_str!("../api.rs");
+    let mut names: Vec<&str> = ["register_get(\"", "register_fn(\""]
+        .iter()
+        .flat_map(|call| api.split(call).skip(1).filter_map(|rest| rest.split('"').next()))
+        .filter(|n| !matches!(*n, "to_string" | "to_debug" | "==" | "!="))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() > 30, "the registrations were found: {names:?}");
+    let missing: Vec<&str> =
+        names.into_iter().filter(|n| !doc.contains(&format!("`{n}")) && !doc.contains(&format!(".{n}"))).collect();
+    assert!(missing.is_empty(), "names missing from docs/reference/policy.md: {missing:?}");
+}
