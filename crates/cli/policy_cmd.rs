@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,7 +34,11 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PolicyCommand::Lint { file, scenario: None } => {
             let report = windtunnel_policy::lint(&file)?;
-            print!("{report}");
+            // `write!`, not `print!`: a closed stdout is an error main
+            // turns into a quiet exit, not a panic.
+            let mut out = std::io::stdout().lock();
+            write!(out, "{report}")?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Lint { file, scenario: Some(path) } => {
@@ -47,15 +52,19 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 params: &scenario.policy_params,
             };
             let report = windtunnel_policy::lint_for_scenario(&file, world)?;
-            print!("{report}");
+            let mut out = std::io::stdout().lock();
+            write!(out, "{report}")?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Test { path, junit } => {
             let run = windtunnel_policy::run_tests(&path)?;
-            print!("{}", run.render_text());
             if let Some(j) = junit {
                 std::fs::write(&j, run.render_junit()).with_context(|| format!("writing `{}`", j.display()))?;
             }
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", run.render_text())?;
+            out.flush()?;
             Ok(ExitCode::from(run.exit_code()))
         }
     }

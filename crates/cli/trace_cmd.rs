@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_core::{Dist, Streams, parse_duration_ms};
 use windtunnel_trace::{
-    ArrivalPattern, Generator, ReadOptions, SyntheticSpec, TraceFormat, TraceReader, TraceStats, TraceWriter,
+    ArrivalPattern, Generator, ReadOptions, SpecError, SyntheticSpec, TraceFormat, TraceReader, TraceStats, TraceWriter,
 };
 
 /// `windtunnel trace …`.
@@ -55,7 +55,9 @@ pub(crate) struct GenArgs {
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
     /// Length of the trace (`90s`, `1h`, `6h20m`).
-    #[arg(long, default_value = "1h")]
+    // Hyphen values reach the duration parser, which says what is wrong
+    // with `-5m`, instead of clap calling it an unexpected argument.
+    #[arg(long, default_value = "1h", allow_hyphen_values = true)]
     duration: String,
     /// Arrival pattern.
     #[arg(long, value_enum, default_value = "poisson")]
@@ -123,7 +125,30 @@ fn open_out(out: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
+/// Whether two paths name the same file (the same inode on Unix, so hard
+/// links and symlinks count; the same canonical path elsewhere). A path that
+/// does not exist is no other file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
+    // Creating the output truncates it: were it the input, the trace would be
+    // gone before a line of it was read.
+    if let Some(out) = a.out.as_deref().filter(|out| same_file(&a.input, out)) {
+        bail!(
+            "-o `{}`: found the input trace `{}` itself, expected another file (writing it would destroy the trace before it is read)",
+            out.display(),
+            a.input.display()
+        );
+    }
     let format = match a.from {
         ImportFormat::Azure => TraceFormat::Azure,
         ImportFormat::Burstgpt => TraceFormat::Burstgpt,
@@ -149,11 +174,18 @@ fn parse_dist(flag: &str, s: &str) -> anyhow::Result<Dist> {
         let p = parts.get(i).with_context(|| format!("--{flag} `{s}`: missing a number"))?;
         p.parse().with_context(|| format!("--{flag} `{s}`: `{p}` is not a number"))
     };
-    let dist = match (parts[0], parts.len()) {
+    let dist = match (parts.first().copied().unwrap_or_default(), parts.len()) {
         ("lognormal", 3) => Dist::lognormal(num(1)?, num(2)?),
         ("normal", 3) => Dist::normal(num(1)?, num(2)?),
         ("uniform", 3) => Dist::uniform(num(1)?, num(2)?),
-        ("fixed", 2) => Ok(Dist::Fixed(num(1)?)),
+        ("fixed", 2) => {
+            // A token count: a whole number, 0 to u32::MAX.
+            let n = num(1)?;
+            if !(n >= 0.0 && n.fract() == 0.0 && n <= f64::from(u32::MAX)) {
+                bail!("--{flag} `{s}`: found {n}, expected a token count, an integer from 0 to 4294967295");
+            }
+            Ok(Dist::Fixed(n))
+        }
         _ => bail!("--{flag} `{s}`: expected lognormal:MEDIAN:P99, normal:MEAN:SD, uniform:MIN:MAX or fixed:N"),
     };
     dist.map_err(|e| anyhow::anyhow!("--{flag} `{s}`: {e}"))
@@ -174,9 +206,6 @@ fn parse_mix(flag: &str, s: &str) -> anyhow::Result<Vec<(String, f64)>> {
 }
 
 fn generate(a: GenArgs) -> anyhow::Result<ExitCode> {
-    if !(a.rate > 0.0 && a.rate.is_finite()) {
-        bail!("--rate {}: expected a number of requests per second greater than 0", a.rate);
-    }
     if !(0.0..=1.0).contains(&a.stream_share) {
         bail!("--stream-share {}: expected a share from 0 to 1", a.stream_share);
     }
@@ -196,6 +225,12 @@ fn generate(a: GenArgs) -> anyhow::Result<ExitCode> {
         langs: parse_mix("langs", &a.langs)?,
         stream_share: a.stream_share,
     };
+    // Before the output is created: a rate of 1e12 would write without end.
+    spec.check_limits().map_err(|e| match e {
+        SpecError::Rate { .. } => anyhow::anyhow!("--rate {}: {e}", a.rate),
+        SpecError::Duration { .. } => anyhow::anyhow!("--duration {}: {e}", a.duration),
+        _ => anyhow::anyhow!("--rate {} --duration {}: {e}", a.rate, a.duration),
+    })?;
     let mut writer = TraceWriter::new(open_out(Some(&a.out))?);
     for req in Generator::new(&spec, &Streams::from_seed(a.seed)) {
         writer.write(&req).context("writing the trace")?;
@@ -212,13 +247,17 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     for req in reader.by_ref() {
         stats.record(&req?);
     }
+    // A closed stdout (`| head`) is an error here, which main turns into a
+    // quiet exit, where `println!` would panic.
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&stats.summary())?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&stats.summary())?)?;
     } else {
-        print!("{stats}");
+        write!(out, "{stats}")?;
         if reader.skipped() > 0 {
-            println!("skipped bad lines: {}", reader.skipped());
+            writeln!(out, "skipped bad lines: {}", reader.skipped())?;
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -115,3 +115,114 @@ fn bad_set_override_is_refused() {
     assert!(stderr.contains("gpt-4o-mni"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Runs `windtunnel args…`; `None` if it was still running after about
+/// `secs` seconds (it is killed then), so that a hang fails the test instead
+/// of hanging the suite.
+fn windtunnel_within(secs: u64, args: &[&str]) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windtunnel"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Polls every 50 ms (the clippy configuration keeps `Instant` out).
+    for _ in 0..secs * 20 {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    None
+}
+
+#[cfg(unix)]
+#[test]
+fn policy_test_does_not_follow_symlinked_folders_round_in_circles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("policies");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for name in ["static-fallback.rhai", "static-fallback_test.rhai"] {
+        std::fs::copy(root().join("policies").join(name), dir.join("sub").join(name)).unwrap();
+    }
+    // Two links to an ancestor: followed, the walk would branch without end.
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("../..", dir.join("sub/up2")).unwrap();
+    let o = windtunnel_within(60, &["policy", "test", dir.to_str().unwrap()])
+        .expect("policy test still running after 60 s");
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
+    let passed = stdout.lines().filter(|l| l.starts_with("PASS:")).count();
+    assert!(passed > 0, "{stdout}");
+    assert!(stdout.lines().filter(|l| l.starts_with("PASS:")).all(|l| l.contains("sub/static-fallback_test.rhai")));
+}
+
+/// Runs `windtunnel args…` with its stdout closed from the start, as
+/// `windtunnel … | head` ends up once `head` has its lines.
+#[cfg(unix)]
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_windtunnel"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = test_data("azure-llm-2023/AzureLLMInferenceTrace_code_first2000.csv");
+    let trace = tmp.path().join("t.jsonl");
+    let o = windtunnel(&["trace", "import", "--from", "azure", csv.to_str().unwrap(), "-o", trace.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let out = tmp.path().join("out");
+    for args in [
+        // 2,000 lines to stdout: more than a pipe holds.
+        &["trace", "import", "--from", "azure", csv.to_str().unwrap()][..],
+        &["trace", "stats", trace.to_str().unwrap()],
+        &["trace", "stats", trace.to_str().unwrap(), "--json"],
+        &["policy", "test", "policies"],
+        &["policy", "lint", "policies/static-fallback.rhai"],
+        // `run` prints with `println!`: the panic is caught.
+        &["run", "scenarios/quickstart.toml", "--out", out.to_str().unwrap(), "--format", "json"],
+    ] {
+        let o = with_stdout_closed(args);
+        let (_, stderr) = text(&o);
+        assert_eq!((o.status.code(), stderr.as_str()), (Some(0), ""), "{args:?}");
+    }
+}
+
+#[test]
+fn negative_numbers_reach_the_checks_instead_of_a_wrong_clap_tip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("g.jsonl");
+    let o = windtunnel(&["trace", "gen", "-o", out.to_str().unwrap(), "--rate", "-5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o).1,
+        "error: --rate -5: invalid rate: found -5 requests per second, expected a number greater than 0 and at most 1000000\n"
+    );
+    let o = windtunnel(&["trace", "gen", "-o", out.to_str().unwrap(), "--stream-share", "-0.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(text(&o).1, "error: --stream-share -0.5: expected a share from 0 to 1\n");
+    let o = windtunnel(&["trace", "gen", "-o", out.to_str().unwrap(), "--duration", "-5m"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.starts_with("error: --duration: "), "{}", text(&o).1);
+    assert!(!text(&o).1.contains("unexpected argument"), "{}", text(&o).1);
+    // An unsigned option gets clap's own words about the value, not a tip to write `-- -1`.
+    let o = windtunnel(&["run", "scenarios/quickstart.toml", "--seed", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let (_, stderr) = text(&o);
+    assert!(stderr.contains("invalid value '-1' for '--seed <SEED>'"), "{stderr}");
+    assert!(!stderr.contains("unexpected argument") && !stderr.contains("-- -1"), "{stderr}");
+}

@@ -43,7 +43,7 @@ pub(crate) struct RawScenario {
 #[derive(Debug)]
 pub(crate) enum RawPolicy {
     Script(String),
-    Chain(RawChain),
+    Chain(Box<RawChain>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +94,7 @@ impl<'de> Deserialize<'de> for RawPolicy {
                 Ok(RawPolicy::Script(v.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPolicy, A::Error> {
-                RawChain::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawPolicy::Chain)
+                RawChain::deserialize(de::value::MapAccessDeserializer::new(map)).map(|c| RawPolicy::Chain(Box::new(c)))
             }
         }
         d.deserialize_any(V)

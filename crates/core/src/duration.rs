@@ -3,6 +3,11 @@
 
 use thiserror::Error;
 
+/// The longest duration accepted: ten years. Anything longer in a scenario
+/// is a typo (epoch milliseconds, an extra digit), and bounding it keeps time
+/// arithmetic far from overflow.
+pub const MAX_DURATION_MS: u64 = 3_650 * 86_400_000;
+
 /// Why a duration string was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DurationError {
@@ -12,18 +17,29 @@ pub enum DurationError {
     /// A leading minus sign.
     #[error("negative duration `{0}`, expected zero or more")]
     Negative(String),
-    /// A number without a unit, or an unknown unit.
-    #[error("invalid duration `{found}`, expected a number with a unit (ms, s, m, h) such as `90s` or `6h20m`")]
+    /// A number without a unit, an unknown unit, white space, or units
+    /// repeated or out of order (`5h5h`, `5s5h`).
+    #[error(
+        "invalid duration `{found}`, expected numbers with units (d, h, m, s, ms), largest first and each once, \
+         such as `90s` or `6h20m`"
+    )]
     Invalid {
+        /// What was found.
+        found: String,
+    },
+    /// Longer than [`MAX_DURATION_MS`].
+    #[error("duration `{found}` is longer than the most allowed, 3650d (ten years)")]
+    TooLong {
         /// What was found.
         found: String,
     },
 }
 
 /// Parses a duration into whole milliseconds. Fractions are allowed per part
-/// (`1.5s` = 1500 ms).
+/// (`1.5s` = 1500 ms). Parts go from the largest unit to the smallest, each
+/// at most once; no white space.
 pub fn parse_duration_ms(s: &str) -> Result<u64, DurationError> {
-    let t = s.trim();
+    let t = s;
     if t.is_empty() {
         return Err(DurationError::Empty);
     }
@@ -34,6 +50,8 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, DurationError> {
     let bytes = t.as_bytes();
     let mut i = 0;
     let mut total = 0f64;
+    // Units seen so far must strictly decrease: 5 = d, 4 = h, ... 1 = ms.
+    let mut last_rank = u8::MAX;
     while i < bytes.len() {
         let start = i;
         while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
@@ -47,15 +65,22 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, DurationError> {
         while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
             i += 1;
         }
-        let unit_ms = match &t[ustart..i] {
-            "ms" => 1.0,
-            "s" => 1_000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            "d" => 86_400_000.0,
+        let (rank, unit_ms) = match &t[ustart..i] {
+            "ms" => (1, 1.0),
+            "s" => (2, 1_000.0),
+            "m" => (3, 60_000.0),
+            "h" => (4, 3_600_000.0),
+            "d" => (5, 86_400_000.0),
             _ => return Err(invalid()),
         };
+        if rank >= last_rank {
+            return Err(invalid());
+        }
+        last_rank = rank;
         total += n * unit_ms;
+    }
+    if !total.is_finite() || total > MAX_DURATION_MS as f64 {
+        return Err(DurationError::TooLong { found: t.to_string() });
     }
     Ok(total.round() as u64)
 }
@@ -97,6 +122,17 @@ mod tests {
         assert!(matches!(parse_duration_ms("5"), Err(DurationError::Invalid { .. })));
         assert!(matches!(parse_duration_ms("5 weeks"), Err(DurationError::Invalid { .. })));
         assert_eq!(parse_duration_ms(""), Err(DurationError::Empty));
+    }
+
+    #[test]
+    fn rejects_white_space_repeated_or_unordered_units_and_huge_values() {
+        for bad in [" 5s", "5s ", "5 s", "5h5h", "5s5h", "1m1m", "30s1m"] {
+            assert!(matches!(parse_duration_ms(bad), Err(DurationError::Invalid { .. })), "{bad:?}");
+        }
+        assert!(matches!(parse_duration_ms("3651d"), Err(DurationError::TooLong { .. })));
+        assert!(matches!(parse_duration_ms("99999999999999999999h"), Err(DurationError::TooLong { .. })));
+        assert_eq!(parse_duration_ms("3650d"), Ok(MAX_DURATION_MS));
+        assert_eq!(parse_duration_ms("1d2h3m4s5ms"), Ok(86_400_000 + 7_200_000 + 180_000 + 4_000 + 5));
     }
 
     #[test]

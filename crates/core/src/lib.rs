@@ -51,7 +51,7 @@ mod xml;
 
 pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
 pub use dist::{Dist, DistError};
-pub use duration::{DurationError, format_duration_ms, parse_duration_ms};
+pub use duration::{DurationError, MAX_DURATION_MS, format_duration_ms, parse_duration_ms};
 pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
 pub use event::{Event, EventSink, NullSink, PerKind};

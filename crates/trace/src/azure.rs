@@ -240,6 +240,19 @@ mod tests {
     }
 
     #[test]
+    fn a_row_of_empty_fields_is_an_error_naming_its_line() {
+        let got = read(
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9,1,2\n,,\n\n2023-11-16 18:17:04.0,3,4\n",
+        );
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            got[1],
+            Err("az.csv:3:1: invalid value for `TIMESTAMP`: found nothing, expected a time like `2023-11-16 18:17:03.9799600`".into())
+        );
+        assert_eq!(got[2].as_ref().map(|r| r.at_ms), Ok(100));
+    }
+
+    #[test]
     fn missing_column_fails_at_open() {
         let e = AzureReader::new(&b"TIMESTAMP,Context\n"[..], "az.csv".into()).unwrap_err();
         assert_eq!(

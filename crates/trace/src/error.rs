@@ -61,11 +61,12 @@ pub enum TraceError {
 
 impl TraceError {
     /// Whether this is one bad line that `skip_bad_lines` may skip. I/O
-    /// failures and header problems are never skipped: nothing after them can
-    /// be trusted.
+    /// failures and fatal problems ([`Problem::is_fatal`]: a bad header, a
+    /// line too long, an unterminated quote) are never skipped: nothing after
+    /// them can be trusted.
     pub fn is_bad_line(&self) -> bool {
         match self {
-            TraceError::Line { problem, .. } => !problem.is_header(),
+            TraceError::Line { problem, .. } => !problem.is_fatal(),
             TraceError::Open { .. } | TraceError::Read { .. } | TraceError::Speed { .. } => false,
         }
     }
@@ -181,6 +182,26 @@ pub enum Problem {
         /// The CSV reader's words.
         detail: String,
     },
+    /// A line longer than the reader's limit (`/dev/zero`, a binary file, a
+    /// file with no line breaks): reading stops here rather than buffer it.
+    #[error("line too long: found more than {} without a line break, expected at most {} per line", Bytes(*.limit), Bytes(*.limit))]
+    LineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A CSV field opened with `"` and not closed on its line. The error
+    /// points at the opening quote; nothing after it can be trusted, since
+    /// the quote swallows the rows that follow.
+    #[error("unterminated quote: found an opening `\"` with no closing `\"` on its line, expected a closing `\"`")]
+    UnterminatedQuote,
+    /// The first line of a JSON-lines trace is not JSON but looks like a CSV
+    /// header or row: the trace's format was probably not given. The command
+    /// line adds which flag gives it.
+    #[error("invalid json: found `{found}`, expected a json object; this looks like csv")]
+    LooksLikeCsv {
+        /// The start of the line, escaped for display.
+        found: String,
+    },
 }
 
 impl Problem {
@@ -188,6 +209,78 @@ impl Problem {
     pub fn is_header(&self) -> bool {
         matches!(self, Problem::MissingColumn { .. })
     }
+
+    /// Whether the problem ends the read even with `skip_bad_lines`: a bad
+    /// header, a line too long to buffer, a quote that swallows the rows
+    /// after it.
+    pub fn is_fatal(&self) -> bool {
+        self.is_header() || matches!(self, Problem::LineTooLong { .. } | Problem::UnterminatedQuote)
+    }
+}
+
+/// Renders a byte count the way a limit is written: `16 MiB`, `512 KiB`,
+/// `100 bytes`.
+struct Bytes(usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
+            n if n >= 1 << 10 && n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
+/// Input text as an error message shows it: control characters and
+/// invisible ones (byte-order marks, zero-width spaces, direction marks)
+/// escaped, so that what the user sees is what the file holds: `\0` for NUL,
+/// `\t`, `\r`, `\n`, and `\u{feff}` for the others. At most `max_chars`
+/// characters of the input are shown, then `...`.
+pub(crate) fn escape_for_display(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 2));
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push_str("...");
+            break;
+        }
+        match c {
+            '\0' => out.push_str("\\0"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() || is_invisible(c) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that render as nothing (or move other text) in a terminal:
+/// Unicode format characters and the odd spaces that look like none.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 #[cfg(test)]
@@ -227,6 +320,27 @@ mod tests {
         assert_eq!(e.to_string(), "cannot open trace `nope.jsonl`");
         assert!(std::error::Error::source(&e).is_some());
         assert!(!e.is_bad_line());
+    }
+
+    #[test]
+    fn input_is_echoed_with_invisible_characters_escaped() {
+        assert_eq!(escape_for_display("plain café", 40), "plain café");
+        assert_eq!(escape_for_display("\u{feff}a\0b\tc\r\n", 40), "\\u{feff}a\\0b\\tc\\r\\n");
+        assert_eq!(escape_for_display("\u{200b}\u{202e}\u{1b}x\u{7f}", 40), "\\u{200b}\\u{202e}\\u{1b}x\\u{7f}");
+        assert_eq!(escape_for_display("abcdef", 3), "abc...");
+        assert_eq!(escape_for_display("abc", 3), "abc");
+    }
+
+    #[test]
+    fn limits_render_in_their_unit() {
+        let e = line(None, Problem::LineTooLong { limit: 16 << 20 });
+        assert_eq!(
+            e.to_string(),
+            "trace.jsonl:3: line too long: found more than 16 MiB without a line break, expected at most 16 MiB per line"
+        );
+        assert!(!e.is_bad_line());
+        assert_eq!(Bytes(1536).to_string(), "1536 bytes");
+        assert_eq!(Bytes(2048).to_string(), "2 KiB");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! name. The slice borrows from the line, so its offset in the line *is* the
 //! column to blame.
 
-use crate::error::{Problem, TraceError};
+use crate::error::{Problem, TraceError, escape_for_display};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -91,17 +91,26 @@ fn syntax(e: &serde_json::Error) -> Bad {
 /// `boolean true`, `null`, `object`, `array`.
 pub(crate) fn found(raw: &str) -> String {
     match raw.as_bytes().first() {
-        Some(b'"') => {
-            let mut chars = raw.chars();
-            let quoted: String = chars.by_ref().take(QUOTE_CHARS).collect();
-            if chars.next().is_some() { format!("string {quoted}...") } else { format!("string {raw}") }
-        }
+        Some(b'"') => format!("string {}", escape_for_display(raw, QUOTE_CHARS)),
         Some(b'{') => "object".to_string(),
         Some(b'[') => "array".to_string(),
         Some(b't' | b'f') => format!("boolean {raw}"),
         Some(b'n') => "null".to_string(),
         _ => format!("number {raw}"),
     }
+}
+
+/// How much of a CSV-looking line [`csv_hint`] quotes.
+const CSV_QUOTE_CHARS: usize = 60;
+
+/// The problem of a JSON-lines file's first line that is not JSON but looks
+/// like CSV (a header such as `TIMESTAMP,ContextTokens,GeneratedTokens`, or a
+/// row): commas, and not the start of a JSON object or array. `None` when the
+/// line does not look like CSV.
+pub(crate) fn csv_hint(line: &str) -> Option<Problem> {
+    let t = line.trim();
+    let looks = t.contains(',') && !t.starts_with('{') && !t.starts_with('[');
+    looks.then(|| Problem::LooksLikeCsv { found: escape_for_display(t, CSV_QUOTE_CHARS) })
 }
 
 /// A number's text as a non-negative integer: `12`, or an integral float such
@@ -221,6 +230,34 @@ impl<'a> Field<'a> {
         }
         let mut de = serde_json::Deserializer::from_str(self.text());
         TagsVisitor.deserialize(&mut de).map_err(|_| self.invalid_type("an object"))
+    }
+
+    /// A JSON array whose elements are all objects (chat messages), checked
+    /// without collecting it.
+    pub(crate) fn array_of_objects(&self) -> Result<(), Bad> {
+        const EXPECTED: &str = "an array of objects";
+        if !self.text().starts_with('[') {
+            return Err(self.invalid_type(EXPECTED));
+        }
+        let mut bad = None;
+        let mut de = serde_json::Deserializer::from_str(self.text());
+        if (&mut de).deserialize_seq(ObjectsVisitor { bad: &mut bad }).is_err() {
+            return Err(self.invalid_type(EXPECTED));
+        }
+        match bad {
+            None => Ok(()),
+            Some((index, raw)) => {
+                let element = Field { line: self.line, name: self.name, raw };
+                Err(Bad {
+                    col: element.col(),
+                    problem: Problem::InvalidType {
+                        field: format!("{}[{index}]", self.name).into(),
+                        found: found(raw.get()),
+                        expected: "an object",
+                    },
+                })
+            }
+        }
     }
 
     /// A JSON array of non-negative integers: its first element and its
@@ -348,6 +385,30 @@ impl<'de> Visitor<'de> for TagsVisitor {
             tags.insert(key.into_owned(), value);
         }
         Ok(tags)
+    }
+}
+
+/// Finds the first element of an array that is not an object.
+struct ObjectsVisitor<'s, 'a> {
+    bad: &'s mut Option<(u64, &'a RawValue)>,
+}
+
+impl<'de> Visitor<'de> for ObjectsVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if self.bad.is_none() && !raw.get().starts_with('{') {
+                *self.bad = Some((index, raw));
+            }
+            index += 1;
+        }
+        Ok(())
     }
 }
 

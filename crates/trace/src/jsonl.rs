@@ -15,13 +15,15 @@
 //!   the same as an absent field.
 //! - Optional: `deadline_ms` (integer), `tags` (object: a string value is kept
 //!   as its text, any other value as its JSON text), `prefix_hash` (integer, or
-//!   a string hashed with 64-bit FNV-1a), `messages` (any JSON, kept as its raw
-//!   text for live replay).
+//!   a string hashed with 64-bit FNV-1a), `messages` (an array of objects,
+//!   the chat messages, kept as its raw text for live replay).
 //! - **Unknown fields are ignored**, so traces written by other tools, which
 //!   carry extra fields, read as they are. A misspelt optional field is
 //!   therefore silently absent; required fields are always checked.
 //! - Blank lines are skipped (but counted in line numbers). A line earlier
-//!   than the previous one is an error naming it.
+//!   than the previous one is an error naming it. A first line that is not
+//!   JSON but looks like CSV says so ([`Problem::LooksLikeCsv`]): the file is
+//!   probably a public trace read without its format.
 //! - `seq` is the 0-based index among the requests read.
 //!
 //! [`TraceWriter`] writes the same format back, leaving out every field equal
@@ -29,7 +31,7 @@
 
 use crate::error::{Problem, TraceError};
 use crate::intern::Interner;
-use crate::json::{Bad, Field, fnv1a64, present, scan_object};
+use crate::json::{Bad, Field, csv_hint, fnv1a64, present, scan_object};
 use crate::lines::LineSource;
 use serde_json::value::RawValue;
 use std::io::{self, BufRead, Write};
@@ -82,6 +84,8 @@ pub struct JsonlReader<R> {
     interner: Interner,
     seq: u64,
     prev_at_ms: Option<u64>,
+    /// Whether a non-blank line has been read (the CSV hint is for the first).
+    started: bool,
 }
 
 impl<R: BufRead> JsonlReader<R> {
@@ -94,6 +98,7 @@ impl<R: BufRead> JsonlReader<R> {
             interner: Interner::default(),
             seq: 0,
             prev_at_ms: None,
+            started: false,
         }
     }
 
@@ -114,7 +119,9 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
 impl<R: BufRead> JsonlReader<R> {
     fn read(&mut self) -> Result<Option<Request>, TraceError> {
         let Some((line, text)) = self.lines.next_line().transpose()? else { return Ok(None) };
-        let req = parse_line(text, self.seq, &mut self.interner).map_err(|bad| bad.at(&self.file, line))?;
+        let first = !std::mem::replace(&mut self.started, true);
+        let req = parse_line(text, self.seq, &mut self.interner)
+            .map_err(|bad| with_csv_hint(bad, text, first).at(&self.file, line))?;
         if let Some(prev) = self.prev_at_ms.filter(|prev| req.at_ms < *prev) {
             let problem =
                 Problem::OutOfOrder { field: "at_ms", found: req.at_ms.to_string(), previous: prev.to_string() };
@@ -123,6 +130,18 @@ impl<R: BufRead> JsonlReader<R> {
         self.prev_at_ms = Some(req.at_ms);
         self.seq += 1;
         Ok(Some(req))
+    }
+}
+
+/// A first line that is not JSON but looks like CSV gets the hint instead of
+/// the parser's words.
+pub(crate) fn with_csv_hint(bad: Bad, text: &str, first: bool) -> Bad {
+    match (&bad.problem, first) {
+        (Problem::InvalidJson { .. }, true) => match csv_hint(text) {
+            Some(problem) => Bad { col: Some(1), problem },
+            None => bad,
+        },
+        _ => bad,
     }
 }
 
@@ -177,6 +196,7 @@ fn parse_line(text: &str, seq: u64, interner: &mut Interner) -> Result<Request, 
         req.tags = Some(Box::new(f.tags()?));
     }
     if let Some(f) = field(MESSAGES) {
+        f.array_of_objects()?;
         req.messages = Some(f.raw.get().into());
     }
     Ok(req)
@@ -192,9 +212,9 @@ fn parse_line(text: &str, seq: u64, interner: &mut Interner) -> Result<Request, 
 /// written: the reader numbers requests from 0, so a round trip preserves
 /// requests whose `seq` is their index, as a reader's are.
 ///
-/// It refuses (with [`io::ErrorKind::InvalidInput`]) a request earlier than
-/// the previous one, which the reader would refuse, and `messages` that is
-/// not JSON text.
+/// It refuses (with [`io::ErrorKind::InvalidInput`]) what the reader would
+/// refuse: a request earlier than the previous one, and `messages` that is
+/// not a JSON array of objects.
 #[derive(Debug)]
 pub struct TraceWriter<W: Write> {
     out: W,
@@ -290,10 +310,12 @@ fn encode(buf: &mut Vec<u8>, req: &Request) -> io::Result<()> {
         buf.push(b'}');
     }
     if let Some(messages) = &req.messages {
-        if serde_json::from_str::<&RawValue>(messages).is_err() {
+        let valid = serde_json::from_str::<&RawValue>(messages)
+            .is_ok_and(|raw| Field { line: messages, name: "messages", raw }.array_of_objects().is_ok());
+        if !valid {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("request {}: `messages` is not json text", req.id()),
+                format!("request {}: `messages` is not a json array of objects", req.id()),
             ));
         }
         buf.extend_from_slice(b",\"messages\":");

@@ -23,7 +23,12 @@
 //!   costs reference counts, not string allocations.
 //! - **Bad lines are counted, never silently dropped.** With `skip_bad_lines`
 //!   a bad line is skipped and counted ([`TraceReader::skipped`]); without it,
-//!   it is an error naming the line. Header and I/O errors always end the read.
+//!   it is an error naming the line. Header problems, a line longer than
+//!   16 MiB, an unterminated CSV quote (errors point at the opening quote)
+//!   and I/O errors always end the read.
+//! - **Input echoed in errors is escaped** (control and invisible characters
+//!   as `\0`, `\u{feff}`, ...) and cut short, so a message shows what the
+//!   file holds and stays one line.
 //! - **Generator randomness** comes only from named [`Streams`] of the
 //!   scenario seed, one stream per purpose, so changing one knob (a mix, a
 //!   token distribution) never moves arrivals (see `generator`).
@@ -78,7 +83,8 @@
 //! - `generator` — [`Generator`]; `arrivals` (Poisson, diurnal, bursty) and
 //!   `mix` (weighted picks) serve it.
 //! - `stats` — [`TraceStats`], [`TraceSummary`]; `histogram` serves it.
-//! - `synthetic_spec` — [`SyntheticSpec`], [`ArrivalPattern`], [`TraceFormat`].
+//! - `synthetic_spec` — [`SyntheticSpec`] and its size limits
+//!   ([`SyntheticSpec::check_limits`]), [`ArrivalPattern`], [`TraceFormat`].
 //!
 //! [`Request`]: windtunnel_core::Request
 //! [`Streams`]: windtunnel_core::Streams
@@ -106,4 +112,6 @@ pub use generator::Generator;
 pub use jsonl::{JsonlReader, TraceWriter};
 pub use reader::{ReadOptions, TraceReader};
 pub use stats::{MAX_KEYS, RateSummary, TokenSummary, TraceStats, TraceSummary};
-pub use synthetic_spec::{ArrivalPattern, SyntheticSpec, TraceFormat};
+pub use synthetic_spec::{
+    ArrivalPattern, MAX_DURATION_MS, MAX_RATE_PER_S, MAX_REQUESTS, SpecError, SyntheticSpec, TraceFormat,
+};

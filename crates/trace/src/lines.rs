@@ -6,11 +6,18 @@
 //! - 1-based line numbers that count blank lines, so errors point at the
 //!   line an editor shows;
 //! - a UTF-8 check per line (a bad byte is one bad line, not a dead reader);
-//! - `\r\n` endings and a leading byte-order mark accepted.
+//! - `\r\n` endings and a leading byte-order mark accepted;
+//! - a bound on the length of one line ([`MAX_LINE_BYTES`]), so that
+//!   `/dev/zero` or a binary file is an error, not all of memory.
 
 use crate::error::{Problem, TraceError};
-use std::io::BufRead;
+use std::io::{self, BufRead};
 use std::sync::Arc;
+
+/// The longest line (or CSV row) a trace may hold, line break excluded. Far
+/// above any real request (a 200k-token prompt kept in `messages` is about
+/// 1 MiB), far below what would strain memory.
+pub(crate) const MAX_LINE_BYTES: usize = 16 << 20;
 
 /// A buffer grown past this by one long line is given back afterwards.
 const SHRINK_ABOVE: usize = 1 << 20;
@@ -53,9 +60,18 @@ impl<R: BufRead> LineSource<R> {
                 self.buf = Vec::with_capacity(KEEP);
             }
             self.buf.clear();
-            match self.src.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            match read_line_bounded(&mut self.src, &mut self.buf) {
+                Ok(Bounded::End) => return None,
+                Ok(Bounded::Line) => {}
+                Ok(Bounded::TooLong) => {
+                    self.done = true;
+                    return Some(Err(TraceError::Line {
+                        file: self.file.clone(),
+                        line: self.line + 1,
+                        col: None,
+                        problem: Problem::LineTooLong { limit: MAX_LINE_BYTES },
+                    }));
+                }
                 Err(source) => {
                     self.done = true;
                     return Some(Err(TraceError::Read { file: self.file.clone(), line: self.line + 1, source }));
@@ -82,13 +98,58 @@ impl<R: BufRead> LineSource<R> {
         let bytes = self.buf.get(range).unwrap_or_default();
         Some(match std::str::from_utf8(bytes) {
             Ok(text) => Ok((line, text)),
-            Err(e) => Err(TraceError::Line {
-                file: self.file.clone(),
-                line,
-                col: Some(e.valid_up_to() as u64 + 1),
-                problem: Problem::InvalidUtf8,
-            }),
+            Err(e) => {
+                // The column in characters, as every other column.
+                let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default();
+                Err(TraceError::Line {
+                    file: self.file.clone(),
+                    line,
+                    col: Some(valid.chars().count() as u64 + 1),
+                    problem: Problem::InvalidUtf8,
+                })
+            }
         })
+    }
+}
+
+/// What [`read_line_bounded`] read.
+enum Bounded {
+    /// Nothing: the end of the input.
+    End,
+    /// One line, its `\n` included when there was one.
+    Line,
+    /// More than [`MAX_LINE_BYTES`] (plus room for `\r\n`) without a line
+    /// break; what was read is in the buffer, the rest is not read.
+    TooLong,
+}
+
+/// `read_until(b'\n')` that stops once the line is longer than
+/// [`MAX_LINE_BYTES`].
+fn read_line_bounded<R: BufRead>(src: &mut R, buf: &mut Vec<u8>) -> io::Result<Bounded> {
+    // A line of exactly the limit may still carry `\r\n`.
+    let max = MAX_LINE_BYTES + 2;
+    loop {
+        let avail = match src.fill_buf() {
+            Ok(avail) => avail,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(if buf.is_empty() { Bounded::End } else { Bounded::Line });
+        }
+        let room = max.saturating_sub(buf.len());
+        let (n, found) = match avail.iter().position(|b| *b == b'\n') {
+            Some(i) if i < room => (i + 1, true),
+            _ => (avail.len().min(room), false),
+        };
+        buf.extend_from_slice(avail.get(..n).unwrap_or_default());
+        src.consume(n);
+        if found {
+            return Ok(Bounded::Line);
+        }
+        if buf.len() >= max {
+            return Ok(Bounded::TooLong);
+        }
     }
 }
 
@@ -113,10 +174,34 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_one_bad_line() {
-        let got = collect(b"ok\nab\xFFc\nok2\n");
-        assert_eq!(got.len(), 3);
+        let got = collect(b"ok\nab\xFFc\nok2\n\xC3\xA9\xC3\xA9\xC3x\n");
+        assert_eq!(got.len(), 4);
         assert_eq!(got[1], Err("t:2:3: invalid utf-8, expected a utf-8 text line".to_string()));
         assert_eq!(got[2], Ok((3, "ok2".to_string())));
+        assert_eq!(
+            got[3],
+            Err("t:4:3: invalid utf-8, expected a utf-8 text line".to_string()),
+            "columns count characters"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_ends_the_lines() {
+        // `/dev/zero`: no line break, ever.
+        let mut lines = LineSource::new(std::io::BufReader::new(std::io::repeat(0)), "zero".into());
+        let e = lines.next_line().unwrap().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "zero:1: line too long: found more than 16 MiB without a line break, expected at most 16 MiB per line"
+        );
+        assert!(!e.is_bad_line(), "not skippable: the rest of the line would have to be read");
+        assert!(lines.next_line().is_none());
+        // A line of exactly the limit, with `\r\n`, is fine.
+        let mut text = vec![b' '; MAX_LINE_BYTES - 1];
+        text.extend_from_slice(b"x\r\nnext\n");
+        let mut lines = LineSource::new(&text[..], "t".into());
+        assert!(matches!(lines.next_line(), Some(Ok((1, l))) if l.len() == MAX_LINE_BYTES));
+        assert!(matches!(lines.next_line(), Some(Ok((2, "next")))));
     }
 
     /// Reads fail from here on.

@@ -15,6 +15,7 @@
 use crate::clock::RelativeClock;
 use crate::error::{Problem, TraceError};
 use crate::json::{Bad, Field, present, scan_object};
+use crate::jsonl::with_csv_hint;
 use crate::lines::LineSource;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -34,12 +35,16 @@ pub(crate) struct MooncakeReader<R> {
     file: Arc<str>,
     clock: RelativeClock,
     seq: u64,
+    /// Whether a non-blank line has been read (the CSV hint is for the first).
+    started: bool,
 }
 
 impl<R: BufRead> MooncakeReader<R> {
     fn read(&mut self) -> Result<Option<Request>, TraceError> {
         let Some((line, text)) = self.lines.next_line().transpose()? else { return Ok(None) };
-        let (ms, mut req) = parse_line(text, self.seq).map_err(|bad| bad.at(&self.file, line))?;
+        let first = !std::mem::replace(&mut self.started, true);
+        let (ms, mut req) =
+            parse_line(text, self.seq).map_err(|bad| with_csv_hint(bad, text, first).at(&self.file, line))?;
         let t = i64::try_from(ms).unwrap_or(i64::MAX);
         let text = ms.to_string();
         let offset = self.clock.accept("timestamp", t, &text).map_err(|problem| TraceError::Line {
@@ -54,7 +59,13 @@ impl<R: BufRead> MooncakeReader<R> {
     }
 
     pub(crate) fn new(src: R, file: Arc<str>) -> MooncakeReader<R> {
-        MooncakeReader { lines: LineSource::new(src, file.clone()), file, clock: RelativeClock::default(), seq: 0 }
+        MooncakeReader {
+            lines: LineSource::new(src, file.clone()),
+            file,
+            clock: RelativeClock::default(),
+            seq: 0,
+            started: false,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::mooncake::MooncakeReader;
 use crate::synthetic_spec::TraceFormat;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use windtunnel_core::Request;
@@ -75,10 +75,22 @@ impl fmt::Debug for TraceReader {
 
 impl TraceReader {
     /// Opens a trace file. A CSV header that lacks a needed column is an
-    /// error here, before any request is read.
+    /// error here, before any request is read; so is a folder. Other files
+    /// that are not regular files (`/dev/null`, a pipe) are read as they
+    /// come; a line longer than 16 MiB (`/dev/zero`) ends the read with an
+    /// error.
     pub fn open(path: &Path, format: TraceFormat, opts: ReadOptions) -> Result<TraceReader, TraceError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| TraceError::Open { file: name.as_str().into(), source })?;
+        let open_error = |source| TraceError::Open { file: name.as_str().into(), source };
+        let file = File::open(path).map_err(open_error)?;
+        // Opening a folder succeeds on Unix; reading it is what fails, with
+        // words about reading. Say what it is instead.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(open_error(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory, expected a trace file",
+            )));
+        }
         TraceReader::from_reader(Box::new(BufReader::with_capacity(FILE_BUFFER, file)), &name, format, opts)
     }
 

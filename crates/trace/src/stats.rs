@@ -11,6 +11,7 @@
 //!   `(other)`, so a trace with a user id per tenant cannot grow them without
 //!   bound. Requests without a model or language count under `(none)`.
 
+use crate::error::escape_for_display;
 use crate::histogram::TokenHistogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -161,6 +162,16 @@ impl Counts {
     }
 }
 
+/// Characters of a name the table shows; longer names end in `...`.
+const NAME_CHARS: usize = 48;
+
+/// A class, tenant, model or language name as the table shows it: control
+/// and invisible characters escaped, at most [`NAME_CHARS`] characters (the
+/// JSON output keeps names whole).
+fn display_name(name: &str) -> String {
+    escape_for_display(name, NAME_CHARS)
+}
+
 // === TraceSummary ===
 
 /// A trace's statistics as data: the JSON of `trace stats --json` and the
@@ -239,14 +250,17 @@ impl fmt::Display for TraceSummary {
 }
 
 /// One breakdown, largest first (ties by name), at most [`TABLE_ROWS`] rows.
+/// Names are shown as [`display_name`] makes them, so the column stays
+/// narrow whatever the trace holds.
 fn breakdown(f: &mut fmt::Formatter<'_>, name: &str, map: &BTreeMap<String, u64>, total: u64) -> fmt::Result {
     let mut rows: Vec<(&String, &u64)> = map.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let keys: Vec<String> = rows.iter().take(TABLE_ROWS).map(|(k, _)| display_name(k)).collect();
     let more = (rows.len() > TABLE_ROWS).then(|| format!("({} more)", rows.len() - TABLE_ROWS));
-    let width = rows.iter().take(TABLE_ROWS).map(|(k, _)| k.as_str()).chain(more.as_deref());
+    let width = keys.iter().map(String::as_str).chain(more.as_deref());
     let width = width.map(|k| k.chars().count()).max().unwrap_or(0);
     let pct = |n: u64| if total == 0 { 0.0 } else { n as f64 * 100.0 / total as f64 };
-    for (i, (key, n)) in rows.iter().take(TABLE_ROWS).enumerate() {
+    for (i, (key, (_, n))) in keys.iter().zip(&rows).enumerate() {
         let label = if i == 0 { name } else { "" };
         writeln!(f, "{label:<15}{key:<width$}  {n:>9}  {:>5.1}%", pct(**n))?;
     }

@@ -1,7 +1,48 @@
 //! What a synthetic trace looks like: the `[trace.synthetic]` table of a
 //! scenario, or the options of `windtunnel trace gen`.
 
-use windtunnel_core::Dist;
+use windtunnel_core::{Dist, format_duration_ms};
+
+/// The fastest mean rate of a synthetic trace: a million requests per second.
+pub const MAX_RATE_PER_S: f64 = 1e6;
+/// The longest synthetic trace: 366 days. It also bounds the generator's work
+/// when the rate is tiny (a bursty process switches state every 75 s on
+/// average, arrivals or not).
+pub const MAX_DURATION_MS: u64 = 366 * 86_400_000;
+/// The most requests a synthetic trace may hold on average (rate × duration):
+/// 100 million, about 10 GB of JSON lines and minutes of replay.
+pub const MAX_REQUESTS: u64 = 100_000_000;
+
+/// A synthetic trace that would be too big (or empty by mistake): what
+/// [`SyntheticSpec::check_limits`] refuses.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// The rate is not a number above 0, or above [`MAX_RATE_PER_S`].
+    #[error("invalid rate: found {found} requests per second, expected a number greater than 0 and at most 1000000")]
+    Rate {
+        /// The rate given.
+        found: f64,
+    },
+    /// The duration is 0 or above [`MAX_DURATION_MS`].
+    #[error("invalid duration: found {}, expected more than 0 and at most 366 days (8784h)", format_duration_ms(*.found_ms))]
+    Duration {
+        /// The duration given.
+        found_ms: u64,
+    },
+    /// Rate × duration is above [`MAX_REQUESTS`].
+    #[error(
+        "too many requests: {rate} per second for {} is about {expected:.0} requests, expected at most 100000000; lower the rate or the duration",
+        format_duration_ms(*.duration_ms)
+    )]
+    TooManyRequests {
+        /// The rate.
+        rate: f64,
+        /// The duration.
+        duration_ms: u64,
+        /// Rate × duration.
+        expected: f64,
+    },
+}
 
 /// How arrivals are spread in time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +80,29 @@ pub struct SyntheticSpec {
     pub stream_share: f64,
 }
 
+impl SyntheticSpec {
+    /// Checks the size of the trace: a rate above 0 and at most
+    /// [`MAX_RATE_PER_S`], a duration above 0 and at most [`MAX_DURATION_MS`],
+    /// and at most [`MAX_REQUESTS`] requests on average. Whoever builds a
+    /// spec from user input calls this before [`Generator::new`], which
+    /// trusts its spec (and would write for hours on `rate = 1e12`).
+    ///
+    /// [`Generator::new`]: crate::Generator::new
+    pub fn check_limits(&self) -> Result<(), SpecError> {
+        if !(self.rate_per_s > 0.0 && self.rate_per_s <= MAX_RATE_PER_S) {
+            return Err(SpecError::Rate { found: self.rate_per_s });
+        }
+        if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
+            return Err(SpecError::Duration { found_ms: self.duration_ms });
+        }
+        let expected = self.rate_per_s * self.duration_ms as f64 / 1000.0;
+        if expected > MAX_REQUESTS as f64 {
+            return Err(SpecError::TooManyRequests { rate: self.rate_per_s, duration_ms: self.duration_ms, expected });
+        }
+        Ok(())
+    }
+}
+
 /// The file formats a trace can be read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceFormat {
@@ -70,5 +134,48 @@ impl TraceFormat {
     /// Parses SPEC's name.
     pub fn from_name(s: &str) -> Option<TraceFormat> {
         TraceFormat::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(rate_per_s: f64, duration_ms: u64) -> SyntheticSpec {
+        SyntheticSpec {
+            rate_per_s,
+            duration_ms,
+            pattern: ArrivalPattern::Poisson,
+            input_tokens: Dist::Fixed(1.0),
+            output_tokens: Dist::Fixed(1.0),
+            classes: Vec::new(),
+            tenants: Vec::new(),
+            langs: Vec::new(),
+            stream_share: 0.0,
+        }
+    }
+
+    #[test]
+    fn limits_bound_rate_duration_and_requests() {
+        assert_eq!(spec(10.0, 3_600_000).check_limits(), Ok(()));
+        assert_eq!(spec(MAX_RATE_PER_S, 100_000).check_limits(), Ok(()), "100 M requests exactly");
+        assert_eq!(spec(1e-6, MAX_DURATION_MS).check_limits(), Ok(()));
+        assert_eq!(
+            spec(1e12, 1000).check_limits().unwrap_err().to_string(),
+            "invalid rate: found 1000000000000 requests per second, expected a number greater than 0 and at most 1000000"
+        );
+        for bad in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(spec(bad, 1000).check_limits(), Err(SpecError::Rate { .. })), "{bad}");
+        }
+        assert_eq!(
+            spec(1.0, u64::MAX).check_limits().unwrap_err(),
+            SpecError::Duration { found_ms: u64::MAX },
+            "a duration of u64::MAX ms is refused, not generated"
+        );
+        assert!(matches!(spec(1.0, 0).check_limits(), Err(SpecError::Duration { found_ms: 0 })));
+        assert_eq!(
+            spec(1e6, 101_000).check_limits().unwrap_err().to_string(),
+            "too many requests: 1000000 per second for 1m41s is about 101000000 requests, expected at most 100000000; lower the rate or the duration"
+        );
     }
 }

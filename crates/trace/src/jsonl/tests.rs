@@ -120,6 +120,81 @@ fn bad_lines_are_errors_naming_line_and_column() {
 }
 
 #[test]
+fn messages_must_be_an_array_of_objects() {
+    let line = |messages: &str| {
+        format!("{{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1, \"messages\": {messages}}}\n")
+    };
+    let text: String = ["5", "\"hi\"", "{\"role\": \"user\"}", "[{\"role\": \"user\"}, 7]", "[]", "null"]
+        .iter()
+        .map(|m| line(m))
+        .collect();
+    let got = read(&text);
+    assert_eq!(
+        got[..4],
+        [
+            Err("trace.jsonl:1:65: invalid type for `messages`: found number 5, expected an array of objects".into()),
+            Err("trace.jsonl:2:65: invalid type for `messages`: found string \"hi\", expected an array of objects"
+                .into()),
+            Err("trace.jsonl:3:65: invalid type for `messages`: found object, expected an array of objects".into()),
+            Err("trace.jsonl:4:84: invalid type for `messages[1]`: found number 7, expected an object".into()),
+        ]
+    );
+    assert_eq!(got[4].as_ref().unwrap().messages.as_deref(), Some("[]"));
+    assert_eq!(got[5].as_ref().unwrap().messages, None, "null is absent");
+}
+
+#[test]
+fn csv_read_as_json_lines_gets_a_hint() {
+    let got = read("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\n");
+    assert_eq!(
+        got[0],
+        Err("trace.jsonl:1:1: invalid json: found `TIMESTAMP,ContextTokens,GeneratedTokens`, expected a json object; \
+             this looks like csv"
+            .into())
+    );
+    // Only the first line: a stray line later in a JSON-lines file is not a
+    // sign of CSV.
+    assert_eq!(got[1], Err("trace.jsonl:2:5: invalid json: trailing characters".into()));
+    // A first line that is JSON gone wrong gets the parser's words.
+    for text in ["{\"at_ms\": 1,, 2}\n", "[1,, 2]\n", "not json\n"] {
+        let got = read(text);
+        let e = got[0].as_ref().unwrap_err();
+        assert!(e.contains("invalid json: ") && !e.contains("csv"), "{e}");
+    }
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let got =
+        read("{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1}\n{\"at_ms\": 2, \"tenant\": \"a\u{ff}\"}\n");
+    assert_eq!(got.len(), 2);
+    let bytes = b"{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1}\n{\"at_ms\": 2, \"tenant\": \"a\xFF\"}\n";
+    let got: Vec<_> = JsonlReader::new(&bytes[..], "t.jsonl").map(|r| r.map_err(|e| e.to_string())).collect();
+    assert_eq!(got[1], Err("t.jsonl:2:26: invalid utf-8, expected a utf-8 text line".into()));
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped_and_others_are_shown_escaped() {
+    let got = read("\u{feff}{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1}\n");
+    assert_eq!(got[0].as_ref().map(|r| r.at_ms), Ok(1));
+    let got = read(concat!(
+        "{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1}\n",
+        "{\"at_ms\": 2, \"input_tokens\": \"\u{feff}12\u{200b}\", \"output_tokens\": 1}\n",
+        "{\"at_ms\": 3, \"input_tokens\": \"\\u0000\", \"output_tokens\": 1}\n",
+    ));
+    assert_eq!(
+        got[1],
+        Err("trace.jsonl:2:30: invalid type for `input_tokens`: found string \"\\u{feff}12\\u{200b}\", expected an integer"
+            .into())
+    );
+    // JSON's own escapes are shown as written.
+    assert_eq!(
+        got[2],
+        Err("trace.jsonl:3:30: invalid type for `input_tokens`: found string \"\\u0000\", expected an integer".into())
+    );
+}
+
+#[test]
 fn a_read_failure_ends_the_stream() {
     struct Broken;
     impl std::io::Read for Broken {
@@ -162,8 +237,10 @@ fn writer_refuses_what_the_reader_would_refuse() {
     let e = w.write(&Request::new(1, 5, 1, 1)).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     let mut bad = Request::new(1, 20, 1, 1);
-    bad.messages = Some("not json".into());
-    assert_eq!(w.write(&bad).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    for messages in ["not json", "5", "{\"role\": \"user\"}", "[1]"] {
+        bad.messages = Some(messages.into());
+        assert_eq!(w.write(&bad).unwrap_err().kind(), io::ErrorKind::InvalidInput, "{messages}");
+    }
     assert_eq!(w.written(), 1);
     assert_eq!(w.get_ref().iter().filter(|b| **b == b'\n').count(), 1);
 }
@@ -182,7 +259,7 @@ fn messages() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>()
             .prop_map(|s| format!("[{{\"role\":\"user\",\"content\":{}}}]", serde_json::to_string(&s).unwrap())),
-        Just("{\"a\": [1, 2.5, null, true], \"b\": {}}".to_string()),
+        Just("[{\"a\": [1, 2.5, null, true], \"b\": {}}, {}]".to_string()),
     ]
 }
 

@@ -306,3 +306,52 @@ fn debug_output_is_short() {
     assert!(format!("{reader:?}").starts_with("TraceReader { name: \"t\", format: Jsonl"));
     assert_eq!((reader.name(), reader.format()), ("t", TraceFormat::Jsonl));
 }
+
+#[test]
+fn a_csv_row_of_empty_fields_is_a_bad_line_not_a_silent_drop() {
+    let csv = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,10,1\n,,\n2023-11-16 18:00:02.0,12,1\n";
+    let strict: Vec<_> = from_text(csv, TraceFormat::Azure, ReadOptions::default()).collect();
+    assert_eq!(
+        strict[1].as_ref().unwrap_err().to_string(),
+        "t:3:1: invalid value for `TIMESTAMP`: found nothing, expected a time like `2023-11-16 18:17:03.9799600`"
+    );
+    let opts = ReadOptions { skip_bad_lines: true, ..ReadOptions::default() };
+    let mut reader = from_text(csv, TraceFormat::Azure, opts);
+    let at: Vec<u64> = reader.by_ref().map(|r| r.unwrap().at_ms).collect();
+    assert_eq!((at, reader.skipped()), (vec![0, 2000], 1));
+}
+
+#[test]
+fn a_folder_is_not_a_trace() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let e = TraceReader::open(dir, TraceFormat::Jsonl, ReadOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), format!("cannot open trace `{}`", dir.display()));
+    let source = std::error::Error::source(&e).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("is a directory, expected a trace file"));
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_null_is_empty_and_dev_zero_is_one_line_too_long() {
+    let null = TraceReader::open(Path::new("/dev/null"), TraceFormat::Jsonl, ReadOptions::default()).unwrap();
+    assert_eq!(null.count(), 0);
+    let opts = ReadOptions { skip_bad_lines: true, ..ReadOptions::default() };
+    let got: Vec<_> = TraceReader::open(Path::new("/dev/zero"), TraceFormat::Jsonl, opts).unwrap().collect();
+    assert_eq!(got.len(), 1, "even when skipping, a line too long ends the trace");
+    assert_eq!(
+        got[0].as_ref().unwrap_err().to_string(),
+        "/dev/zero:1: line too long: found more than 16 MiB without a line break, expected at most 16 MiB per line"
+    );
+}
+
+#[test]
+fn an_unterminated_quote_ends_the_trace_at_its_line_even_when_skipping() {
+    let csv = "Timestamp,Request tokens,Response tokens\n1,2,3\n2,\"4,5\n3,6,7\n4,8,9\n";
+    let opts = ReadOptions { skip_bad_lines: true, ..ReadOptions::default() };
+    let got: Vec<_> = from_text(csv, TraceFormat::Burstgpt, opts).collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[1].as_ref().unwrap_err().to_string(),
+        "t:3:3: unterminated quote: found an opening `\"` with no closing `\"` on its line, expected a closing `\"`"
+    );
+}

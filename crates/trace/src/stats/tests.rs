@@ -134,3 +134,28 @@ fn display_is_a_compact_table() {
     assert_eq!(*tenant_rows[10], "               (2 more)          4   13.3%");
     assert!(text.ends_with("lang           (none)         30  100.0%\n"), "{text}");
 }
+
+#[test]
+fn long_and_invisible_names_are_shortened_and_escaped_in_the_table() {
+    let mut stats = TraceStats::new();
+    let long = "x".repeat(70_000);
+    for (i, name) in [long.as_str(), "\u{feff}bom", "nul\0"].iter().enumerate() {
+        let mut r = req(i as u64, 0, 1, 1);
+        r.class = (*name).into();
+        r.tenant = (*name).into();
+        r.model = Some((*name).into());
+        r.lang = Some((*name).into());
+        stats.record(&r);
+    }
+    // Formatting a 70,000-character name as a table column used to panic
+    // (a width above u16::MAX).
+    let table = stats.to_string();
+    assert!(table.lines().all(|l| l.chars().count() < 120), "{table}");
+    // Ties sort by name: `nul\0` first, then the long one.
+    let row = format!("{:<15}{}...  {:>9}  {:>5.1}%", "", "x".repeat(48), 1, 100.0 / 3.0);
+    assert!(table.lines().any(|l| l == row), "{table}");
+    assert!(table.contains("\\u{feff}bom"), "{table}");
+    assert!(table.contains("nul\\0"), "{table}");
+    // The JSON keeps names whole.
+    assert_eq!(stats.summary().by_class.get(&long), Some(&1));
+}
