@@ -57,6 +57,19 @@ pub(crate) struct ScenarioArgs {
     skip_bad_lines: bool,
 }
 
+/// Refuses a `--policy` or `--trace` that is missing or a folder, saying
+/// which; devices and pipes go on to the reader, which bounds what it reads.
+fn readable(what: &str, path: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => bail!("cannot read {what} `{}`: is a directory, expected a file", path.display()),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("cannot read {what} `{}`: no such file", path.display())
+        }
+        Err(e) => bail!("cannot read {what} `{}`: {e}", path.display()),
+    }
+}
+
 impl ScenarioArgs {
     /// Loads `path` with these overrides applied.
     pub(crate) fn load(&self, path: &Path) -> anyhow::Result<Scenario> {
@@ -74,15 +87,11 @@ impl ScenarioArgs {
             scenario.trace.skip_bad_lines = true;
         }
         if let Some(policy) = policy {
-            if !policy.is_file() {
-                bail!("cannot read policy `{}`: no such file", policy.display());
-            }
+            readable("policy", policy)?;
             scenario.policy = PolicySpec::Script(policy.to_path_buf());
         }
         if let Some(trace) = &self.trace {
-            if !trace.is_file() {
-                bail!("cannot read trace `{}`: no such file", trace.display());
-            }
+            readable("trace", trace)?;
             scenario.trace.source = TraceSource::File { path: trace.clone(), format: self.trace_format.format() };
         }
         Ok(scenario)

@@ -226,3 +226,16 @@ fn negative_numbers_reach_the_checks_instead_of_a_wrong_clap_tip() {
     assert!(stderr.contains("invalid value '-1' for '--seed <SEED>'"), "{stderr}");
     assert!(!stderr.contains("unexpected argument") && !stderr.contains("-- -1"), "{stderr}");
 }
+
+#[test]
+fn a_scenario_that_is_a_folder_or_endless_is_a_clear_error() {
+    let out = windtunnel(&["run", "scenarios"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("cannot read scenario `scenarios`: is a directory, expected a scenario file"));
+    let out = windtunnel(&["run", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("larger than 16 MiB, expected a scenario file"), "{}", text(&out).1);
+    let out = windtunnel(&["run", "scenarios/quickstart.toml", "--trace", "scenarios"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("cannot read trace `scenarios`: is a directory, expected a file"));
+}

@@ -78,9 +78,27 @@ use std::path::Path;
 /// Reads and validates the scenario at `path`, with `overrides` applied in order.
 /// `path` appears in error messages as given.
 pub fn load_scenario(path: &Path, overrides: &[Override]) -> Result<Scenario, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| ConfigError::nowhere(ConfigErrorKind::ReadScenario { path: path.to_path_buf(), error }))?;
+    let read_error = |error| ConfigError::nowhere(ConfigErrorKind::ReadScenario { path: path.to_path_buf(), error });
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(read_error(std::io::Error::other("is a directory, expected a scenario file")));
+    }
+    let text = read_bounded(path, MAX_SCENARIO_BYTES).map_err(read_error)?;
     parse_scenario(&text, path, overrides)
+}
+
+/// The largest scenario file read: 16 MiB. Scenarios are a few KiB; this
+/// stops `run /dev/zero` before it fills memory.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// Reads a UTF-8 text file of at most `limit` bytes.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {} MiB, expected a scenario file", limit >> 20)));
+    }
+    Ok(text)
 }
 
 /// Validates scenario `text` as if read from `file` (used in messages and to

@@ -18,8 +18,16 @@ pub(crate) fn parse_raw(text: &str, file: &Path) -> Result<RawScenario, ConfigEr
         let (line, col) = line_col(text, span.map_or(0, |s| s.start));
         Location::File { file: file.to_path_buf(), line, col }
     };
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| ConfigError::new(at(e.span()), ConfigErrorKind::Syntax { message: one_line(e.message()) }))?;
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let mut message = one_line(e.message());
+        // toml says "duplicate key" without the key; it starts at the span.
+        if message.contains("duplicate key")
+            && let Some(key) = e.span().and_then(|s| key_at(text, s.start))
+        {
+            message = message.replacen("duplicate key", &format!("duplicate key `{key}`"), 1);
+        }
+        ConfigError::new(at(e.span()), ConfigErrorKind::Syntax { message })
+    })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = path_segments(e.path());
         let inner = e.into_inner();
@@ -66,12 +74,61 @@ fn path_segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
         .collect()
 }
 
+/// The bare key written at byte `at` (`max_output_tokens` in
+/// `max_output_tokens = 5`), if one starts there.
+fn key_at(text: &str, at: usize) -> Option<&str> {
+    let rest = text.get(at..)?.trim_start_matches([' ', '\t', '[']);
+    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// Keys whose value is a table: an array there is refused as such, not as
+/// the table's first field read by position (serde reads a struct from a
+/// sequence too).
+const TABLE_KEYS: [&str; 16] = [
+    "trace",
+    "synthetic",
+    "assert",
+    "price",
+    "long_context",
+    "tokenizer",
+    "latency",
+    "rate_limit",
+    "errors",
+    "quality",
+    "breaker",
+    "retry",
+    "budgets",
+    "sla",
+    "ttft_ms",
+    "tokens_per_s",
+];
+
 fn one_line(message: &str) -> String {
     message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(", ")
 }
 
 /// Turns serde's message for a value at `path` into a structured kind.
 fn reword(message: &str, mut path: Vec<Seg>) -> ConfigErrorKind {
+    // An array where a table belongs: serde read the table's fields by
+    // position, so its message names a field or "struct RawX with N elements".
+    if let Some(i) = path
+        .windows(2)
+        .position(|w| matches!((&w[0], &w[1]), (Seg::Key(k), Seg::Index(_)) if TABLE_KEYS.contains(&k.as_str())))
+    {
+        return ConfigErrorKind::InvalidType {
+            key: render_path(&path[..=i]),
+            found: "an array".into(),
+            expected: "a table".into(),
+        };
+    }
+    if message.starts_with("invalid length") && message.contains("expected struct ") {
+        return ConfigErrorKind::InvalidType {
+            key: render_path(&path),
+            found: "an array".into(),
+            expected: "a table".into(),
+        };
+    }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, tail) = rest.split_once('`').unwrap_or((rest, ""));
         if path.last() == Some(&Seg::Key(key.to_string())) {

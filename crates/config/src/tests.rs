@@ -760,3 +760,60 @@ fn a_file_error_wins_over_overrides_that_do_not_fix_it() {
     let s = Fixture::new().parse_with(&text, &["endpoints.openai/gpt-4o.concurrency=8"]).unwrap();
     assert_eq!(s.endpoints[0].concurrency, Some(8));
 }
+
+/// Fuzzing findings: each bad value is refused at its line and column with
+/// what was expected, in the user's words (no internal type names).
+#[test]
+fn fuzzed_values_are_refused_in_the_users_words() {
+    let cases = [
+        (
+            "concurrency = 64",
+            "concurrency = 64\nconcurrency = 65",
+            "quick.toml:32:1: invalid toml: duplicate key `concurrency`",
+        ),
+        (
+            "price = { input_per_mtok = 2.50, output_per_mtok = 10.00, cached_input_per_mtok = 1.25 }",
+            "price = [2.5, 10.0]",
+            "invalid type for `endpoints[0].price`: found an array, expected a table",
+        ),
+        (
+            "price = { input_per_mtok = 2.50,",
+            "price = { input_per_mtok = 1e308,",
+            "invalid value for `endpoints[0].price.input_per_mtok`: found 1e308, expected a price from 0 to 1000000 USD per million tokens",
+        ),
+        (
+            "concurrency = 64",
+            "concurrency = 4294967295",
+            "invalid value for `endpoints[0].concurrency`: found 4294967295, expected an integer from 1 to 1000000",
+        ),
+        (
+            "tokens_per_s = { dist = \"normal\", mean = 90, sd = 15 }",
+            "tokens_per_s = { dist = \"normal\", mean = -5, sd = 15 }",
+            "invalid value for `endpoints[0].latency.tokens_per_s`: found -5, expected a decode speed above 0",
+        ),
+        ("start = \"10m\"", "start = \" 10m\"", "invalid duration for `endpoints[0].faults[0].start`: found ` 10m`"),
+        ("start = \"10m\"", "start = \"5m5m\"", "invalid duration for `endpoints[0].faults[0].start`: found `5m5m`"),
+    ];
+    for (from, to, want) in cases {
+        let Err(e) = Fixture::new().parse(&edit(from, to)) else { panic!("{to}: accepted") };
+        let e = e.to_string();
+        assert!(e.contains(want), "{to}: {e}");
+        assert!(!e.contains("Raw") && !e.contains("struct "), "internal names leak: {e}");
+    }
+}
+
+#[test]
+fn a_synthetic_trace_that_would_never_end_is_refused() {
+    let text = edit(
+        "[trace]\npath = \"traces/sample.jsonl\"\nformat = \"azure\"\n",
+        "[trace.synthetic]\nrate_per_s = 1e12\nduration = \"1h\"\n[trace]\n",
+    );
+    let e = Fixture::new().parse(&text).unwrap_err().to_string();
+    assert!(e.contains("`trace.synthetic.rate_per_s`") && e.contains("at most 1000000"), "{e}");
+    let text = edit(
+        "[trace]\npath = \"traces/sample.jsonl\"\nformat = \"azure\"\n",
+        "[trace.synthetic]\nrate_per_s = 1000\nduration = \"300d\"\n[trace]\n",
+    );
+    let e = Fixture::new().parse(&text).unwrap_err().to_string();
+    assert!(e.contains("too many requests"), "{e}");
+}

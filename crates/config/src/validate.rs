@@ -25,7 +25,7 @@ use toml::Spanned;
 use windtunnel_core::{
     Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars, Price, PricePerMtok, parse_duration_ms,
 };
-use windtunnel_trace::{ArrivalPattern, SyntheticSpec, TraceFormat};
+use windtunnel_trace::{ArrivalPattern, SpecError, SyntheticSpec, TraceFormat};
 
 /// SPEC's fault kinds, in SPEC's order.
 const FAULT_KINDS: [&str; 8] =
@@ -43,6 +43,14 @@ const INVARIANTS: [&str; 8] = windtunnel_core::INVARIANT_NAMES;
 /// `retry_after` when a `rate_limit_burst` does not say: one second, the
 /// smallest Retry-After real providers commonly send.
 const DEFAULT_RETRY_AFTER_MS: u64 = 1_000;
+
+/// The most requests an endpoint may serve at once (`concurrency`): its
+/// queue's slots are allocated up front.
+const MAX_CONCURRENCY: u32 = 1_000_000;
+
+/// The highest price accepted, USD per million tokens ($1 a token): far above
+/// any real price, low enough that no run's bill can overflow.
+const MAX_PRICE_PER_MTOK: f64 = 1_000_000.0;
 
 /// Default `latency_spike` multiplier (SPEC: 5).
 const DEFAULT_SPIKE_MULTIPLIER: f64 = 5.0;
@@ -158,7 +166,7 @@ impl Validator<'_> {
 
     fn catalog(&self, pt: &Spanned<String>) -> Result<Catalog, ConfigError> {
         let path = self.file_path(pt.span(), pt.get_ref(), "price_table")?;
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::read_bounded(&path, 256 << 20).map_err(|e| {
             let kind = ConfigErrorKind::MissingFile {
                 key: "price_table".into(),
                 path: pt.get_ref().clone(),
@@ -364,7 +372,7 @@ impl Validator<'_> {
                 _ => ArrivalPattern::Poisson,
             },
         };
-        Ok(SyntheticSpec {
+        let spec = SyntheticSpec {
             rate_per_s: self.above_zero(rate, "trace.synthetic.rate_per_s")?,
             duration_ms,
             pattern,
@@ -382,7 +390,17 @@ impl Validator<'_> {
                 .map(|v| self.unit(v, "trace.synthetic.stream", "a share from 0 to 1"))
                 .transpose()?
                 .unwrap_or(0.0),
-        })
+        };
+        // The generator trusts its spec: a typo such as `rate_per_s = 1e12`
+        // would otherwise generate for hours before anything is reported.
+        spec.check_limits().map_err(|e| {
+            let (key, span) = match e {
+                SpecError::Duration { .. } => ("trace.synthetic.duration", duration.span()),
+                _ => ("trace.synthetic.rate_per_s", rate.span()),
+            };
+            self.err(span, ConfigErrorKind::Other { key: key.into(), message: e.to_string() })
+        })?;
+        Ok(spec)
     }
 
     fn weights(
@@ -453,6 +471,24 @@ impl Validator<'_> {
             ttft_ms: self.dist_or(ttft, &format!("{t}.latency.ttft_ms"), || Dist::lognormal(500.0, 2000.0))?,
             tokens_per_s: self.dist_or(tps, &format!("{t}.latency.tokens_per_s"), || Dist::normal(80.0, 10.0))?,
         };
+        // A decode speed centred at or below zero would make every answer
+        // take the 1 token/s floor: refused rather than silently slow.
+        let centre = match latency.tokens_per_s {
+            Dist::Fixed(v) => v,
+            Dist::Uniform { max, .. } => max,
+            Dist::Normal { mean, .. } => mean,
+            _ => 1.0,
+        };
+        if centre <= 0.0
+            && let Some(v) = tps
+        {
+            let kind = ConfigErrorKind::InvalidValue {
+                key: format!("{t}.latency.tokens_per_s"),
+                found: centre.to_string(),
+                expected: "a decode speed above 0 tokens per second (its value, mean or max)".into(),
+            };
+            return Err(self.err(v.span(), kind));
+        }
         let rate_limit = match &e.rate_limit {
             None => RateLimitSpec::default(),
             Some(r) => RateLimitSpec {
@@ -499,7 +535,7 @@ impl Validator<'_> {
             concurrency: e
                 .concurrency
                 .as_ref()
-                .map(|c| self.positive_int(c, &format!("{t}.concurrency")))
+                .map(|c| self.bounded_int(c, &format!("{t}.concurrency"), MAX_CONCURRENCY))
                 .transpose()?,
             errors,
             quality,
@@ -563,12 +599,12 @@ impl Validator<'_> {
             let cached = raw
                 .cached_input_per_mtok
                 .as_ref()
-                .map(|v| self.at_least_zero(v, &format!("{k}.cached_input_per_mtok")))
+                .map(|v| self.price_value(v, &format!("{k}.cached_input_per_mtok")))
                 .transpose()?;
             usd.long_context = Some((
                 above,
-                self.at_least_zero(&raw.input_per_mtok, &format!("{k}.input_per_mtok"))?,
-                self.at_least_zero(&raw.output_per_mtok, &format!("{k}.output_per_mtok"))?,
+                self.price_value(&raw.input_per_mtok, &format!("{k}.input_per_mtok"))?,
+                self.price_value(&raw.output_per_mtok, &format!("{k}.output_per_mtok"))?,
                 cached,
             ));
         }
@@ -585,13 +621,13 @@ impl Validator<'_> {
         cached: &Option<Spanned<f64>>,
     ) -> Result<(), ConfigError> {
         if let Some(v) = input {
-            usd.input = self.at_least_zero(v, &format!("{key}.input_per_mtok"))?;
+            usd.input = self.price_value(v, &format!("{key}.input_per_mtok"))?;
         }
         if let Some(v) = output {
-            usd.output = self.at_least_zero(v, &format!("{key}.output_per_mtok"))?;
+            usd.output = self.price_value(v, &format!("{key}.output_per_mtok"))?;
         }
         if let Some(v) = cached {
-            usd.cached = Some(self.at_least_zero(v, &format!("{key}.cached_input_per_mtok"))?);
+            usd.cached = Some(self.price_value(v, &format!("{key}.cached_input_per_mtok"))?);
         }
         Ok(())
     }
@@ -750,8 +786,9 @@ impl Validator<'_> {
     fn file_path(&self, span: Range<usize>, written: &str, key: &str) -> Result<PathBuf, ConfigError> {
         let path = self.base.join(written);
         let reason = match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => return Ok(path),
-            Ok(_) => "is a directory, expected a file".to_string(),
+            Ok(m) if m.is_dir() => "is a directory, expected a file".to_string(),
+            // Devices and pipes too: readers bound what they read.
+            Ok(_) => return Ok(path),
             Err(e) => io_reason(&e),
         };
         Err(self.err(span, ConfigErrorKind::MissingFile { key: key.into(), path: written.into(), reason }))
@@ -817,8 +854,9 @@ impl Validator<'_> {
         if x.is_finite() && ok(x) {
             return Ok(x);
         }
-        let kind =
-            ConfigErrorKind::InvalidValue { key: key.to_string(), found: x.to_string(), expected: expected.into() };
+        // Huge values as `1e308`, not as 309 digits.
+        let found = if x.abs() >= 1e15 { format!("{x:e}") } else { x.to_string() };
+        let kind = ConfigErrorKind::InvalidValue { key: key.to_string(), found, expected: expected.into() };
         Err(self.err(v.span(), kind))
     }
 
@@ -829,6 +867,30 @@ impl Validator<'_> {
 
     fn above_zero(&self, v: &Spanned<f64>, key: &str) -> Result<f64, ConfigError> {
         self.number(v, key, |x| x > 0.0, "a number greater than 0")
+    }
+
+    /// An integer from 1 to `max`.
+    fn bounded_int(&self, v: &Spanned<u32>, key: &str, max: u32) -> Result<u32, ConfigError> {
+        let n = self.positive_int(v, key)?;
+        if n > max {
+            let kind = ConfigErrorKind::InvalidValue {
+                key: key.to_string(),
+                found: n.to_string(),
+                expected: format!("an integer from 1 to {max}"),
+            };
+            return Err(self.err(v.span(), kind));
+        }
+        Ok(n)
+    }
+
+    /// A price in USD per million tokens: 0 or more, at most [`MAX_PRICE_PER_MTOK`].
+    fn price_value(&self, v: &Spanned<f64>, key: &str) -> Result<f64, ConfigError> {
+        self.number(
+            v,
+            key,
+            |x| (0.0..=MAX_PRICE_PER_MTOK).contains(&x),
+            "a price from 0 to 1000000 USD per million tokens",
+        )
     }
 
     fn at_least_zero(&self, v: &Spanned<f64>, key: &str) -> Result<f64, ConfigError> {

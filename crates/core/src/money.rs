@@ -6,7 +6,8 @@ use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 
-/// Nano-dollars: 1 USD = 1e9. `i64` holds ±9.2e9 USD, far beyond any run.
+/// Nano-dollars: 1 USD = 1e9. `i64` holds ±9.2e9 USD, far beyond any run;
+/// arithmetic saturates there rather than wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Nanodollars(pub i64);
 
@@ -49,28 +50,28 @@ impl Serialize for Nanodollars {
 impl Add for Nanodollars {
     type Output = Nanodollars;
     fn add(self, o: Nanodollars) -> Nanodollars {
-        Nanodollars(self.0 + o.0)
+        Nanodollars(self.0.saturating_add(o.0))
     }
 }
 impl AddAssign for Nanodollars {
     fn add_assign(&mut self, o: Nanodollars) {
-        self.0 += o.0;
+        self.0 = self.0.saturating_add(o.0);
     }
 }
 impl Sub for Nanodollars {
     type Output = Nanodollars;
     fn sub(self, o: Nanodollars) -> Nanodollars {
-        Nanodollars(self.0 - o.0)
+        Nanodollars(self.0.saturating_sub(o.0))
     }
 }
 impl SubAssign for Nanodollars {
     fn sub_assign(&mut self, o: Nanodollars) {
-        self.0 -= o.0;
+        self.0 = self.0.saturating_sub(o.0);
     }
 }
 impl Sum for Nanodollars {
     fn sum<I: Iterator<Item = Nanodollars>>(iter: I) -> Nanodollars {
-        Nanodollars(iter.map(|n| n.0).sum())
+        iter.fold(Nanodollars::ZERO, |a, b| a + b)
     }
 }
 

@@ -609,7 +609,7 @@ impl<P: Planner> Executor<P> {
         match report.result {
             Ok(resp) => {
                 let Some(Some(f)) = self.flights.get(id.flight.slot as usize) else { return };
-                let ttft = report.ttft_ms.map(|t| r.started_at - f.arrived + t);
+                let ttft = report.ttft_ms.map(|t| (r.started_at - f.arrived).saturating_add(t));
                 let others_running = !f.running.is_empty();
                 if self.planner.has_accept() {
                     let info = ResponseInfo {

@@ -24,7 +24,7 @@ use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
     Adapter, AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind,
-    KeyedStream, NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
+    KeyedStream, MAX_DURATION_MS, NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -133,6 +133,12 @@ impl SimEndpoint {
     }
 }
 
+/// A sampled time in whole milliseconds, at most [`MAX_DURATION_MS`] (ten
+/// years): NaN and negatives are 0, anything larger saturates.
+fn whole_ms(x: f64) -> u64 {
+    if x.is_nan() || x <= 0.0 { 0 } else { x.round().min(MAX_DURATION_MS as f64) as u64 }
+}
+
 impl Adapter for SimEndpoint {
     fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
         debug_assert_eq!(a.endpoint, self.idx);
@@ -220,10 +226,11 @@ impl Adapter for SimEndpoint {
         let admission = self.slots.as_mut().map(|s| s.admit(now));
         let service_start = admission.map_or(now, |a| a.start);
 
-        // 5. Service.
-        let ttft = (d.ttft_ms * spike).round() as u64;
-        let decode_ms = |tokens: u32| (f64::from(tokens) * 1000.0 / d.tokens_per_s * spike).round() as u64;
-        let first_token_at = service_start + ttft;
+        // 5. Service. Times saturate (a latency of 1e300 ms or a spike of
+        // 1e18 is ten years, which a timeout then cuts), never wrap.
+        let ttft = whole_ms(d.ttft_ms * spike);
+        let decode_ms = |tokens: u32| whole_ms(f64::from(tokens) * 1000.0 / d.tokens_per_s * spike);
+        let first_token_at = service_start.saturating_add(ttft);
         let price = self.facts.price_at(now);
         let biller = &mut self.biller;
         let mut bill = |out: u32| Usage {
@@ -246,7 +253,7 @@ impl Adapter for SimEndpoint {
                 let err = AttemptError::new(ErrorKind::Malformed).with_status(200);
                 (
                     Some(first_token_at),
-                    first_token_at + decode_ms(output),
+                    first_token_at.saturating_add(decode_ms(output)),
                     AttemptReport::failure(err, bill(output), queue_ttft),
                 )
             }
@@ -255,7 +262,7 @@ impl Adapter for SimEndpoint {
                 let kind = if req.stream { ErrorKind::StreamCut } else { ErrorKind::Connection };
                 (
                     Some(first_token_at),
-                    first_token_at + decode_ms(cut),
+                    first_token_at.saturating_add(decode_ms(cut)),
                     AttemptReport::failure(AttemptError::new(kind), bill(cut), queue_ttft),
                 )
             }
@@ -270,7 +277,7 @@ impl Adapter for SimEndpoint {
             ),
             _ => (
                 Some(first_token_at),
-                first_token_at + decode_ms(output),
+                first_token_at.saturating_add(decode_ms(output)),
                 AttemptReport::success(bill(output), d.quality, queue_ttft),
             ),
         };
@@ -283,7 +290,7 @@ impl Adapter for SimEndpoint {
         };
         // Decode is steady in the simulator: the longest silence is one
         // token's time (stretched by a latency spike).
-        let max_silence_ms = if req.stream { (1000.0 / d.tokens_per_s * spike).ceil() as u64 } else { 0 };
+        let max_silence_ms = if req.stream { whole_ms((1000.0 / d.tokens_per_s * spike).ceil()) } else { 0 };
         Started::Scheduled(Scheduled {
             started_at: now,
             first_token_at: first,

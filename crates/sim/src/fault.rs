@@ -41,17 +41,29 @@ impl FaultWindows {
     }
 
     fn generate_through(&mut self, t: u64) {
+        while self.cursor.is_some() && self.windows.back().is_none_or(|&(s, _)| s <= t) {
+            self.generate_one();
+        }
+    }
+
+    /// Draws the next stochastic window, if one comes.
+    fn generate_one(&mut self) {
         let FaultWindowSpec::Stochastic { every_ms, lasting_ms } = self.spec else { return };
+        let Some(from) = self.cursor else { return };
         let gap = Dist::Exponential { mean: every_ms as f64 };
         let len = Dist::Exponential { mean: lasting_ms as f64 };
-        while let Some(from) = self.cursor {
-            if self.windows.back().is_some_and(|&(s, _)| s > t) {
-                break;
-            }
-            let start = from.saturating_add(gap.sample(&mut self.rng).round() as u64);
-            let end = start.saturating_add((len.sample(&mut self.rng).round() as u64).max(1));
-            self.windows.push_back((start, end));
-            self.cursor = if end == u64::MAX { None } else { Some(end) };
+        let start = from.saturating_add(gap.sample(&mut self.rng).round() as u64);
+        let end = start.saturating_add((len.sample(&mut self.rng).round() as u64).max(1));
+        self.windows.push_back((start, end));
+        self.cursor = if end == u64::MAX { None } else { Some(end) };
+    }
+
+    /// Drops announced windows that are over by `t`: nothing asks about them
+    /// again, and a long jump in time must not keep them all.
+    fn forget_over(&mut self, t: u64) {
+        while self.announced > 0 && self.windows.front().is_some_and(|&(_, e)| e <= t) {
+            self.windows.pop_front();
+            self.announced -= 1;
         }
     }
 
@@ -61,7 +73,12 @@ impl FaultWindows {
         if t < self.quiet_until {
             return None;
         }
-        self.generate_through(t);
+        // One window at a time, dropping those already over: a jump across
+        // a long stretch of time holds one window in memory, not all of them.
+        self.forget_over(t);
+        if self.windows.len() == self.announced {
+            self.generate_one();
+        }
         match self.windows.get(self.announced).copied() {
             Some(w) if w.0 <= t => {
                 self.announced += 1;
@@ -82,10 +99,7 @@ impl FaultWindows {
     /// Whether `t` falls inside a window.
     pub fn is_active(&mut self, t: u64) -> bool {
         self.generate_through(t);
-        while self.announced > 0 && self.windows.front().is_some_and(|&(_, e)| e <= t) {
-            self.windows.pop_front();
-            self.announced -= 1;
-        }
+        self.forget_over(t);
         self.windows.iter().take_while(|&&(s, _)| s <= t).any(|&(s, e)| s <= t && t < e)
     }
 }
@@ -106,6 +120,20 @@ mod tests {
             t += 1000;
         }
         out
+    }
+
+    #[test]
+    fn a_long_jump_in_time_holds_one_window_at_a_time() {
+        let spec = FaultWindowSpec::Stochastic { every_ms: 1_000, lasting_ms: 100 };
+        let mut w = FaultWindows::new(spec, Streams::from_seed(3).stream("f"));
+        // A day in one step: every window is announced, one in memory at a time.
+        let (mut n, mut most) = (0u64, 0usize);
+        while w.announce(86_400_000).is_some() {
+            n += 1;
+            most = most.max(w.windows.len());
+        }
+        assert!(n > 70_000, "about one window per 1.1 s: {n}");
+        assert!(most <= 2, "held {most} windows at once");
     }
 
     #[test]

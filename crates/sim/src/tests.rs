@@ -317,3 +317,15 @@ fn draws_depend_on_request_and_endpoint_attempt_only() {
     assert_eq!(start(&mut a, 0, &r7, 1), start(&mut b, 0, &r7, 1));
     assert_ne!(start(&mut a, 0, &r7, 1).first_token_at, start(&mut a, 0, &r7, 2).first_token_at);
 }
+
+#[test]
+fn huge_latencies_saturate_instead_of_wrapping() {
+    let mut sp = spec("a/x");
+    sp.latency = LatencySpec { ttft_ms: Dist::Fixed(1e300), tokens_per_s: Dist::Fixed(100.0) };
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    let s = start(&mut ep, 1_000, &Request::new(0, 1_000, 10, 10), 1);
+    // Ten years, not a wrapped-around few milliseconds.
+    assert_eq!(s.first_token_at, Some(1_000 + MAX_DURATION_MS));
+    assert!(s.done_at >= 1_000 + MAX_DURATION_MS);
+    assert_eq!(s.report.ttft_ms, Some(MAX_DURATION_MS));
+}

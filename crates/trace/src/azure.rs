@@ -42,7 +42,7 @@ impl<R: BufRead> AzureReader<R> {
             context: rows.column(CONTEXT_TOKENS)?,
             generated: rows.column(GENERATED_TOKENS)?,
             rows,
-            clock: RelativeClock::default(),
+            clock: RelativeClock::new(1_000),
             seq: 0,
         })
     }

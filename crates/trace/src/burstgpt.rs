@@ -62,7 +62,7 @@ impl<R: BufRead> BurstgptReader<R> {
             session: rows.optional_column(SESSION_ID),
             rows,
             interner: Interner::default(),
-            clock: RelativeClock::default(),
+            clock: RelativeClock::new(1),
             seq: 0,
         })
     }

@@ -7,11 +7,25 @@
 use crate::error::Problem;
 
 /// Offsets from the first timestamp, in the file's own unit.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RelativeClock {
     first: Option<i64>,
     prev: i64,
     prev_text: String,
+    /// [`MAX_SPAN_MS`](crate::MAX_SPAN_MS) in the file's unit.
+    max_span: i64,
+}
+
+impl RelativeClock {
+    /// A clock whose unit is `units_per_ms` per millisecond (1 for ms, 1000 for µs).
+    pub(crate) fn new(units_per_ms: i64) -> RelativeClock {
+        RelativeClock {
+            first: None,
+            prev: 0,
+            prev_text: String::new(),
+            max_span: (crate::MAX_SPAN_MS as i64).saturating_mul(units_per_ms),
+        }
+    }
 }
 
 impl RelativeClock {
@@ -23,6 +37,9 @@ impl RelativeClock {
             return Err(Problem::OutOfOrder { field, found: text.to_string(), previous: self.prev_text.clone() });
         }
         let first = *self.first.get_or_insert(t);
+        if t.saturating_sub(first) > self.max_span {
+            return Err(Problem::TooLate { field, found: text.to_string() });
+        }
         self.prev = t;
         self.prev_text.clear();
         self.prev_text.push_str(text);
@@ -35,8 +52,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_time_more_than_ten_years_on_is_refused() {
+        let mut c = RelativeClock::new(1);
+        assert_eq!(c.accept("t", 5, "5"), Ok(0));
+        let epoch_ms = 1_700_000_000_000i64;
+        assert_eq!(
+            c.accept("t", epoch_ms, "1700000000000"),
+            Err(Problem::TooLate { field: "t", found: "1700000000000".into() })
+        );
+        assert_eq!(c.accept("t", 6, "6"), Ok(1), "a refused time does not move the clock");
+    }
+
+    #[test]
     fn offsets_count_from_the_first_and_going_back_is_refused() {
-        let mut c = RelativeClock::default();
+        let mut c = RelativeClock::new(1);
         assert_eq!(c.accept("t", 100, "100"), Ok(0));
         assert_eq!(c.accept("t", 150, "150"), Ok(50));
         assert_eq!(c.accept("t", 150, "150"), Ok(50), "ties are fine");

@@ -168,6 +168,19 @@ pub enum Problem {
         /// The previous line's value.
         previous: String,
     },
+    /// An arrival more than [`MAX_SPAN_MS`](crate::MAX_SPAN_MS) after the
+    /// trace's start: a timestamp in the wrong unit (epoch milliseconds in an
+    /// `at_ms` trace) or a typo, which would otherwise stretch the run over
+    /// millennia of virtual time before a later line could be reported.
+    #[error(
+        "{field} {found} is more than ten years after the trace's start, expected times relative to the first line"
+    )]
+    TooLate {
+        /// The time field.
+        field: &'static str,
+        /// This line's value.
+        found: String,
+    },
     /// The CSV header lacks a column the importer needs.
     #[error("missing column `{column}` in the header, found {found}")]
     MissingColumn {

@@ -127,6 +127,10 @@ impl<R: BufRead> JsonlReader<R> {
                 Problem::OutOfOrder { field: "at_ms", found: req.at_ms.to_string(), previous: prev.to_string() };
             return Err(TraceError::Line { file: self.file.clone(), line, col: None, problem });
         }
+        if req.at_ms > crate::MAX_SPAN_MS {
+            let problem = Problem::TooLate { field: "at_ms", found: req.at_ms.to_string() };
+            return Err(TraceError::Line { file: self.file.clone(), line, col: None, problem });
+        }
         self.prev_at_ms = Some(req.at_ms);
         self.seq += 1;
         Ok(Some(req))

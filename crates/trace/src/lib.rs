@@ -107,6 +107,11 @@ mod reader;
 mod stats;
 mod synthetic_spec;
 
+/// The latest arrival a trace may have, counted from its start: ten years
+/// (the longest duration a scenario may name). A later one is a timestamp in
+/// the wrong unit, refused at its line.
+pub const MAX_SPAN_MS: u64 = windtunnel_core::MAX_DURATION_MS;
+
 pub use error::{Problem, TraceError};
 pub use generator::Generator;
 pub use jsonl::{JsonlReader, TraceWriter};

@@ -62,7 +62,7 @@ impl<R: BufRead> MooncakeReader<R> {
         MooncakeReader {
             lines: LineSource::new(src, file.clone()),
             file,
-            clock: RelativeClock::default(),
+            clock: RelativeClock::new(1),
             seq: 0,
             started: false,
         }

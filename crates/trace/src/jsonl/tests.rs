@@ -265,7 +265,7 @@ fn messages() -> impl Strategy<Value = String> {
 
 prop_compose! {
     fn request()(
-        at_ms in any::<u64>(),
+        at_ms in 0..=crate::MAX_SPAN_MS,
         id in proptest::option::of(name()),
         tenant in name(),
         class in name(),

@@ -355,3 +355,12 @@ fn an_unterminated_quote_ends_the_trace_at_its_line_even_when_skipping() {
         "t:3:3: unterminated quote: found an opening `\"` with no closing `\"` on its line, expected a closing `\"`"
     );
 }
+
+#[test]
+fn an_epoch_millisecond_typo_is_refused_at_its_line() {
+    let text = "{\"at_ms\": 0, \"input_tokens\": 1, \"output_tokens\": 1}\n\
+                {\"at_ms\": 1700000000000, \"input_tokens\": 1, \"output_tokens\": 1}\n";
+    let got: Vec<_> = from_text(text, TraceFormat::Jsonl, ReadOptions::default()).collect();
+    let e = got[1].as_ref().unwrap_err();
+    assert!(e.to_string().contains(":2: at_ms 1700000000000 is more than ten years after the trace's start"), "{e}");
+}
