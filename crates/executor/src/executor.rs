@@ -171,6 +171,8 @@ struct Flight {
     fallback: Option<(EndpointIdx, f64, Option<u64>)>,
     /// Plan `max_wait_ms`: set while the request waits for a held endpoint.
     wait: Option<Waiting>,
+    /// The first byte of an answer reached the client: no silent failover.
+    committed: bool,
 }
 
 /// A flight waiting for a held endpoint to come free.
@@ -210,6 +212,23 @@ pub struct Executor<P> {
     generations: Vec<u32>,
     backoff_draws: KeyedStream,
     policy_errors: PolicyErrorTally,
+    /// Requests that ended, kept for live drivers (see [`Executor::keep_concluded`]).
+    concluded: Option<Vec<Concluded>>,
+}
+
+/// How a request ended, for a live driver to answer its client.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Concluded {
+    /// The request.
+    pub flight: FlightId,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// The endpoint whose answer it got, for a success.
+    pub endpoint: Option<EndpointIdx>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// What it cost.
+    pub cost: Nanodollars,
 }
 
 impl<P: Planner> Executor<P> {
@@ -245,6 +264,7 @@ impl<P: Planner> Executor<P> {
             generations: Vec::new(),
             backoff_draws: streams.keyed("executor:backoff"),
             policy_errors: PolicyErrorTally::default(),
+            concluded: None,
         }
     }
 
@@ -294,7 +314,7 @@ impl<P: Planner> Executor<P> {
         class_deadline_ms: Option<u64>,
         log: &mut impl EventSink,
         out: &mut Vec<Action>,
-    ) {
+    ) -> FlightId {
         log.record(&Event::Arrived { at: now, req: &req });
         self.poll_breakers(now, log);
         let refresh = self.planner.needs_health();
@@ -350,11 +370,51 @@ impl<P: Planner> Executor<P> {
             answer: None,
             fallback: None,
             wait: None,
+            committed: false,
         });
         if rejected {
-            return self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
+            self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
+            return id;
         }
         self.advance(now, id, 0, None, log, out);
+        id
+    }
+
+    /// The first byte of attempt `id`'s answer has gone to the client: the
+    /// request is committed to it. Other attempts still out (a hedge) are
+    /// cancelled, and a failure of this attempt from now on ends the request
+    /// with that failure instead of failing over silently (the client already
+    /// holds part of an answer). Live drivers call it when they forward the
+    /// first chunk; the simulator infers it from a streamed attempt's report.
+    pub fn on_first_token(&mut self, _now: u64, id: AttemptId, out: &mut Vec<Action>) {
+        let Some(f) = self.flight_mut(id.flight) else { return };
+        if f.committed || !f.running.iter().any(|r| r.attempt == id.attempt) {
+            return;
+        }
+        f.committed = true;
+        for r in f.running.iter().filter(|r| r.attempt != id.attempt) {
+            out.push(Action::Cancel { id: AttemptId { flight: id.flight, attempt: r.attempt } });
+        }
+    }
+
+    /// Swaps the policy, for requests that arrive from now on (a hot reload).
+    /// Requests in flight keep their plans; their later `on_error` and
+    /// `accept` calls go to the new policy. Breaker and retry settings stay
+    /// those the executor was built with.
+    pub fn replace_planner(&mut self, planner: P) {
+        self.planner = planner;
+    }
+
+    /// Asks the executor to keep a [`Concluded`] record of every request that
+    /// ends, for [`Executor::take_concluded`]: live drivers answer their
+    /// clients from them. Off by default (the simulator reads the event log).
+    pub fn keep_concluded(&mut self) {
+        self.concluded = Some(Vec::new());
+    }
+
+    /// The requests that ended since the last call, in order.
+    pub fn take_concluded(&mut self) -> Vec<Concluded> {
+        self.concluded.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Starts the first usable chain entry at or after `from`; when there is
@@ -648,6 +708,24 @@ impl<P: Planner> Executor<P> {
                 self.conclude(now, id.flight, (r.endpoint, resp.quality, ttft), log, out);
             }
             Err(err) => {
+                // A streamed answer whose first byte went out cannot fail over
+                // unseen: the request ends with this failure.
+                let committed =
+                    self.flight(id.flight).is_some_and(|f| f.committed || (f.req.stream && report.ttft_ms.is_some()));
+                if committed {
+                    self.note_error(now, id.flight, r.endpoint, &err);
+                    let Some(f) = self.flight_mut(id.flight) else { return };
+                    f.last_error = Some(err.kind);
+                    f.committed = true;
+                    let others: Vec<u32> = f.running.iter().map(|r| r.attempt).collect();
+                    if others.is_empty() {
+                        return self.finish(now, id.flight, Outcome::Failed(FailReason::Upstream(err.kind)), log);
+                    }
+                    for attempt in others {
+                        out.push(Action::Cancel { id: AttemptId { flight: id.flight, attempt } });
+                    }
+                    return;
+                }
                 if self.flight(id.flight).is_some_and(|f| !f.running.is_empty()) {
                     // A hedge is still out: let it answer.
                     if let Some(f) = self.flight_mut(id.flight) {
@@ -690,9 +768,14 @@ impl<P: Planner> Executor<P> {
         self.record_breaker(now, &r, None, log);
         if let Some(f) = self.flight(id.flight)
             && f.running.is_empty()
-            && f.answer.is_some()
         {
-            self.finish(now, id.flight, Outcome::Succeeded, log);
+            if f.answer.is_some() {
+                self.finish(now, id.flight, Outcome::Succeeded, log);
+            } else if f.committed {
+                // The committed attempt failed; the others are now called off.
+                let kind = f.last_error.unwrap_or(ErrorKind::StreamCut);
+                self.finish(now, id.flight, Outcome::Failed(FailReason::Upstream(kind)), log);
+            }
         }
     }
 
@@ -856,6 +939,15 @@ impl<P: Planner> Executor<P> {
             cost: f.cost,
             quality: answer.map(|a| a.1),
         });
+        if let Some(c) = self.concluded.as_mut() {
+            c.push(Concluded {
+                flight: id,
+                outcome,
+                endpoint: answer.map(|a| a.0),
+                attempts: f.attempts,
+                cost: f.cost,
+            });
+        }
         if let Some(slot) = self.flights.get_mut(id.slot as usize) {
             end_flight(slot);
         }

@@ -38,7 +38,7 @@ mod health;
 pub use backoff::Backoff;
 pub use breaker::{Admission, Breaker, SuccessRateWindow, Transition, TripReason};
 pub use budget::Ledger;
-pub use executor::{Action, AttemptId, Cutoffs, Executor, FlightId, QUOTA_BENCH_MS, WakeKind};
+pub use executor::{Action, AttemptId, Concluded, Cutoffs, Executor, FlightId, QUOTA_BENCH_MS, WakeKind};
 pub use health::{HealthWindow, REFRESH_MS, SAMPLES};
 
 #[cfg(test)]

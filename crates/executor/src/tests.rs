@@ -178,7 +178,9 @@ fn run_setup(setup: Setup, script: &[Step], n: u64) -> Vec<Rec> {
     let mut k = 0usize;
     while let Some(Reverse((now, s))) = heap.pop() {
         match evs.remove(&s).unwrap() {
-            Ev::Arrive(i) => ex.submit(now, Request::new(i, now, 100, 10), None, &mut sink, &mut out),
+            Ev::Arrive(i) => {
+                ex.submit(now, Request::new(i, now, 100, 10), None, &mut sink, &mut out);
+            }
             Ev::Done(id, report) => {
                 if !cancelled.contains(&id) {
                     ex.on_report(now, id, report, &mut sink, &mut out)
@@ -636,4 +638,60 @@ fn inflight_is_current_even_when_the_planner_reads_no_health_statistics() {
     }
     assert!(out.iter().filter(|a| matches!(a, Action::Start { .. })).count() == 3, "{out:?}");
     assert_eq!(*seen.borrow(), [0, 1, 2], "each request sees the attempts started before it");
+}
+
+/// After the first byte of a streamed answer reached the client, a failure
+/// ends the request with that failure: no silent failover to an endpoint that
+/// would start the answer again. Before it, failover is invisible.
+#[test]
+fn a_committed_stream_fails_instead_of_failing_over() {
+    let planner = Scripted {
+        plan: Plan::chain(vec![EndpointIdx(0), EndpointIdx(1)]),
+        on_error: None,
+        backoff: Backoff::default(),
+        accept_at: None,
+        breaker: None,
+    };
+    let run = |first_token: bool, ttft_in_report: bool| {
+        let mut ex = Executor::from_seed(planner_clone(&planner), facts(2), &BTreeMap::new(), &Streams::from_seed(1));
+        ex.keep_concluded();
+        let (mut out, log) = (Vec::new(), Log::default());
+        let mut sink = log.clone();
+        let mut req = Request::new(0, 0, 100, 50);
+        req.stream = true;
+        let flight = ex.submit(0, req, None, &mut sink, &mut out);
+        let Some(Action::Start { id, .. }) = out.pop() else { panic!("an attempt starts") };
+        if first_token {
+            ex.on_first_token(100, id, &mut out);
+        }
+        let usage = Usage { input_tokens: 100, output_tokens: 20, cost: Nanodollars(5) };
+        let ttft = ttft_in_report.then_some(100);
+        let report = AttemptReport::failure(AttemptError::new(ErrorKind::StreamCut), usage, ttft);
+        ex.on_report(500, id, report, &mut sink, &mut out);
+        let concluded = ex.take_concluded();
+        (flight, concluded, out)
+    };
+    // Told by the driver (live).
+    let (flight, concluded, out) = run(true, false);
+    assert!(out.is_empty(), "no failover attempt: {out:?}");
+    assert_eq!(concluded.len(), 1);
+    assert_eq!(concluded[0].flight, flight);
+    assert_eq!(concluded[0].outcome, Outcome::Failed(FailReason::Upstream(ErrorKind::StreamCut)));
+    // Inferred from a streamed report with a first token (simulator).
+    let (_, concluded, out) = run(false, true);
+    assert!(out.is_empty() && concluded.len() == 1, "{out:?}");
+    // No first token: the failure fails over, unseen by the client.
+    let (_, concluded, out) = run(false, false);
+    assert!(concluded.is_empty());
+    assert!(matches!(out.as_slice(), [Action::Start { endpoint: EndpointIdx(1), .. }]), "{out:?}");
+}
+
+fn planner_clone(p: &Scripted) -> Scripted {
+    Scripted {
+        plan: p.plan.clone(),
+        on_error: p.on_error,
+        backoff: Backoff(p.backoff.0),
+        accept_at: p.accept_at,
+        breaker: p.breaker,
+    }
 }
