@@ -21,7 +21,7 @@ impl Progress {
         }
         let expected = match &scenario.trace.source {
             TraceSource::Synthetic(s) => Some((s.rate_per_s * s.duration_ms as f64 / 1000.0) as u64),
-            TraceSource::File { .. } => None,
+            TraceSource::File { .. } | TraceSource::None => None,
         };
         let bar = match expected {
             Some(n) => ProgressBar::new(n).with_style(

@@ -31,6 +31,8 @@ pub fn scenario_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("endpoints[].faults[]", fields::<RawFault>()),
         ("endpoints[].price_changes[]", fields::<RawPriceChange>()),
         ("assert", fields::<RawAssert>()),
+        ("endpoints[].upstream", fields::<RawUpstream>()),
+        ("proxy", fields::<RawProxy>()),
     ]
 }
 

@@ -28,7 +28,7 @@ pub(crate) struct RawScenario {
     pub(crate) seed: Option<u64>,
     pub(crate) price_table: Option<Spanned<String>>,
     pub(crate) policy: Spanned<RawPolicy>,
-    pub(crate) trace: Spanned<RawTrace>,
+    pub(crate) trace: Option<Spanned<RawTrace>>,
     #[serde(default)]
     pub(crate) sla: BTreeMap<String, RawSla>,
     #[serde(default)]
@@ -37,6 +37,27 @@ pub(crate) struct RawScenario {
     pub(crate) endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     pub(crate) assert: RawAssert,
+    pub(crate) proxy: Option<RawProxy>,
+}
+
+/// `[proxy]`: live mode's listener and secrets (names of environment variables).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProxy {
+    pub(crate) listen: Option<Spanned<String>>,
+    pub(crate) client_keys_env: Option<String>,
+    pub(crate) admin_token_env: Option<String>,
+}
+
+/// `upstream = { kind, base_url, model, api_key_env, accepts_prefill }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    pub(crate) kind: Spanned<String>,
+    pub(crate) base_url: Spanned<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) api_key_env: Option<String>,
+    pub(crate) accepts_prefill: Option<bool>,
 }
 
 /// `policy = "path.rhai"` or `policy = { chain = [..], attempt_timeout_ms, max_attempts }`.
@@ -162,10 +183,11 @@ pub(crate) struct RawEndpoint {
     pub(crate) faults: Vec<Spanned<RawFault>>,
     #[serde(default)]
     pub(crate) price_changes: Vec<RawPriceChange>,
+    pub(crate) upstream: Option<Spanned<RawUpstream>>,
 }
 
 /// The keys of [`RawEndpoint`], for `--set endpoints.NAME.KEY` parsing.
-pub(crate) const ENDPOINT_KEYS: [&str; 12] = [
+pub(crate) const ENDPOINT_KEYS: [&str; 13] = [
     "name",
     "price",
     "context_window",
@@ -178,6 +200,7 @@ pub(crate) const ENDPOINT_KEYS: [&str; 12] = [
     "quality",
     "faults",
     "price_changes",
+    "upstream",
 ];
 
 /// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok }` or

@@ -38,6 +38,8 @@ pub struct Scenario {
     pub assert: AssertSpec,
     /// `--set policy.NAME=VALUE` overrides, in command-line order: (NAME, VALUE as typed).
     pub policy_params: Vec<(String, String)>,
+    /// `[proxy]` (defaults when absent).
+    pub proxy: ProxySpec,
 }
 
 impl Scenario {
@@ -152,6 +154,8 @@ pub enum TraceSource {
     },
     /// `[trace.synthetic]`.
     Synthetic(SyntheticSpec),
+    /// No `[trace]`: a scenario for live mode only.
+    None,
 }
 
 /// `[sla.CLASS]`.
@@ -192,6 +196,53 @@ pub struct EndpointSpec {
     pub faults: Vec<FaultSpec>,
     /// `[[endpoints.price_changes]]`, sorted by time.
     pub price_changes: Vec<PriceChange>,
+    /// `upstream`: where live mode sends this endpoint's attempts.
+    pub upstream: Option<UpstreamSpec>,
+}
+
+/// The API dialect of an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// Any OpenAI-compatible chat-completions API.
+    OpenAi,
+    /// Anthropic's Messages API, translated to and from the OpenAI shape.
+    Anthropic,
+}
+
+/// `upstream = { .. }` of an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamSpec {
+    /// The dialect.
+    pub kind: UpstreamKind,
+    /// The API's base URL, without a trailing slash (`https://api.openai.com/v1`).
+    pub base_url: String,
+    /// The model name the upstream knows (default: the endpoint name's part after `/`).
+    pub model: String,
+    /// The environment variable holding the API key; `None` = no auth.
+    pub api_key_env: Option<String>,
+    /// Whether the upstream continues an assistant message (mid-stream rescue target).
+    pub accepts_prefill: bool,
+}
+
+/// `[proxy]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// `listen`: the address to bind (default `127.0.0.1:8080`).
+    pub listen: String,
+    /// `client_keys_env`: the variable with comma-separated client keys (default `WINDTUNNEL_CLIENT_KEYS`).
+    pub client_keys_env: String,
+    /// `admin_token_env`: the variable with the admin token (default `WINDTUNNEL_ADMIN_TOKEN`).
+    pub admin_token_env: String,
+}
+
+impl Default for ProxySpec {
+    fn default() -> ProxySpec {
+        ProxySpec {
+            listen: "127.0.0.1:8080".into(),
+            client_keys_env: "WINDTUNNEL_CLIENT_KEYS".into(),
+            admin_token_env: "WINDTUNNEL_ADMIN_TOKEN".into(),
+        }
+    }
 }
 
 impl EndpointSpec {

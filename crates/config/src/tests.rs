@@ -477,7 +477,7 @@ fn unknown_key_lists_keys_when_none_is_near() {
         error(&edit("concurrency = 64", "zzz = 64")),
         "quick.toml:31:1: unknown key `zzz` in endpoints[0], expected one of `name`, `price`, `context_window`, \
          `max_output_tokens`, `tokenizer`, `latency`, `rate_limit`, `concurrency`, `errors`, `quality`, `faults`, \
-         `price_changes`"
+         `price_changes`, `upstream`"
     );
     assert_eq!(
         error(&edit("seed = 42", "sed = 42")),
@@ -816,4 +816,41 @@ fn a_synthetic_trace_that_would_never_end_is_refused() {
     );
     let e = Fixture::new().parse(&text).unwrap_err().to_string();
     assert!(e.contains("too many requests"), "{e}");
+}
+
+#[test]
+fn live_mode_keys_parse_and_a_proxy_scenario_needs_no_trace() {
+    let text = r#"
+name = "live"
+policy = { chain = ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku"] }
+
+[[endpoints]]
+name = "openai/gpt-4o-mini"
+upstream = { kind = "openai", base_url = "http://127.0.0.1:9000/v1/", api_key_env = "OPENAI_API_KEY" }
+
+[[endpoints]]
+name = "anthropic/claude-3-5-haiku"
+upstream = { kind = "anthropic", base_url = "https://api.anthropic.com/v1", model = "claude-3-5-haiku-20241022", accepts_prefill = true }
+
+[proxy]
+listen = "127.0.0.1:8089"
+"#;
+    let s = parse_scenario(text, Path::new("live.toml"), &[]).unwrap();
+    assert_eq!(s.trace.source, TraceSource::None);
+    let u = s.endpoints[0].upstream.as_ref().unwrap();
+    assert_eq!(
+        (u.kind, u.base_url.as_str(), u.model.as_str()),
+        (UpstreamKind::OpenAi, "http://127.0.0.1:9000/v1", "gpt-4o-mini")
+    );
+    assert_eq!(u.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+    let a = s.endpoints[1].upstream.as_ref().unwrap();
+    assert!(a.accepts_prefill && a.kind == UpstreamKind::Anthropic && a.model == "claude-3-5-haiku-20241022");
+    assert_eq!(s.proxy.listen, "127.0.0.1:8089");
+    assert_eq!(s.proxy.admin_token_env, "WINDTUNNEL_ADMIN_TOKEN");
+    let bad = text.replace("http://127.0.0.1:9000/v1/", "127.0.0.1:9000");
+    let e = parse_scenario(&bad, Path::new("live.toml"), &[]).unwrap_err().to_string();
+    assert!(e.contains("endpoints[0].upstream.base_url") && e.contains("an http:// or https:// URL"), "{e}");
+    let bad = text.replace("kind = \"openai\"", "kind = \"openia\"");
+    let e = parse_scenario(&bad, Path::new("live.toml"), &[]).unwrap_err().to_string();
+    assert!(e.contains("did you mean `openai`?"), "{e}");
 }

@@ -11,12 +11,12 @@ use crate::catalog::{Catalog, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
     RawAssert, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
-    RawPriceChange, RawScenario, RawSynthetic, RawTrace,
+    RawPriceChange, RawProxy, RawScenario, RawSynthetic, RawTrace, RawUpstream,
 };
 use crate::spec::{
     AssertSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec, InvariantSelection,
-    LatencySpec, PolicySpec, PriceChange, QualitySpec, RateLimitSpec, Scenario, SlaSpec, TokenizerSpec, TraceSource,
-    TraceSpec,
+    LatencySpec, PolicySpec, PriceChange, ProxySpec, QualitySpec, RateLimitSpec, Scenario, SlaSpec, TokenizerSpec,
+    TraceSource, TraceSpec, UpstreamKind, UpstreamSpec,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -110,7 +110,10 @@ impl Validator<'_> {
         if let RawPolicy::Script(path) = raw.policy.get_ref() {
             self.file_path(raw.policy.span(), path, "policy")?;
         }
-        let trace = self.trace(&raw.trace)?;
+        let trace = match &raw.trace {
+            Some(t) => self.trace(t)?,
+            None => TraceSpec { source: TraceSource::None, limit_ms: None, speed: 1.0, skip_bad_lines: false },
+        };
         let mut endpoints = Vec::with_capacity(raw.endpoints.len());
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, e) in raw.endpoints.iter().enumerate() {
@@ -161,6 +164,55 @@ impl Validator<'_> {
             endpoints,
             assert,
             policy_params: Vec::new(),
+            proxy: self.proxy(raw.proxy.as_ref())?,
+        })
+    }
+
+    fn proxy(&self, p: Option<&RawProxy>) -> Result<ProxySpec, ConfigError> {
+        let mut spec = ProxySpec::default();
+        let Some(p) = p else { return Ok(spec) };
+        if let Some(l) = &p.listen {
+            if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                let kind = ConfigErrorKind::InvalidValue {
+                    key: "proxy.listen".into(),
+                    found: format!("`{}`", l.get_ref()),
+                    expected: "an address and port such as `127.0.0.1:8080`".into(),
+                };
+                return Err(self.err(l.span(), kind));
+            }
+            spec.listen = l.get_ref().clone();
+        }
+        if let Some(v) = &p.client_keys_env {
+            spec.client_keys_env = v.clone();
+        }
+        if let Some(v) = &p.admin_token_env {
+            spec.admin_token_env = v.clone();
+        }
+        Ok(spec)
+    }
+
+    fn upstream(&self, t: &str, name: &str, u: &Spanned<RawUpstream>) -> Result<UpstreamSpec, ConfigError> {
+        let raw = u.get_ref();
+        let kind = match self.choice(&raw.kind, &format!("{t}.upstream.kind"), &["openai", "anthropic"])? {
+            "anthropic" => UpstreamKind::Anthropic,
+            _ => UpstreamKind::OpenAi,
+        };
+        let url = raw.base_url.get_ref().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let kind = ConfigErrorKind::InvalidValue {
+                key: format!("{t}.upstream.base_url"),
+                found: format!("`{url}`"),
+                expected: "an http:// or https:// URL such as `https://api.openai.com/v1`".into(),
+            };
+            return Err(self.err(raw.base_url.span(), kind));
+        }
+        let model = raw.model.clone().unwrap_or_else(|| name.rsplit_once('/').map_or(name, |(_, m)| m).to_string());
+        Ok(UpstreamSpec {
+            kind,
+            base_url: url.to_string(),
+            model,
+            api_key_env: raw.api_key_env.clone(),
+            accepts_prefill: raw.accepts_prefill.unwrap_or(false),
         })
     }
 
@@ -541,6 +593,7 @@ impl Validator<'_> {
             quality,
             faults,
             price_changes,
+            upstream: e.upstream.as_ref().map(|u| self.upstream(&t, e.name.get_ref(), u)).transpose()?,
         })
     }
 

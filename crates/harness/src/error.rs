@@ -28,7 +28,23 @@ pub enum RunError {
         /// The endpoint.
         endpoint: String,
     },
+    /// A scenario without `[trace]` (live mode only) given to a replay.
+    #[error("scenario `{scenario}` has no [trace] to replay; add a [trace] table or pass --trace FILE")]
+    NoTrace {
+        /// The scenario's name.
+        scenario: String,
+    },
     /// The report thread failed.
     #[error(transparent)]
     Relay(#[from] crate::relay::RelayError),
+}
+
+impl RunError {
+    /// Names the scenario in errors that lack it.
+    pub(crate) fn named(self, name: &str) -> RunError {
+        match self {
+            RunError::NoTrace { .. } => RunError::NoTrace { scenario: name.to_string() },
+            e => e,
+        }
+    }
 }

@@ -22,7 +22,7 @@ pub const LINT_SCAN_REQUESTS: u64 = 200_000;
 /// a class or tenant.
 pub fn lint_samples(scenario: &Scenario) -> Result<Vec<Request>, RunError> {
     let streams = Streams::from_seed(scenario.seed);
-    let mut requests = Requests::open(&scenario.trace, &streams)?;
+    let mut requests = Requests::open(&scenario.trace, &streams).map_err(|e| e.named(&scenario.name))?;
     let mut seen = Seen::default();
     let mut out = Vec::new();
     let mut read = 0;

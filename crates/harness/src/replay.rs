@@ -271,7 +271,7 @@ pub fn replay<P: Planner>(
     mut progress: Option<&mut dyn FnMut(u64, u64)>,
 ) -> Result<Replayed, RunError> {
     let streams = Streams::from_seed(scenario.seed);
-    let mut requests = Requests::open(&scenario.trace, &streams)?;
+    let mut requests = Requests::open(&scenario.trace, &streams).map_err(|e| e.named(&scenario.name))?;
     let mut sims: Vec<SimEndpoint> = scenario
         .endpoints
         .iter()

@@ -30,6 +30,7 @@ impl Requests {
                     ReadOptions { skip_bad_lines: spec.skip_bad_lines, limit_ms: spec.limit_ms, speed: spec.speed };
                 Ok(Requests::File(TraceReader::open(path, *format, opts)?))
             }
+            TraceSource::None => Err(RunError::NoTrace { scenario: String::new() }),
             TraceSource::Synthetic(s) => Ok(Requests::Synthetic {
                 generator: Box::new(Generator::new(s, streams)),
                 speed: spec.speed,

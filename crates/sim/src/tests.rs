@@ -24,6 +24,7 @@ fn spec(name: &str) -> EndpointSpec {
         quality: QualitySpec::default(),
         faults: Vec::new(),
         price_changes: Vec::new(),
+        upstream: None,
     }
 }
 
