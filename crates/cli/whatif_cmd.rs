@@ -10,14 +10,17 @@
 //!
 //! `--set`, `--trace` and `--seed` apply to every variant alike.
 
+use crate::check_cmd::MAX_SEEDS;
 use crate::progress::RunsProgress;
+use crate::run_cmd::path_component;
 use crate::scenario_args::ScenarioArgs;
 use anyhow::{Context, bail};
 use clap::Args;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_harness::{Sweep, Variant, WhatifOptions, whatif};
-use windtunnel_report::{to_whatif_html, to_whatif_json, to_whatif_markdown, to_whatif_markdown_table};
+use windtunnel_report::{plain_line, to_whatif_html, to_whatif_json, to_whatif_markdown, to_whatif_markdown_table};
 
 /// Seeds when `--seeds` is not given: enough for a t interval to be tight
 /// (t(0.975, 9) = 2.26 against 1.96 for infinitely many) while staying quick.
@@ -52,7 +55,8 @@ pub(crate) struct WhatifArgs {
     /// Runs at a time (default: one per CPU). The results do not depend on it.
     #[arg(long)]
     jobs: Option<usize>,
-    /// Output folder (default `reports/<scenario name>-whatif/`).
+    /// Output folder (default `reports/<scenario name>-whatif/`, the name
+    /// made safe as a folder name).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -112,6 +116,11 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     if args.seeds == 0 {
         bail!("--seeds 0: expected at least one seed");
     }
+    // Each (variant, seed) keeps its figures; the library also caps
+    // variants × seeds.
+    if args.seeds > MAX_SEEDS {
+        bail!("--seeds {}: expected at most {MAX_SEEDS} seeds", args.seeds);
+    }
     if args.jobs == Some(0) {
         bail!("--jobs 0: expected at least one");
     }
@@ -131,7 +140,8 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
         whatif(&variants, args.seeds, WhatifOptions { jobs, sweep: sweep.as_ref(), progress: Some(&mut update) });
     bar.finish();
     let report = result?;
-    let out = args.out.unwrap_or_else(|| Path::new("reports").join(format!("{}-whatif", report.scenario)));
+    let out =
+        args.out.unwrap_or_else(|| Path::new("reports").join(path_component(&format!("{}-whatif", report.scenario))));
     std::fs::create_dir_all(&out).with_context(|| format!("creating output folder `{}`", out.display()))?;
     let mut written = Vec::new();
     for (name, body) in [
@@ -150,11 +160,15 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("{n} seeds from {first}, shared by every variant; Δ: paired difference to the first variant [95% CI]")
     };
-    println!("{} · {} variants · {seeds}\n", report.scenario, report.variants.len());
-    print!("{}", to_whatif_markdown_table(&report));
-    println!();
+    // A closed stdout is an error here, which `main` turns into a quiet exit:
+    // the files are written by now.
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{} · {} variants · {seeds}\n", plain_line(&report.scenario), report.variants.len())?;
+    write!(stdout, "{}", to_whatif_markdown_table(&report))?;
+    writeln!(stdout)?;
     for p in written {
-        println!("wrote {}", p.display());
+        writeln!(stdout, "wrote {}", plain_line(&p.display().to_string()))?;
     }
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -350,3 +350,120 @@ fn run_writes_json_markdown_and_a_self_contained_html_report() {
     assert!(windows[0]["detected_after_ms"].as_u64().unwrap() < 5_000, "{}", windows[0]);
     assert!(tmp.path().join("junit.xml").is_file() && tmp.path().join("report.md").is_file());
 }
+
+#[test]
+fn check_refuses_a_tolerance_that_is_not_a_share() {
+    for (value, found) in [("nan", "NaN"), ("-0.1", "-0.1"), ("inf", "inf"), ("-inf", "-inf")] {
+        // `--tolerance=-inf`: clap takes a lone `-inf` for a flag.
+        let out = windtunnel(&["check", "scenarios/quickstart.toml", &format!("--tolerance={value}")]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stdout}\n{stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!("error: --tolerance: found {found}, expected a share of 0 or more such as 0.05"),
+            "{value}"
+        );
+        assert!(stdout.is_empty(), "nothing ran: {stdout}");
+    }
+}
+
+#[test]
+fn check_and_whatif_refuse_absurd_seed_counts() {
+    let out = windtunnel(&["check", "scenarios/quickstart.toml", "--seeds", "1000001"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert_eq!(stderr.trim(), "error: --seeds 1000001: expected at most 1000000 seeds");
+    let out =
+        windtunnel(&["whatif", "scenarios/quickstart.toml", "--variant", "seed=1", "--seeds", "18446744073709551615"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert_eq!(stderr.trim(), "error: --seeds 18446744073709551615: expected at most 1000000 seeds");
+}
+
+/// A scenario named with a line break and `::` cannot forge a GitHub
+/// workflow command, nor add a line, in any output of `check`.
+#[test]
+fn check_output_cannot_be_forged_by_a_scenario_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = r"evil\n::warning title=forged::pwned\r\u001b[2K";
+    std::fs::write(tmp.path().join("s.toml"), crate::run::tiny_scenario(name, "\n[assert]\nmax_p99_ms = 1\n")).unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let summary = tmp.path().join("summary.md");
+    for format in ["text", "github"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_windtunnel"))
+            .args(["check", "s.toml", "--seeds", "2", "--format", format, "--junit", junit.to_str().unwrap()])
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(!stdout.contains('\r') && !stdout.contains('\u{1b}'), "{stdout:?}");
+        for line in stdout.lines().filter(|l| !l.is_empty()) {
+            let ours =
+                ["ok  ", "FAIL", "warn", "::error title=windtunnel evil%0A%3A%3Awarning title=forged%3A%3Apwned%0D"]
+                    .iter()
+                    .any(|p| line.starts_with(p))
+                    || line.starts_with("1 scenario(s)");
+            assert!(ours, "{format}: a line the name made: {line:?}\n{stdout}");
+        }
+        let fail = stdout.lines().find(|l| l.starts_with("FAIL")).unwrap();
+        assert!(
+            fail.starts_with(r"FAIL  evil\n::warning title=forged::pwned\r\u{1b}[2K: max_p99_ms: actual "),
+            "{fail}"
+        );
+        let annotations = stdout.lines().filter(|l| l.starts_with("::")).count();
+        assert_eq!(annotations, if format == "github" { 1 } else { 0 }, "one per failed assertion line: {stdout}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(!xml.contains("&#10;::") && !xml.contains("\n::") && !xml.contains('\u{1b}'), "{xml}");
+    }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(!md.lines().any(|l| l.trim_start().starts_with("::")) && !md.contains('\u{1b}'), "{md}");
+}
+
+/// `check … | head -1`: the exit code is still the gate's.
+#[test]
+fn check_exit_code_is_the_gates_when_stdout_is_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("fails.toml"), crate::run::tiny_scenario("fails", "\n[assert]\nmax_p99_ms = 1\n"))
+        .unwrap();
+    std::fs::write(tmp.path().join("holds.toml"), crate::run::tiny_scenario("holds", "")).unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let out = crate::run::closed_stdout(tmp.path(), &["check", "fails.toml", "--junit", junit.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a failed assertion is exit 1 even unread: {stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<failure "), "the JUnit file is still written");
+    let out = crate::run::closed_stdout(tmp.path(), &["check", "holds.toml", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Many seeds: one line, JUnit case and annotation per assertion, and a job
+/// summary that lists a bounded number of runs and counts the rest.
+#[test]
+fn check_over_many_seeds_keeps_its_output_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("s.toml"), crate::run::tiny_scenario("many", "\n[assert]\nmax_p99_ms = 1\n"))
+        .unwrap();
+    let summary = tmp.path().join("summary.md");
+    let junit = tmp.path().join("junit.xml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_windtunnel"))
+        .args(["check", "s.toml", "--seeds", "120", "--format", "github", "--junit", junit.to_str().unwrap()])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(annotations.len(), 1, "{stdout}");
+    assert!(annotations[0].ends_with("(seed 1; failed on 120 of 120 seeds)"), "{}", annotations[0]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("(seed 1; failed on 120 of 120 seeds)"), "{xml}");
+    assert!(xml.contains("<testsuite name=\"many [seeds 1–120]\""), "{xml}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("❌ **120 of 120 runs failed.**"), "{md}");
+    let rows = md.lines().filter(|l| l.starts_with("| ❌ | many | ")).count();
+    assert_eq!(rows, 51, "50 runs listed, then a count: {md}");
+    assert!(md.contains("| ❌ | many | … | and 70 more runs not listed, 70 failed |"), "{md}");
+}

@@ -156,3 +156,26 @@ fn whatif_refuses_fewer_than_two_variants_and_bad_sweeps() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("policies/no-such.rhai"), "{:?}", text(&out));
 }
+
+/// The default output folder is `reports/<name>-whatif/` with the name made
+/// safe: `../../x` cannot write outside `reports/`. A closed stdout is a
+/// quiet exit once the files are written.
+#[test]
+fn whatif_keeps_its_folder_under_reports_and_exits_quietly_on_a_closed_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a/b");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.toml"), crate::run::tiny_scenario("../../escaped", "")).unwrap();
+    let args = ["whatif", "s.toml", "--variant", "endpoints.a/x.price.output_per_mtok=1", "--seeds", "2"];
+    let out = windtunnel_in(&dir, &args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!tmp.path().join("escaped-whatif").exists(), "wrote outside reports/");
+    assert!(dir.join("reports/_._.._escaped-whatif/whatif.json").is_file(), "{stdout}");
+    std::fs::remove_dir_all(dir.join("reports")).unwrap();
+    let out = crate::run::closed_stdout(&dir, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(dir.join("reports/_._.._escaped-whatif/whatif.json").is_file());
+}

@@ -9,7 +9,7 @@
 //! requests in flight, never to the trace.
 
 /// A map from request `seq` to `V`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SeqMap<V> {
     slots: Vec<Option<(u64, V)>>,
 }

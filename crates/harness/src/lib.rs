@@ -36,7 +36,9 @@ mod whatif;
 pub use error::RunError;
 pub use lint_samples::{LINT_SCAN_REQUESTS, lint_samples};
 pub use relay::{Relay, RelayError, relayed};
-pub use replay::{Fold, Replayed, RunOptions, policy_description, replay, run, run_with};
+pub use replay::{
+    Fold, Replayed, RunOptions, invariant_entry, invariant_world, policy_description, replay, run, run_with,
+};
 pub use source::Requests;
 pub use whatif::{
     CONFIDENCE, MAX_SWEEP_POINTS, Sweep, SweepError, Variant, WhatifError, WhatifOptions, t_quantile, whatif,

@@ -390,13 +390,15 @@ pub fn replay<P: Planner>(
 
 /// What the invariant checker may know of the scenario: configuration, never
 /// executor state.
-fn invariant_world(scenario: &Scenario) -> World {
+/// The invariant checker's view of a scenario: endpoint facts, class deadlines, budgets.
+pub fn invariant_world(scenario: &Scenario) -> World {
     let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
     let deadlines = class_deadlines(scenario).collect();
     World::from_facts(&facts).with_class_deadlines(deadlines).with_budgets(scenario.budgets.clone())
 }
 
-fn invariant_entry(r: InvariantResult) -> InvariantEntry {
+/// One invariant result as a report entry.
+pub fn invariant_entry(r: InvariantResult) -> InvariantEntry {
     InvariantEntry {
         name: r.name.to_string(),
         violations: r.violations,

@@ -35,6 +35,14 @@
 //!   (a regularized incomplete beta function), so small and fractional degrees
 //!   of freedom are exact to about 1e-12, not just Hill's 1e-4.
 //!
+//! # Memory
+//! A run's report (tens of kilobytes with its chart series) is dropped as
+//! soon as its [`Metric`] figures are read: the comparison keeps eight
+//! numbers per (variant, seed), which `whatif.json` lists anyway (each
+//! metric's `values`). That is linear in variants × seeds, so their product
+//! is capped at `MAX_RUNS` (a million runs: tens of megabytes, and days of
+//! replay).
+//!
 //! # Determinism
 //! Every run is a pure function of its scenario and seed, results are stored
 //! by (seed, variant) index whatever thread produced them, and the statistics
@@ -57,6 +65,10 @@ pub const CONFIDENCE: f64 = 0.95;
 /// Most points a sweep may expand to: each point is a variant run on every
 /// seed, and a chart with more labels than this is unreadable anyway.
 pub const MAX_SWEEP_POINTS: usize = 100;
+
+/// Most runs (variants × seeds) a comparison may make: each keeps its
+/// figures in memory and in `whatif.json`.
+pub(crate) const MAX_RUNS: u64 = 1_000_000;
 
 /// Most decimals a sweep bound or step may have: sweep values are computed in
 /// integers scaled by 10^decimals (exact, no float drift), and 12 keeps every
@@ -98,6 +110,17 @@ pub enum WhatifError {
     /// Zero seeds.
     #[error("whatif needs at least one seed, found 0")]
     NoSeeds,
+    /// More than a million runs (variants × seeds): each keeps its figures.
+    #[error(
+        "{variants} variants × {seeds} seeds make more than {MAX_RUNS} runs, the most one comparison keeps; \
+         use fewer seeds"
+    )]
+    TooManyRuns {
+        /// Variants.
+        variants: usize,
+        /// Seeds.
+        seeds: u64,
+    },
     /// One run failed (a policy that does not load, a bad trace line).
     #[error("variant `{variant}`, seed {seed}")]
     Run {
@@ -119,6 +142,9 @@ pub fn whatif(variants: &[Variant], seeds: u64, opts: WhatifOptions<'_>) -> Resu
     };
     if seeds == 0 {
         return Err(WhatifError::NoSeeds);
+    }
+    if (variants.len() as u64).saturating_mul(seeds) > MAX_RUNS {
+        return Err(WhatifError::TooManyRuns { variants: variants.len(), seeds });
     }
     let seed_list: Vec<u64> = (0..seeds).map(|i| first.scenario.seed.wrapping_add(i)).collect();
     let runs = run_all(variants, &seed_list, opts.jobs, opts.progress)?;

@@ -18,7 +18,7 @@ pub(crate) const NAME: &str = "attempt_limit";
 
 /// Attempts started so far, per open request: the
 /// `attempts_started` field of [`crate::open::OpenRequest`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct AttemptLimit;
 
 impl Check for AttemptLimit {

@@ -18,7 +18,7 @@ use windtunnel_core::{BreakerState, Event};
 pub(crate) const NAME: &str = "breaker_respected";
 
 /// Every endpoint's breaker, as announced.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct BreakerRespected {
     /// By endpoint index: the state and since when. Absent = closed since the start.
     states: Vec<(BreakerState, u64)>,

@@ -29,7 +29,7 @@ struct Account {
 }
 
 /// Billed spend of every budgeted tenant.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Budget {
     /// Whether any tenant has a budget.
     any: bool,

@@ -38,7 +38,7 @@ pub(crate) trait Check: fmt::Debug {
 }
 
 /// The violations of one invariant: a count, and the first few examples.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Tally {
     violations: u64,
     examples: Vec<Example>,

@@ -41,7 +41,7 @@ use windtunnel_core::{Event, EventSink};
 /// // Never finished, and a second attempt over a limit of one.
 /// assert_eq!(broken, ["conservation", "attempt_limit"]);
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct InvariantChecker {
     world: World,
     /// Per-request state of the checks that keep some, one record per open request.
@@ -60,7 +60,7 @@ pub struct InvariantChecker {
 }
 
 /// One invariant: its check and its violations so far.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Slot<C> {
     check: C,
     tally: Tally,

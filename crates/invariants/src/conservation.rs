@@ -22,7 +22,7 @@ pub(crate) const NAME: &str = "conservation";
 
 /// Requests between their arrival and their outcome: the `arrived`,
 /// `arrived_at` and `id` fields of [`OpenRequest`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Conservation;
 
 impl Check for Conservation {

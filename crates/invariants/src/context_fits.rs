@@ -17,7 +17,7 @@ use windtunnel_core::Event;
 pub(crate) const NAME: &str = "context_fits";
 
 /// Stateless: the window is configuration.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ContextFits;
 
 impl Check for ContextFits {

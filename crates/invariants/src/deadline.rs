@@ -21,7 +21,7 @@ use windtunnel_core::{Event, SymMap};
 pub(crate) const NAME: &str = "deadline";
 
 /// Arrival times that differ from the trace's, and class deadlines.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Deadline {
     /// Arrival time per open request that arrived at another time than its
     /// trace's `at_ms`. A replay's never do, so this is empty (and every

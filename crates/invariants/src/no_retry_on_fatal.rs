@@ -30,7 +30,7 @@ struct DeadEndpoint {
 /// longer use. Few requests ever meet one, so a small map of its own (empty
 /// on most runs, which makes every lookup free) rather than a field in every
 /// open request's record; a chain is short, so a `Vec` per request.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct NoRetryOnFatal {
     dead: BTreeMap<u64, Vec<DeadEndpoint>>,
 }

@@ -14,7 +14,7 @@
 use windtunnel_core::{SeqMap, Sym};
 
 /// What the checks remember of one open request.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct OpenRequest {
     /// `conservation`: whether its `Arrived` was seen, ...
     pub(crate) arrived: bool,
@@ -29,7 +29,7 @@ pub(crate) struct OpenRequest {
 const _: () = assert!(std::mem::size_of::<OpenRequest>() <= 32, "the open-request record grew");
 
 /// The records of the open requests, by trace position.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct OpenRequests {
     by_seq: SeqMap<OpenRequest>,
 }

@@ -30,7 +30,7 @@ struct Hold {
 }
 
 /// Every endpoint's hold.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct RetryAfterRespected {
     /// By endpoint index. Absent = never held.
     holds: Vec<Hold>,

@@ -192,10 +192,16 @@ impl Aggregator {
                     })
                     .collect(),
             },
-            failover: FailoverSection {
-                events: self.failovers,
-                by_reason: errors_map(&self.failover_reasons),
-                windows: self.windows.sections(&self.endpoint_names),
+            failover: {
+                let windows = self.windows.sections(&self.endpoint_names);
+                let windows_total = self.windows.total();
+                FailoverSection {
+                    events: self.failovers,
+                    by_reason: errors_map(&self.failover_reasons),
+                    windows_omitted: windows_total.saturating_sub(windows.len() as u64),
+                    windows,
+                    windows_total,
+                }
             },
             invariants: Vec::new(),
             assertions: Vec::new(),

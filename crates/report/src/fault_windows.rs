@@ -36,12 +36,28 @@
 //! trace length. It is only kept when the scenario declares faults (or once
 //! a window is seen).
 //!
-//! Per window the tracker keeps one small record (which is also the report's
-//! row) plus its index in short lists: windows still open (for failure
-//! counting), and per endpoint the windows not yet detected or not yet
-//! recovered. Each event scans only the list it can affect, and only when that
-//! list is non-empty, so the common event costs a branch. A window leaves the
-//! lists once it is detected and recovered.
+//! Per listed window the tracker keeps one small record (which is also the
+//! report's row) plus its index in short lists: windows still open (for
+//! failure counting), and per endpoint the windows not yet detected or not
+//! yet recovered. Each event scans only the list it can affect, and only when
+//! that list is non-empty, so the common event costs a branch. A window
+//! leaves the lists once it is detected and recovered.
+//!
+//! # The cap on listed windows
+//! A stochastic fault with a short `every` opens a window every few
+//! milliseconds: `every = "1ms"` over ten minutes is 600,000 windows, and
+//! listing them all made a report of hundreds of megabytes. So
+//! `failover.windows` lists at most [`MAX_LISTED_WINDOWS`] windows: the first
+//! by start time (then endpoint and fault order), and `failover.windows_total`
+//! counts every window announced, `failover.windows_omitted` those not listed
+//! (`windows_total = len(windows) + windows_omitted`), so nothing is dropped
+//! silently. The tracker keeps records only for the windows it lists (at
+//! most [`MAX_LISTED_WINDOWS`]) and a counter for the rest, so its memory is
+//! bounded too. Windows are announced nearly in start order (when the clock
+//! passes their start, endpoint by endpoint), so a window announced once the
+//! list is full almost always starts after every listed one and is only
+//! counted, in constant time; one that starts earlier than the last listed
+//! window takes that window's place, which is then counted as omitted.
 
 use crate::schema::FaultWindowSection;
 use windtunnel_core::SeqMap;
@@ -56,6 +72,9 @@ pub(crate) const ROUTING_STREAK: u32 = 32;
 /// policy routed around it: a single request of a rare class sent elsewhere
 /// is not a change of mind.
 pub(crate) const ROUTING_CONFIRM: u32 = 8;
+
+/// Most windows listed in `failover.windows` (see the module docs).
+pub(crate) const MAX_LISTED_WINDOWS: usize = 1000;
 
 /// Endpoints from this index on share one bit of the mask (scenarios rarely
 /// have more than 63 endpoints; past that `failed_requests` may count a
@@ -112,14 +131,26 @@ impl Window {
     fn settled(&self) -> bool {
         self.detected_at.is_some() || self.recovered_at.is_some()
     }
+
+    /// The report's order: start, then endpoint, then fault.
+    fn key(&self) -> (u64, u16, u16) {
+        (self.start, self.endpoint, self.fault)
+    }
 }
 
-/// Tracks every fault window through the event log.
+/// Tracks the fault windows through the event log: the first
+/// [`MAX_LISTED_WINDOWS`] by start in detail, the others by count.
 #[derive(Debug)]
 pub(crate) struct FaultWindows {
     /// Per endpoint, the kind name of each of its faults.
     fault_names: Vec<Vec<&'static str>>,
+    /// The listed windows, at most [`MAX_LISTED_WINDOWS`], in no order.
     windows: Vec<Window>,
+    /// Every window announced, listed or not.
+    total: u64,
+    /// Once the list is full: the index of its last window in the report's
+    /// order, the one a window that starts earlier replaces.
+    last: Option<u32>,
     /// Windows whose end had not passed at the last look.
     open: Vec<u32>,
     /// Per endpoint: windows neither detected nor recovered.
@@ -144,6 +175,8 @@ impl FaultWindows {
         FaultWindows {
             fault_names,
             windows: Vec::new(),
+            total: 0,
+            last: None,
             open: Vec::new(),
             undetected: vec![Vec::new(); n],
             awaiting: vec![Vec::new(); n],
@@ -249,12 +282,15 @@ impl FaultWindows {
         if e >= self.undetected.len() {
             return;
         }
+        self.total += 1;
+        // A window in a scenario without declared faults (live chaos): track
+        // requests from here on.
+        self.tracking = true;
         // The clock has reached `start`: windows that ended before it can
         // count no more failures.
         let windows = &self.windows;
         self.open.retain(|&i| windows.get(i as usize).is_some_and(|w| w.end > start));
-        let i = self.windows.len() as u32;
-        self.windows.push(Window {
+        let window = Window {
             endpoint,
             fault,
             start,
@@ -264,7 +300,25 @@ impl FaultWindows {
             recovered_at: None,
             skip_since: 0,
             skips: 0,
-        });
+        };
+        let i = if self.windows.len() < MAX_LISTED_WINDOWS {
+            self.windows.push(window);
+            self.windows.len() - 1
+        } else {
+            // The list is full: the window is listed only if it comes before
+            // the last listed one, which it then replaces.
+            let Some(last) = self.last.or_else(|| self.last_listed()) else { return };
+            let Some(slot) = self.windows.get_mut(last as usize) else { return };
+            if window.key() >= slot.key() {
+                self.last = Some(last);
+                return;
+            }
+            *slot = window;
+            self.forget(last);
+            self.last = self.last_listed();
+            last as usize
+        };
+        let i = i as u32;
         self.open.push(i);
         if let Some(u) = self.undetected.get_mut(e) {
             u.push(i);
@@ -277,9 +331,20 @@ impl FaultWindows {
         if self.last_first == Some(endpoint) && self.streak >= ROUTING_STREAK {
             self.routing.push(i);
         }
-        // A window in a scenario without declared faults (live chaos): track
-        // requests from here on.
-        self.tracking = true;
+    }
+
+    /// The index of the last listed window in the report's order.
+    fn last_listed(&self) -> Option<u32> {
+        self.windows.iter().enumerate().max_by_key(|(_, w)| w.key()).map(|(i, _)| i as u32)
+    }
+
+    /// Drops index `i` from every list (its window is being replaced).
+    fn forget(&mut self, i: u32) {
+        self.open.retain(|&j| j != i);
+        self.routing.retain(|&j| j != i);
+        for list in self.undetected.iter_mut().chain(self.awaiting.iter_mut()) {
+            list.retain(|&j| j != i);
+        }
     }
 
     #[inline]
@@ -302,12 +367,18 @@ impl FaultWindows {
         }
     }
 
-    /// The report rows, in the order the windows began (then endpoint and
-    /// fault order). Windows are announced when the clock first passes their
-    /// start, endpoint by endpoint, so the event order alone is not that.
+    /// Every window announced, listed or not.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The report rows of the listed windows, in the order the windows began
+    /// (then endpoint and fault order). Windows are announced when the clock
+    /// first passes their start, endpoint by endpoint, so the event order
+    /// alone is not that.
     pub(crate) fn sections(&self, endpoint_names: &[String]) -> Vec<FaultWindowSection> {
         let mut order: Vec<&Window> = self.windows.iter().collect();
-        order.sort_by_key(|w| (w.start, w.endpoint, w.fault));
+        order.sort_by_key(|w| w.key());
         order
             .into_iter()
             .map(|w| {
@@ -351,5 +422,75 @@ mod tests {
         a.arrive(10 + 4096);
         a.attempt(10 + 4096, 2);
         assert_eq!((a.finish(10), a.finish(10 + 4096), a.finish(3)), (0, 1 << 2, 0));
+    }
+
+    fn names() -> Vec<String> {
+        vec!["a".to_string(), "b".to_string()]
+    }
+
+    /// A fault every 10 ms: records are kept for the first
+    /// [`MAX_LISTED_WINDOWS`] only, the rest are counted.
+    #[test]
+    fn windows_beyond_the_cap_are_counted_not_kept() {
+        let mut w = FaultWindows::new(vec![vec!["outage"], vec!["hang"]]);
+        let n = MAX_LISTED_WINDOWS as u64 * 5;
+        for i in 0..n {
+            w.arrived(i);
+            w.window(0, 0, i * 10, i * 10 + 5);
+            w.attempt_started(i * 10 + 1, i, 0, 1);
+            w.attempt_finished(i * 10 + 2, 0, false);
+            w.finished(i * 10 + 2, i, true);
+        }
+        assert_eq!(w.total(), n);
+        assert_eq!(w.windows.len(), MAX_LISTED_WINDOWS, "records only for listed windows");
+        assert!(w.open.len() <= MAX_LISTED_WINDOWS);
+        assert!(w.undetected.iter().chain(&w.awaiting).all(|l| l.len() <= MAX_LISTED_WINDOWS));
+        let rows = w.sections(&names());
+        assert_eq!(rows.len(), MAX_LISTED_WINDOWS);
+        assert_eq!(rows.first().map(|r| r.start_ms), Some(0));
+        assert_eq!(rows.last().map(|r| r.start_ms), Some((MAX_LISTED_WINDOWS as u64 - 1) * 10));
+        assert!(rows.iter().all(|r| r.failed_requests == 1), "listed windows are still tracked");
+    }
+
+    /// The list holds the first windows by start, whatever the announcement order.
+    #[test]
+    fn an_earlier_window_announced_late_replaces_the_last_listed_one() {
+        let mut w = FaultWindows::new(vec![vec!["outage"], vec!["hang"]]);
+        let max = MAX_LISTED_WINDOWS as u64;
+        for i in 0..max {
+            w.window(0, 0, 1000 + i * 10, 1005 + i * 10);
+        }
+        // Later than every listed window: counted only.
+        w.window(1, 0, 1000 + max * 10, u64::MAX);
+        // Earlier than the last listed one: takes its place.
+        w.window(1, 0, 5, 500);
+        assert_eq!((w.total(), w.windows.len()), (max + 2, MAX_LISTED_WINDOWS));
+        // The replaced window left every list; the new one is in them.
+        let replaced = (1000 + (max - 1) * 10, 0);
+        let in_lists = |w: &FaultWindows, key: (u64, u16)| {
+            let has = |l: &Vec<u32>| {
+                l.iter().any(|&i| w.windows.get(i as usize).is_some_and(|x| (x.start, x.endpoint) == key))
+            };
+            has(&w.open) || w.undetected.iter().chain(&w.awaiting).any(has)
+        };
+        assert!(!in_lists(&w, replaced));
+        assert!(in_lists(&w, (5, 1)));
+        w.steered_away(6, 1);
+        w.attempt_finished(600, 1, true);
+        let rows = w.sections(&names());
+        assert_eq!(rows.len(), MAX_LISTED_WINDOWS);
+        let first = rows.first().cloned();
+        assert_eq!(first.as_ref().map(|r| (r.endpoint.as_str(), r.start_ms)), Some(("b", 5)));
+        assert_eq!(first.and_then(|r| r.recovered_after_ms.zip(r.detected_after_ms)), Some((100, 1)));
+        assert_eq!(rows.last().map(|r| r.start_ms), Some(1000 + (max - 2) * 10));
+
+        // Announced in reverse: still the first `MAX_LISTED_WINDOWS` by start.
+        let mut w = FaultWindows::new(vec![vec!["outage"]]);
+        for i in (0..max * 3).rev() {
+            w.window(0, 0, i * 10, i * 10 + 5);
+        }
+        let rows = w.sections(&names()[..1]);
+        assert_eq!((w.total(), rows.len()), (max * 3, MAX_LISTED_WINDOWS));
+        assert!(rows.iter().enumerate().all(|(i, r)| r.start_ms == i as u64 * 10));
     }
 }

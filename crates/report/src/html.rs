@@ -13,6 +13,7 @@
 use crate::Report;
 use crate::chart::{Chart, decimals, linear_ticks};
 use crate::escape::xml;
+use crate::markdown::more_windows;
 use crate::numbers::{human_ms, int, usd};
 use crate::schema::{Assertion, FaultWindowSection, TimeSeries};
 use crate::style::BASE_STYLE;
@@ -29,6 +30,12 @@ const PERCENTILE_COLOURS: [&str; 3] = ["#4e79a7", "#f28e2b", "#e15759"];
 
 /// Invariant examples listed per invariant.
 const HTML_EXAMPLES: usize = 5;
+
+/// Fault windows listed in the table, and shaded one by one in each chart;
+/// beyond this the table says how many more there are and the charts shade
+/// bands of overlapping windows (at most one per pixel of width), so the
+/// page stays small whatever the number of windows.
+const HTML_WINDOWS: usize = 100;
 
 const STYLE: &str = r#"
 :root{--bg:#f6f7f9;--fg:#1b1f24;--muted:#5b6470;--card:#fff;--line:#e2e5e9;--grid:#eceef1;--soft:#f1f3f5;--pass:#1a7f37;--passbg:#dafbe1;--fail:#cf222e;--failbg:#ffebe9}
@@ -103,7 +110,7 @@ pub fn to_html(r: &Report) -> String {
     cost_chart(&mut s, ts, &r.failover.windows, r.cost.total_usd);
     latency_chart(&mut s, ts, &r.failover.windows);
     distribution_chart(&mut s, r);
-    windows_table(&mut s, &r.failover.windows);
+    windows_table(&mut s, r);
     endpoints_table(&mut s, r);
     outcomes(&mut s, r);
     let _ = write!(
@@ -261,18 +268,12 @@ fn shade_windows(c: &mut Chart, windows: &[FaultWindowSection], span: f64, id: &
          patternTransform=\"rotate(45)\"><line class=\"hatch\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" \
          stroke-width=\"1.5\"/></pattern></defs><g class=\"windows\">"
     );
-    for w in windows {
-        let start = w.start_ms as f64;
-        if start >= span {
-            continue;
-        }
-        let end = w.end_ms.map_or(span, |e| (e as f64).min(span));
-        let (x0, x1) = (c.px(start), c.px(end));
+    let mut band = |title: &str, x0: f64, x1: f64| {
         let _ = write!(
             s,
             "<g><title>{}</title><rect class=\"shade\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
              <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"url(#{id})\"/></g>",
-            xml(&window_title(w)),
+            xml(title),
             c.top(),
             (x1 - x0).max(1.0),
             c.bottom() - c.top(),
@@ -280,6 +281,50 @@ fn shade_windows(c: &mut Chart, windows: &[FaultWindowSection], span: f64, id: &
             (x1 - x0).max(1.0),
             c.bottom() - c.top(),
         );
+    };
+    // Each window's pixels, in start order.
+    let spans = windows.iter().filter(|w| (w.start_ms as f64) < span).map(|w| {
+        let end = w.end_ms.map_or(span, |e| (e as f64).min(span));
+        (w, c.px(w.start_ms as f64), c.px(end))
+    });
+    if windows.len() <= HTML_WINDOWS {
+        for (w, x0, x1) in spans {
+            band(&window_title(w), x0, x1);
+        }
+    } else {
+        // Many windows: one band per run of windows whose pixels touch.
+        let mut open: Option<(f64, f64, u64, u64, Option<u64>)> = None;
+        let flush = |b: (f64, f64, u64, u64, Option<u64>), band: &mut dyn FnMut(&str, f64, f64)| {
+            let (x0, x1, n, start, end) = b;
+            let end = end.map_or_else(|| "end of run".to_string(), format_duration_ms);
+            let title = if n == 1 {
+                format!("fault window: {} – {end}", format_duration_ms(start))
+            } else {
+                format!("{} fault windows: {} – {end}", int(n), format_duration_ms(start))
+            };
+            band(&title, x0, x1);
+        };
+        for (w, x0, x1) in spans {
+            let x1 = x1.max(x0 + 1.0);
+            open = match open {
+                Some((b0, b1, n, start, end)) if x0 <= b1 => {
+                    let end = match (end, w.end_ms) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                    Some((b0, b1.max(x1), n + 1, start, end))
+                }
+                other => {
+                    if let Some(b) = other {
+                        flush(b, &mut band);
+                    }
+                    Some((x0, x1, 1, w.start_ms, w.end_ms))
+                }
+            };
+        }
+        if let Some(b) = open {
+            flush(b, &mut band);
+        }
     }
     s.push_str("</g>");
     c.push(&s);
@@ -543,7 +588,8 @@ fn distribution_chart(s: &mut String, r: &Report) {
     chart_section(s, title, note, &c.finish("distribution", "latency distribution histogram"), "");
 }
 
-fn windows_table(s: &mut String, windows: &[FaultWindowSection]) {
+fn windows_table(s: &mut String, r: &Report) {
+    let windows = &r.failover.windows;
     s.push_str("<section><h2>Fault windows</h2>");
     if windows.is_empty() {
         s.push_str("<p class=\"note\">No fault was active in this run.</p></section>\n");
@@ -556,7 +602,7 @@ fn windows_table(s: &mut String, windows: &[FaultWindowSection]) {
          <thead><tr><th>endpoint</th><th>fault</th><th>window</th><th class=\"num\">detected after</th>\
          <th class=\"num\">failed requests</th><th class=\"num\">recovered after</th></tr></thead><tbody>",
     );
-    for w in windows {
+    for w in windows.iter().take(HTML_WINDOWS) {
         let end = w.end_ms.map_or_else(|| "end of run".to_string(), format_duration_ms);
         let recovered = if w.end_ms.is_none() { "—".to_string() } else { duration(w.recovered_after_ms, "never") };
         let _ = write!(
@@ -572,7 +618,11 @@ fn windows_table(s: &mut String, windows: &[FaultWindowSection]) {
             recovered
         );
     }
-    s.push_str("</tbody></table></div></section>\n");
+    s.push_str("</tbody></table></div>");
+    if let Some(more) = more_windows(r, HTML_WINDOWS) {
+        let _ = write!(s, "<p class=\"note\">{}</p>", xml(&more));
+    }
+    s.push_str("</section>\n");
 }
 
 fn endpoints_table(s: &mut String, r: &Report) {

@@ -7,12 +7,15 @@
 //! scenario with one case per assertion line it prints (each assertion over
 //! all seeds, and the baseline comparisons). A failed case carries
 //! `<failure message="actual X, limit Y">`, and a failed invariant lists its
-//! first examples in the failure's text. Time is `0`:
+//! first examples in the failure's text. Names, messages and example lines
+//! are user text on one line each: their control characters are written as
+//! escapes (see [`crate::plain_line`]), so none can add a line to a log that
+//! prints them. Time is `0`:
 //! a virtual-time run has no wall time worth reporting, and the file must be
 //! the same bytes on every run.
 
 use crate::Report;
-use crate::escape::xml;
+use crate::escape::{plain_line, xml};
 use crate::schema::Assertion;
 use std::fmt::Write;
 
@@ -110,6 +113,11 @@ pub fn to_junit(reports: &[&Report]) -> String {
     junit_document(&suites)
 }
 
+/// One line of user text in XML.
+fn text(s: &str) -> String {
+    xml(&plain_line(s))
+}
+
 /// Renders suites as one JUnit XML document.
 pub fn junit_document(suites: &[JunitSuite]) -> String {
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
@@ -120,29 +128,30 @@ pub fn junit_document(suites: &[JunitSuite]) -> String {
         "<testsuites name=\"windtunnel\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"0\">"
     );
     for suite in suites {
-        let scenario = xml(&suite.scenario);
+        let scenario = text(&suite.scenario);
         let _ = writeln!(
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
-            xml(&suite.name),
+            text(&suite.name),
             suite.cases.len(),
             suite.failures()
         );
         s.push_str("    <properties>\n");
         for (name, value) in &suite.properties {
-            let _ = writeln!(s, "      <property name=\"{}\" value=\"{}\"/>", xml(name), xml(value));
+            let _ = writeln!(s, "      <property name=\"{}\" value=\"{}\"/>", text(name), text(value));
         }
         s.push_str("    </properties>\n");
         for case in &suite.cases {
-            let _ = write!(s, "    <testcase classname=\"{scenario}\" name=\"{}\" time=\"0\"", xml(&case.name));
+            let _ = write!(s, "    <testcase classname=\"{scenario}\" name=\"{}\" time=\"0\"", text(&case.name));
             let Some(failure) = &case.failure else {
                 s.push_str("/>\n");
                 continue;
             };
-            let message = xml(&failure.message);
+            let message = text(&failure.message);
             let _ = write!(s, ">\n      <failure message=\"{message}\" type=\"assertion\">{message}");
             for line in &failure.details {
-                s.push_str(&xml(&format!("\n{line}")));
+                s.push_str(&xml("\n"));
+                s.push_str(&text(line));
             }
             s.push_str("</failure>\n    </testcase>\n");
         }

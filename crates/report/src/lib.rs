@@ -17,7 +17,8 @@
 //! - The [`Aggregator`] is an [`windtunnel_core::EventSink`]: it sees each
 //!   event once as the run streams it and keeps constant memory in the trace
 //!   length (fixed counters, a fixed number of time buckets, a ring of
-//!   in-flight requests' tried endpoints, one small record per fault window),
+//!   in-flight requests' tried endpoints, one small record per listed fault
+//!   window, at most [`Report::MAX_LISTED_WINDOWS`], and a count of the rest),
 //!   so a 4 M-request replay costs what a 1 M one does. In steady state it
 //!   allocates nothing per event; only first sightings allocate (a new SLA
 //!   class, a fault window, table growth, a latency histogram's first value
@@ -80,7 +81,8 @@ mod whatif;
 mod tests;
 
 pub use aggregate::Aggregator;
-pub use github::{to_github_annotations, to_github_summary};
+pub use escape::plain_line;
+pub use github::{GithubSummary, SUMMARY_ROWS, to_github_annotation, to_github_annotations, to_github_summary};
 pub use html::to_html;
 pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_document, to_junit};
 pub use markdown::to_markdown;

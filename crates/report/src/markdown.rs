@@ -5,17 +5,24 @@
 
 use crate::Report;
 use crate::escape::{md, md_code};
-use crate::numbers::human_ms;
+use crate::numbers::{human_ms, int};
 use std::fmt::Write;
 use windtunnel_core::format_duration_ms;
 
 /// Invariant examples shown per invariant in the Markdown table.
 const MD_EXAMPLES: usize = 3;
 
+/// Fault windows shown in the Markdown table; a line counts the rest.
+pub(crate) const MD_WINDOWS: usize = 100;
+
 /// The verdict line: `✅ All 7 assertions passed.` or `❌ 2 of 7 assertions failed: …`.
 pub(crate) fn verdict(r: &Report) -> String {
-    let n = r.assertions.len();
     let failed: Vec<&str> = r.failed_assertions().map(|a| a.name.as_str()).collect();
+    verdict_of(r.assertions.len(), &failed)
+}
+
+/// [`verdict`] from the number of assertions and the names of the failed ones.
+pub(crate) fn verdict_of(n: usize, failed: &[&str]) -> String {
     let plural = |n: usize| if n == 1 { "assertion" } else { "assertions" };
     if n == 0 {
         "No assertions were evaluated for this run.".to_string()
@@ -169,7 +176,7 @@ fn write_windows(s: &mut String, r: &Report) {
          Recovered: first success on the endpoint after the end.\n\n\
          | endpoint | fault | window | detected after | failed requests | recovered after |\n|---|---|---|---:|---:|---:|"
     );
-    for w in windows {
+    for w in windows.iter().take(MD_WINDOWS) {
         let span = match w.end_ms {
             Some(end) => format!("{} – {}", format_duration_ms(w.start_ms), format_duration_ms(end)),
             None => format!("{} – end of run", format_duration_ms(w.start_ms)),
@@ -184,5 +191,25 @@ fn write_windows(s: &mut String, r: &Report) {
             w.failed_requests
         );
     }
+    if let Some(more) = more_windows(r, MD_WINDOWS) {
+        let _ = writeln!(s, "\n{more}");
+    }
     s.push('\n');
+}
+
+/// `… 4,000 more windows (report.json lists the first 1,000 of 5,000).`
+/// when a renderer shows `shown` windows at most and the run had more.
+pub(crate) fn more_windows(r: &Report, shown: usize) -> Option<String> {
+    let f = &r.failover;
+    let total = f.windows_total.max(f.windows.len() as u64);
+    let more = total.saturating_sub(f.windows.len().min(shown) as u64);
+    if more == 0 {
+        return None;
+    }
+    let listed = if f.windows_omitted > 0 {
+        format!(" (report.json lists the first {} of {})", int(f.windows.len() as u64), int(total))
+    } else {
+        String::new()
+    };
+    Some(format!("… {} more window{}{listed}.", int(more), if more == 1 { "" } else { "s" }))
 }

@@ -5,6 +5,10 @@
 //! # Keys beyond SPEC's required ones
 //! SPEC allows more keys; these do not bump [`SCHEMA_VERSION`]:
 //! - `trace.skipped_lines`: bad trace lines skipped with `--skip-bad-lines`;
+//! - `failover.windows_total`, `failover.windows_omitted`: `failover.windows`
+//!   lists at most [`Report::MAX_LISTED_WINDOWS`] windows (the first by start
+//!   time), so that a fault every millisecond cannot make a report of
+//!   hundreds of megabytes; these two count every window and those left out;
 //! - `timeseries`: the bucketed series and the latency histogram, kept in
 //!   memory for the HTML charts and not serialized (report.json stays small
 //!   enough to commit as a `--baseline`), see [`TimeSeries`].
@@ -15,6 +19,12 @@ use windtunnel_core::{FirstPolicyError, Nanodollars};
 
 /// Bumped when a required key changes.
 pub const SCHEMA_VERSION: u32 = 1;
+
+impl Report {
+    /// Most fault windows listed in `failover.windows`; `failover.windows_total`
+    /// and `failover.windows_omitted` count the rest.
+    pub const MAX_LISTED_WINDOWS: usize = crate::fault_windows::MAX_LISTED_WINDOWS;
+}
 
 /// What the aggregator cannot know from the event log alone.
 #[derive(Clone, Debug)]
@@ -197,9 +207,15 @@ pub struct FailoverSection {
     pub events: u64,
     /// By the error that caused them.
     pub by_reason: BTreeMap<String, u64>,
-    /// Every fault window, by start time (see the `fault_windows` module for
-    /// the definitions).
+    /// The fault windows by start time, the first
+    /// [`MAX_LISTED_WINDOWS`](Report::MAX_LISTED_WINDOWS) of them at most
+    /// (see the `fault_windows` module for the definitions).
     pub windows: Vec<FaultWindowSection>,
+    /// Every fault window the run announced, listed or not.
+    pub windows_total: u64,
+    /// Windows not listed in `windows` because of the cap:
+    /// `windows_total - windows.len()`.
+    pub windows_omitted: u64,
 }
 
 /// One fault window of `failover.windows`.

@@ -554,6 +554,8 @@ fn report_json_keeps_spec_keys_in_order() {
         "\"attempts\"",
         "\"failover\"",
         "\"windows\"",
+        "\"windows_total\"",
+        "\"windows_omitted\"",
         "\"invariants\"",
         "\"assertions\"",
         "\"policy_errors\"",
@@ -567,6 +569,52 @@ fn report_json_keeps_spec_keys_in_order() {
     for k in ["endpoint", "fault", "start_ms", "end_ms", "detected_after_ms", "failed_requests", "recovered_after_ms"] {
         assert!(v["failover"]["windows"][0].get(k).is_some(), "{k}");
     }
+    assert_eq!(
+        (v["failover"]["windows_total"].as_u64(), v["failover"]["windows_omitted"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
+
+/// A fault window every 2 ms, 5,000 of them: report.json lists the first
+/// 1,000 and counts the rest, Markdown and HTML list 100 and say how many
+/// more there are, and every output stays small.
+#[test]
+fn many_fault_windows_keep_every_output_bounded() {
+    let mut log = Log::new();
+    let n = 5000u64;
+    for i in 0..n {
+        log.window(A, 0, i * 2, i * 2 + 1);
+        log.simple(i, i * 2, B, 1);
+    }
+    let r = log.report();
+    let f = &r.failover;
+    assert_eq!((f.windows.len(), f.windows_total, f.windows_omitted), (Report::MAX_LISTED_WINDOWS, n, 4000));
+    assert!(f.windows.windows(2).all(|w| w[0].start_ms < w[1].start_ms), "by start time");
+    assert_eq!(f.windows.last().map(|w| w.start_ms), Some(2 * (Report::MAX_LISTED_WINDOWS as u64 - 1)));
+    let json = to_json(&r).unwrap();
+    assert!(json.len() < 400_000, "report.json is {} bytes", json.len());
+    assert!(json.contains("\"windows_total\": 5000,\n    \"windows_omitted\": 4000"), "{}", &json[json.len() - 2000..]);
+
+    let md = to_markdown(&r);
+    let rows = md.lines().filter(|l| l.starts_with("| `a/x` | outage |")).count();
+    assert_eq!(rows, 100);
+    assert!(md.contains("\n… 4,900 more windows (report.json lists the first 1,000 of 5,000).\n"), "{md}");
+    assert!(md.len() < 40_000, "report.md is {} bytes", md.len());
+
+    let html = to_html(&r);
+    assert_eq!(html.matches("<tr><td><code>a/x</code></td><td>outage</td>").count(), 100);
+    assert!(html.contains("<p class=\"note\">… 4,900 more windows (report.json lists the first 1,000 of 5,000).</p>"));
+    // Overlapping windows share a band: at most one per pixel in each of the three charts.
+    let bands = html.matches("<rect class=\"shade\"").count();
+    assert!((3..=3 * 960).contains(&bands), "{bands} bands");
+    assert!(html.contains(" fault windows: 0s – "), "a band's title counts its windows");
+    assert!(html.len() < 1_000_000, "report.html is {} bytes", html.len());
+    check_xml(html.split_once("<main>").unwrap().1.split_once("</main>").unwrap().0).unwrap();
+
+    // Few windows: no note, one shaded band per window and chart as before.
+    let few = evaluated();
+    assert!(!to_markdown(&few).contains("more window"));
+    assert_eq!(to_html(&few).matches("<rect class=\"shade\"").count(), 3 * 2);
 }
 
 /// A report with failing and passing assertions and invariants.
@@ -678,6 +726,80 @@ fn github_output_annotates_failures_and_summarises() {
     assert!(summary.contains("❌ **2 of 2 runs failed.**"), "{summary}");
     assert!(summary.contains("| ❌ | unit | 7 | 3/5 passed |"), "{summary}");
     assert!(summary.contains("### unit (seed 7)"));
+    assert!(summary.contains("| `max_cost_usd` | 1.59 | 1.0 |"), "{summary}");
+    assert!(!summary.contains("more run"), "{summary}");
+    // One annotation with a note: the line `check --seeds` prints per assertion.
+    let a = r.failed_assertions().next().unwrap();
+    assert_eq!(
+        to_github_annotation(&r, a, " (seed 7; failed on 2 of 3 seeds)"),
+        "::error title=windtunnel unit::assertion max_cost_usd failed: actual 1.59, limit 1.0 (seed 7; failed on 2 \
+         of 3 seeds)\n"
+    );
+}
+
+/// `check --seeds 100000`: the summary keeps a row for the first runs of a
+/// scenario (and its failing runs, as many again) and counts the rest.
+#[test]
+fn github_summary_of_many_runs_is_bounded() {
+    let failing = evaluated();
+    let mut passing = mixed_log().report();
+    passing.evaluate(&AssertSpec { max_p99_ms: Some(5000), ..assert_spec() });
+    let mut other = passing.clone();
+    other.scenario = "other".into();
+    let mut summary = GithubSummary::new();
+    let runs = 10_000u64;
+    for i in 0..runs {
+        let mut r = if i % 100 == 99 { failing.clone() } else { passing.clone() };
+        r.seed = i;
+        summary.add(&r);
+    }
+    summary.add(&other);
+    let md = summary.render();
+    assert!(md.contains("❌ **100 of 10001 runs failed.**"), "{md}");
+    let rows = |name: &str| {
+        md.lines()
+            .filter(|l| l.starts_with(&format!("| ✅ | {name} | ")) || l.starts_with(&format!("| ❌ | {name} | ")))
+            .count()
+    };
+    // 50 first runs (none failing), then the failing ones up to 50 more, then the count row.
+    assert_eq!(rows("unit"), SUMMARY_ROWS + SUMMARY_ROWS + 1, "{md}");
+    assert!(md.contains("| ❌ | unit | … | and 9900 more runs not listed, 50 failed | | | | | |"), "{md}");
+    assert_eq!(rows("other"), 1, "another scenario still has its row");
+    assert_eq!(md.matches("\n### unit (seed ").count(), SUMMARY_ROWS);
+    assert!(md.len() < 100_000, "{} bytes", md.len());
+}
+
+/// Scenario names are user text: no control character of theirs reaches a
+/// line of the summary, the annotations or junit.xml raw.
+#[test]
+fn user_text_cannot_add_lines_to_ci_output() {
+    let mut r = evaluated();
+    r.scenario = "x\n::warning::forged\r\u{1b}[2K".into();
+    r.invariants[1].examples[0].detail = "d\n::error::forged".into();
+    let annotations = to_github_annotations(&r);
+    assert_eq!(annotations.lines().count(), 2, "{annotations}");
+    assert!(annotations.lines().all(|l| l.starts_with("::error title=windtunnel x%0A%3A%3Awarning%3A%3Aforged%0D")));
+    let summary = to_github_summary(&[&r]);
+    assert!(!summary.lines().any(|l| l.trim_start().starts_with("::")), "{summary}");
+    assert!(
+        !summary.contains('\u{1b}') && summary.contains("| ❌ | x ::warning::forged \\\\u{1b}\\[2K | 7 |"),
+        "{summary}"
+    );
+    let mut suite = JunitSuite::of_report(&r);
+    suite.cases.push(JunitCase {
+        name: "a\nb".into(),
+        failure: Some(JunitFailure { message: "m\nn".into(), details: vec!["d\ne".into()] }),
+    });
+    let xml = junit_document(&[suite]);
+    assert!(!xml.contains("&#10;::") && !xml.contains("\n::") && !xml.contains('\u{1b}'), "{xml}");
+    assert!(xml.contains("<testsuite name=\"x\\n::warning::forged\\r\\u{1b}[2K [seed 7]\""), "{xml}");
+    assert!(
+        xml.contains(
+            "name=\"a\\nb\" time=\"0\">\n      <failure message=\"m\\nn\" type=\"assertion\">m\\nn&#10;d\\ne</failure>"
+        ),
+        "{xml}"
+    );
+    check_xml(xml.split_once("?>\n").unwrap().1).unwrap();
 }
 
 #[test]

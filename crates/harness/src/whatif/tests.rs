@@ -211,3 +211,22 @@ fn too_few_variants_or_seeds_are_refused() {
     let two = [variant("a", &[]), variant("b", &[])];
     assert!(matches!(whatif(&two, 0, WhatifOptions::default()), Err(WhatifError::NoSeeds)));
 }
+
+/// Each (variant, seed) keeps its figures: a comparison past a million runs is
+/// refused before any run, instead of growing without bound.
+#[test]
+fn too_many_runs_are_refused_before_running() {
+    let two = [variant("a", &[]), variant("b", &[])];
+    let mut calls = 0;
+    let mut progress = |_, _| calls += 1;
+    let opts = WhatifOptions { jobs: 1, sweep: None, progress: Some(&mut progress) };
+    let err = whatif(&two, MAX_RUNS / 2 + 1, opts).unwrap_err();
+    assert!(matches!(err, WhatifError::TooManyRuns { variants: 2, seeds } if seeds == MAX_RUNS / 2 + 1), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "2 variants × 500001 seeds make more than 1000000 runs, the most one comparison keeps; use fewer seeds"
+    );
+    assert_eq!(calls, 0, "nothing ran");
+    let err = whatif(&two, u64::MAX, WhatifOptions::default()).unwrap_err();
+    assert!(matches!(err, WhatifError::TooManyRuns { .. }), "{err}");
+}
