@@ -30,6 +30,7 @@
 mod check_cmd;
 mod policy_cmd;
 mod progress;
+mod proxy_cmd;
 mod run_cmd;
 mod scenario_args;
 mod trace_cmd;
@@ -69,6 +70,8 @@ enum Command {
         #[command(subcommand)]
         command: policy_cmd::PolicyCommand,
     },
+    /// Live mode: an OpenAI-compatible proxy running the scenario's policy in front of real endpoints.
+    Proxy(proxy_cmd::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -164,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whatif(args) => whatif_cmd::run(args),
         Command::Trace { command } => trace_cmd::run(command),
         Command::Policy { command } => policy_cmd::run(command),
+        Command::Proxy(args) => proxy_cmd::run(args),
     }
 }
 

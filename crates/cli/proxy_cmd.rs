@@ -1,0 +1,47 @@
+//! `windtunnel proxy`: live mode. Loads the scenario, starts the proxy on
+//! loopback by default, prints where it listens, and on SIGINT or SIGTERM
+//! drains requests in flight, writes the report (with `--report DIR`) and
+//! exits 0.
+
+use crate::scenario_args::ScenarioArgs;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use windtunnel_proxy::ProxyOptions;
+
+/// Arguments of `windtunnel proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// The scenario file (TOML): endpoints with an `upstream`, the policy, SLAs, budgets.
+    scenario: PathBuf,
+    #[command(flatten)]
+    common: ScenarioArgs,
+    /// Listen here instead of `[proxy] listen` (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Write report.json, report.md and report.html here on shutdown.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let scenario = args.common.load(&args.scenario)?;
+    let name = scenario.name.clone();
+    let opts =
+        ProxyOptions { listen: args.listen, report_dir: args.report.clone(), env: Box::new(|k| std::env::var(k).ok()) };
+    let report = windtunnel_proxy::run(scenario, opts, |addr| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "windtunnel proxy: scenario {name}, listening on http://{addr} (Ctrl-C to stop)");
+    })?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "windtunnel proxy: stopped after {} requests ({} succeeded, {} failed){}",
+        report.trace.requests,
+        report.outcomes.succeeded,
+        report.outcomes.failed,
+        args.report.map(|d| format!("; report in {}", d.display())).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,588 @@
+//! The driver: one thread that owns the executor and the policy (a Rhai
+//! policy is not `Send`), fed by a channel. It is the live counterpart of the
+//! simulator's replay loop: it submits requests, starts each attempt the
+//! executor asks for as a task on the proxy's runtime, keeps the executor's
+//! wake-ups on a timer, passes first tokens and attempt ends back in, and
+//! answers clients when their requests end. Every event goes to the same
+//! report aggregator and invariant checker as in simulation, and to the
+//! Prometheus counters.
+//!
+//! What it must not do: any I/O of its own (attempts run as tasks; the
+//! server writes to clients), or block (it serves every request).
+
+use crate::clock::LiveClock;
+use crate::metrics::Metrics;
+use crate::request::Incoming;
+use crate::upstream::{AttemptJob, DEFAULT_STALL, Upstream, run_attempt};
+use bytes::Bytes;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use windtunnel_config::{PolicySpec, Scenario};
+use windtunnel_core::{
+    AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
+    FailReason, FixedChain, Outcome, Plan, Planner, PolicyErrorTally, PolicyFailure, PolicySettings, RejectReason,
+    Request, ResponseInfo, RouteContext, Streams, Usage,
+};
+use windtunnel_executor::{Action, AttemptId, Concluded, Executor, FlightId, WakeKind};
+use windtunnel_invariants::InvariantChecker;
+use windtunnel_policy::Policy;
+use windtunnel_report::{Aggregator, Report, ReportHead};
+
+/// What the driver is told.
+#[derive(Debug)]
+pub(crate) enum DriverMsg {
+    /// A client's request.
+    Submit {
+        /// The request.
+        incoming: Incoming,
+        /// Where its answer goes.
+        client: mpsc::UnboundedSender<ClientEvent>,
+    },
+    /// An attempt's first token arrived; reply whether it may start the client's answer.
+    FirstToken {
+        /// Which attempt.
+        id: AttemptId,
+        /// true: forward; false: stop.
+        reply: oneshot::Sender<bool>,
+    },
+    /// An attempt ended.
+    Done {
+        /// Which attempt.
+        id: AttemptId,
+        /// How.
+        outcome: AttemptOutcome,
+    },
+    /// The report so far and the metrics text.
+    Snapshot {
+        /// Where the answer goes.
+        reply: oneshot::Sender<Snapshot>,
+    },
+    /// Stop after the requests in flight, and hand the final report back.
+    Shutdown {
+        /// Where the report goes.
+        reply: oneshot::Sender<Report>,
+    },
+}
+
+/// How an attempt ended, as the upstream task saw it.
+#[derive(Debug)]
+pub(crate) struct AttemptOutcome {
+    /// Success, or the classified failure and its message.
+    pub(crate) result: Result<(), (AttemptError, String)>,
+    /// Time from the attempt's start to its first token.
+    pub(crate) ttft_ms: Option<u64>,
+    /// Tokens the upstream reported (or that were counted).
+    pub(crate) usage: Option<windtunnel_openai::Usage>,
+    /// A non-streamed answer's body, in OpenAI's shape.
+    pub(crate) body: Option<Bytes>,
+    /// The answer's text so far (the prefix a mid-stream rescue would continue).
+    #[expect(dead_code, reason = "read by the mid-stream rescue, not built yet")]
+    pub(crate) text: String,
+}
+
+/// What goes to a waiting client.
+#[derive(Debug)]
+pub(crate) enum ClientEvent {
+    /// Bytes of a committed stream (server-sent events).
+    Data(Bytes),
+    /// The stream ended well: `[DONE]` follows.
+    End,
+    /// The stream failed after its first byte: an error event, no `[DONE]`.
+    Failed {
+        /// What failed.
+        message: String,
+    },
+    /// A whole answer.
+    Complete {
+        /// OpenAI-shaped JSON.
+        body: Bytes,
+        /// The endpoint that answered.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The request failed before any byte went out.
+    Error {
+        /// The HTTP status for the client.
+        status: u16,
+        /// OpenAI error `type`.
+        kind: String,
+        /// What went wrong.
+        message: String,
+        /// Seconds to wait, for a 429.
+        retry_after_s: Option<u64>,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A committed stream's response headers.
+    Head {
+        /// The endpoint that serves it.
+        endpoint: String,
+        /// Attempts made so far.
+        attempts: u32,
+    },
+}
+
+/// The report and metrics at one moment.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// `report.json` so far.
+    pub(crate) report: Report,
+    /// Prometheus text.
+    pub(crate) metrics: String,
+}
+
+/// The policy of a live run: a script or the fixed chain.
+enum LivePlanner {
+    Script(Box<Policy>),
+    Chain(FixedChain),
+}
+
+impl Planner for LivePlanner {
+    fn settings(&self) -> PolicySettings {
+        match self {
+            LivePlanner::Script(p) => p.settings(),
+            LivePlanner::Chain(c) => c.settings(),
+        }
+    }
+    fn needs_health(&self) -> bool {
+        match self {
+            LivePlanner::Script(p) => p.needs_health(),
+            LivePlanner::Chain(c) => c.needs_health(),
+        }
+    }
+    fn route(&mut self, req: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
+        match self {
+            LivePlanner::Script(p) => p.route(req, ctx),
+            LivePlanner::Chain(c) => c.route(req, ctx),
+        }
+    }
+    fn on_error(
+        &mut self,
+        req: &Request,
+        attempt: &AttemptInfo,
+        err: &AttemptError,
+    ) -> Result<Option<ErrorAction>, PolicyFailure> {
+        match self {
+            LivePlanner::Script(p) => p.on_error(req, attempt, err),
+            LivePlanner::Chain(c) => c.on_error(req, attempt, err),
+        }
+    }
+    fn has_accept(&self) -> bool {
+        match self {
+            LivePlanner::Script(p) => p.has_accept(),
+            LivePlanner::Chain(c) => c.has_accept(),
+        }
+    }
+    fn accept(&mut self, req: &Request, resp: &ResponseInfo) -> Result<bool, PolicyFailure> {
+        match self {
+            LivePlanner::Script(p) => p.accept(req, resp),
+            LivePlanner::Chain(c) => c.accept(req, resp),
+        }
+    }
+}
+
+/// Everything that reads the event log.
+struct Sinks {
+    aggregator: Aggregator,
+    checker: InvariantChecker,
+    metrics: Metrics,
+}
+
+impl EventSink for Sinks {
+    fn record(&mut self, e: &Event<'_>) {
+        self.aggregator.record(e);
+        self.checker.record(e);
+        self.metrics.record(e);
+    }
+}
+
+/// A client request in flight.
+struct Client {
+    tx: mpsc::UnboundedSender<ClientEvent>,
+    stream: bool,
+    committed: bool,
+    /// Whole answers by endpoint, until the executor concludes.
+    bodies: Vec<(EndpointIdx, Bytes)>,
+    /// The last failure, for the client's error.
+    last_error: Option<(AttemptError, String)>,
+}
+
+/// The driver's state.
+struct Driver {
+    scenario: Arc<Scenario>,
+    clock: LiveClock,
+    runtime: tokio::runtime::Handle,
+    http: reqwest::Client,
+    upstreams: Vec<Option<Arc<Upstream>>>,
+    facts: Vec<EndpointFacts>,
+    executor: Executor<LivePlanner>,
+    sinks: Sinks,
+    policy: String,
+    tx: mpsc::UnboundedSender<DriverMsg>,
+    clients: BTreeMap<FlightId, Client>,
+    chats: BTreeMap<FlightId, Arc<windtunnel_openai::ChatRequest>>,
+    attempts: BTreeMap<AttemptId, (tokio::task::AbortHandle, EndpointIdx)>,
+    wakes: BinaryHeap<Reverse<(u64, FlightId, u8, u32)>>,
+    seq: u64,
+    actions: Vec<Action>,
+    shutdown: Option<oneshot::Sender<Report>>,
+}
+
+/// Starts the driver thread. Returns its channel.
+pub(crate) fn spawn(
+    scenario: Arc<Scenario>,
+    upstreams: Vec<Option<Arc<Upstream>>>,
+    runtime: tokio::runtime::Handle,
+    http: reqwest::Client,
+    clock: LiveClock,
+) -> Result<mpsc::UnboundedSender<DriverMsg>, crate::ProxyError> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tx2 = tx.clone();
+    // The policy is loaded on the driver thread, where it lives; a load
+    // error comes back before the proxy starts listening.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("windtunnel-driver".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(crate::ProxyError::Io(e)));
+                    return;
+                }
+            };
+            let driver = match Driver::new(scenario, upstreams, runtime, http, clock, tx2) {
+                Ok(d) => {
+                    let _ = ready_tx.send(Ok(()));
+                    d
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(driver.run(rx));
+        })
+        .map_err(crate::ProxyError::Io)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(tx),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(crate::ProxyError::Io(std::io::Error::other("the driver thread stopped at start"))),
+    }
+}
+
+impl Driver {
+    fn new(
+        scenario: Arc<Scenario>,
+        upstreams: Vec<Option<Arc<Upstream>>>,
+        runtime: tokio::runtime::Handle,
+        http: reqwest::Client,
+        clock: LiveClock,
+        tx: mpsc::UnboundedSender<DriverMsg>,
+    ) -> Result<Driver, crate::ProxyError> {
+        let facts: Vec<EndpointFacts> = scenario.endpoints.iter().map(|e| e.facts()).collect();
+        let planner = match &scenario.policy {
+            PolicySpec::Chain(chain) => LivePlanner::Chain(scenario.chain_limits.planner(chain)),
+            PolicySpec::Script(path) => {
+                LivePlanner::Script(Box::new(Policy::load(path, &facts, &scenario.policy_params)?))
+            }
+        };
+        let mut executor =
+            Executor::from_seed(planner, facts.clone(), &scenario.budgets, &Streams::from_seed(scenario.seed));
+        executor.keep_concluded();
+        let names = scenario.endpoints.iter().map(|e| e.id.to_string()).collect();
+        Ok(Driver {
+            sinks: Sinks {
+                aggregator: Aggregator::new(&scenario),
+                checker: InvariantChecker::new(windtunnel_harness::invariant_world(&scenario)),
+                metrics: Metrics::new(names),
+            },
+            policy: windtunnel_harness::policy_description(&scenario),
+            scenario,
+            clock,
+            runtime,
+            http,
+            upstreams,
+            facts,
+            executor,
+            tx,
+            clients: BTreeMap::new(),
+            chats: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            wakes: BinaryHeap::new(),
+            seq: 0,
+            actions: Vec::new(),
+            shutdown: None,
+        })
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<DriverMsg>) {
+        loop {
+            let next = self.wakes.peek().map(|Reverse(w)| self.clock.instant(w.0));
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => break,
+                },
+                () = sleep_until(next) => self.fire_wakes(),
+            }
+            self.drain();
+            if self.shutdown.is_some() && self.clients.is_empty() {
+                let report = self.report();
+                if let Some(reply) = self.shutdown.take() {
+                    let _ = reply.send(report);
+                }
+                break;
+            }
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn handle(&mut self, msg: DriverMsg) {
+        let now = self.now();
+        match msg {
+            DriverMsg::Submit { mut incoming, client } => {
+                incoming.request.seq = self.seq;
+                incoming.request.at_ms = now;
+                self.seq += 1;
+                let class_deadline = self.scenario.sla.get(&*incoming.request.class).and_then(|s| s.deadline_ms);
+                let stream = incoming.request.stream;
+                let chat = incoming.chat.clone();
+                let flight =
+                    self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
+                self.clients.insert(
+                    flight,
+                    Client { tx: client, stream, committed: false, bodies: Vec::new(), last_error: None },
+                );
+                self.chats.insert(flight, chat);
+            }
+            DriverMsg::FirstToken { id, reply } => {
+                let ok = self.attempts.contains_key(&id) && self.clients.get(&id.flight).is_some_and(|c| !c.committed);
+                if ok {
+                    self.executor.on_first_token(now, id, &mut self.actions);
+                    let endpoint = self.attempts.get(&id).map(|a| a.1);
+                    if let (Some(c), Some(e)) = (self.clients.get_mut(&id.flight), endpoint) {
+                        c.committed = true;
+                        let _ = c.tx.send(ClientEvent::Head {
+                            endpoint: self.scenario.endpoints[e.get()].id.to_string(),
+                            attempts: id.attempt,
+                        });
+                    }
+                }
+                let _ = reply.send(ok);
+            }
+            DriverMsg::Done { id, outcome } => {
+                let Some((_, endpoint)) = self.attempts.remove(&id) else { return };
+                let report = self.attempt_report(now, endpoint, &outcome);
+                if let Some(c) = self.clients.get_mut(&id.flight) {
+                    match outcome.result {
+                        Ok(()) => {
+                            if let Some(b) = outcome.body {
+                                c.bodies.push((endpoint, b));
+                            }
+                        }
+                        Err(e) => c.last_error = Some(e),
+                    }
+                }
+                self.executor.on_report(now, id, report, &mut self.sinks, &mut self.actions);
+            }
+            DriverMsg::Snapshot { reply } => {
+                let _ = reply.send(Snapshot { report: self.report(), metrics: self.sinks.metrics.render() });
+            }
+            DriverMsg::Shutdown { reply } => self.shutdown = Some(reply),
+        }
+    }
+
+    /// The executor's report of an attempt: usage priced at this endpoint's
+    /// price now, the configured quality standing in for a live score.
+    fn attempt_report(&self, now: u64, endpoint: EndpointIdx, o: &AttemptOutcome) -> AttemptReport {
+        let facts = &self.facts[endpoint.get()];
+        let (input, output) = o.usage.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+        let cost = facts.price_at(now).cost(u64::from(input), 0, u64::from(output));
+        let usage = Usage { input_tokens: input, output_tokens: output, cost };
+        match &o.result {
+            Ok(()) => AttemptReport::success(usage, facts.quality, o.ttft_ms),
+            Err((e, _)) => AttemptReport::failure(e.clone(), usage, o.ttft_ms),
+        }
+    }
+
+    fn fire_wakes(&mut self) {
+        let now = self.now();
+        while let Some(Reverse((at, flight, kind, token))) = self.wakes.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.wakes.pop();
+            let kind = match kind {
+                0 => WakeKind::Retry,
+                1 => WakeKind::Hedge,
+                _ => WakeKind::Wait,
+            };
+            self.executor.on_wake(now, flight, kind, token, &mut self.sinks, &mut self.actions);
+        }
+    }
+
+    /// Carries out the executor's actions and answers the requests that ended.
+    fn drain(&mut self) {
+        while !self.actions.is_empty() {
+            let now = self.now();
+            for a in std::mem::take(&mut self.actions) {
+                match a {
+                    Action::Start { id, endpoint, cutoffs, .. } => self.start(now, id, endpoint, cutoffs),
+                    Action::Cancel { id } => {
+                        if let Some((h, _)) = self.attempts.remove(&id) {
+                            h.abort();
+                        }
+                        self.executor.on_cancelled(now, id, Usage::default(), &mut self.sinks);
+                    }
+                    Action::Wake { flight, at, kind, token } => {
+                        let k = match kind {
+                            WakeKind::Retry => 0,
+                            WakeKind::Hedge => 1,
+                            WakeKind::Wait => 2,
+                        };
+                        self.wakes.push(Reverse((at, flight, k, token)));
+                    }
+                }
+            }
+            for c in self.executor.take_concluded() {
+                self.conclude(c);
+            }
+        }
+        for c in self.executor.take_concluded() {
+            self.conclude(c);
+        }
+    }
+
+    fn start(&mut self, now: u64, id: AttemptId, endpoint: EndpointIdx, cutoffs: windtunnel_executor::Cutoffs) {
+        let (Some(upstream), Some(client), Some(chat)) = (
+            self.upstreams.get(endpoint.get()).cloned().flatten(),
+            self.clients.get(&id.flight).map(|c| c.tx.clone()),
+            self.chats.get(&id.flight).cloned(),
+        ) else {
+            // No upstream for this endpoint: a connection failure, at once.
+            let report = AttemptReport::failure(AttemptError::new(ErrorKind::Connection), Usage::default(), None);
+            if let Some(c) = self.clients.get_mut(&id.flight) {
+                let name = &self.scenario.endpoints[endpoint.get()].id;
+                c.last_error =
+                    Some((AttemptError::new(ErrorKind::Connection), format!("endpoint `{name}` has no upstream")));
+            }
+            self.executor.on_report(now, id, report, &mut self.sinks, &mut self.actions);
+            return;
+        };
+        let job = AttemptJob {
+            id,
+            upstream,
+            chat,
+            started: self.clock.instant(now),
+            timeout_at: self.clock.instant(cutoffs.timeout_at),
+            first_token_by: cutoffs.first_token_by.map(|t| self.clock.instant(t)),
+            stall: cutoffs.stall_ms.map_or(DEFAULT_STALL, Duration::from_millis),
+            client,
+            driver: self.tx.clone(),
+        };
+        let handle = self.runtime.spawn(run_attempt(self.http.clone(), job));
+        self.attempts.insert(id, (handle.abort_handle(), endpoint));
+    }
+
+    fn conclude(&mut self, c: Concluded) {
+        self.chats.remove(&c.flight);
+        let Some(mut client) = self.clients.remove(&c.flight) else { return };
+        let name = |e: EndpointIdx| self.scenario.endpoints[e.get()].id.to_string();
+        let event = match c.outcome {
+            Outcome::Succeeded | Outcome::Cached if client.stream => ClientEvent::End,
+            Outcome::Succeeded | Outcome::Cached => {
+                let body = c
+                    .endpoint
+                    .and_then(|e| client.bodies.iter().rposition(|b| b.0 == e).map(|i| client.bodies.swap_remove(i).1));
+                match (body, c.endpoint) {
+                    (Some(body), Some(e)) => ClientEvent::Complete { body, endpoint: name(e), attempts: c.attempts },
+                    _ => self.error_event(c.outcome, &client, c.attempts),
+                }
+            }
+            _ if client.committed => {
+                let message = client.last_error.as_ref().map_or_else(
+                    || "the upstream failed mid-stream".to_string(),
+                    |(e, m)| format!("{}: {m}", e.kind.as_str()),
+                );
+                ClientEvent::Failed { message }
+            }
+            _ => self.error_event(c.outcome, &client, c.attempts),
+        };
+        let _ = client.tx.send(event);
+    }
+
+    /// The client's error for a request that failed before any byte went out.
+    fn error_event(&self, outcome: Outcome, client: &Client, attempts: u32) -> ClientEvent {
+        let last = client.last_error.as_ref();
+        let message = last.map_or_else(String::new, |(_, m)| m.clone());
+        let (status, kind, message) = match outcome {
+            Outcome::Rejected(RejectReason::Budget) => {
+                (429, "budget_exceeded", "the tenant's budget cannot cover this request".to_string())
+            }
+            Outcome::Rejected(_) => {
+                (503, "policy_error", "the routing policy failed and no default chain is set".into())
+            }
+            Outcome::Failed(FailReason::Deadline) => (504, "deadline_exceeded", "the request's deadline passed".into()),
+            Outcome::Failed(FailReason::NoEndpoint) => {
+                (503, "no_endpoint", "no endpoint can take this request now".into())
+            }
+            Outcome::Failed(FailReason::Upstream(k)) => {
+                let status = match k {
+                    ErrorKind::RateLimited => 429,
+                    ErrorKind::ContextExceeded | ErrorKind::BadRequest | ErrorKind::ContentFilter => {
+                        last.and_then(|(e, _)| e.status).filter(|s| (400..500).contains(s)).unwrap_or(400)
+                    }
+                    ErrorKind::Timeout => 504,
+                    ErrorKind::Overloaded | ErrorKind::QuotaExceeded => 503,
+                    _ => 502,
+                };
+                (
+                    status,
+                    k.as_str(),
+                    if message.is_empty() { format!("upstream failed: {}", k.as_str()) } else { message },
+                )
+            }
+            _ => (500, "internal", "the request ended without an answer".into()),
+        };
+        let retry_after_s = (status == 429 && kind == "rate_limited").then(|| {
+            let now = self.now();
+            let soonest =
+                (0..self.facts.len()).map(|i| self.executor.not_before(EndpointIdx(i as u16))).min().unwrap_or(0);
+            soonest.saturating_sub(now).div_ceil(1000).max(1)
+        });
+        ClientEvent::Error { status, kind: kind.to_string(), message, retry_after_s, attempts }
+    }
+
+    fn report(&self) -> Report {
+        let errors: &PolicyErrorTally = self.executor.policy_errors();
+        let head = ReportHead {
+            scenario: self.scenario.name.clone(),
+            policy: self.policy.clone(),
+            seed: self.scenario.seed,
+            skipped_lines: 0,
+            policy_errors: errors.count,
+            first_policy_error: errors.first.clone(),
+        };
+        let mut report = self.sinks.aggregator.report(head);
+        let results = self.sinks.checker.clone().finish();
+        report.set_invariants(results.into_iter().map(windtunnel_harness::invariant_entry).collect());
+        report.evaluate(&self.scenario.assert);
+        report
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,184 @@
+//! [`Metrics`]: the Prometheus counters of `/metrics`, fed by the event log
+//! like the report: requests by outcome and reason, attempts by endpoint and
+//! result, failovers by endpoint and reason, breaker state, cost, and
+//! latency and TTFT histograms. Rendered in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use windtunnel_core::{BreakerState, Event, EventSink, Nanodollars, Outcome};
+
+/// Histogram bucket bounds, milliseconds.
+const BUCKETS_MS: [u64; 12] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000];
+
+#[derive(Clone, Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS_MS.len()],
+    sum: u64,
+    n: u64,
+}
+
+impl Histogram {
+    fn record(&mut self, ms: u64) {
+        for (b, c) in BUCKETS_MS.iter().zip(&mut self.counts) {
+            if ms <= *b {
+                *c += 1;
+            }
+        }
+        self.sum = self.sum.saturating_add(ms);
+        self.n += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, c) in BUCKETS_MS.iter().zip(&self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {c}");
+        }
+        let _ =
+            writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", self.n, self.sum, self.n);
+    }
+}
+
+/// The proxy's counters.
+#[derive(Clone, Debug)]
+pub(crate) struct Metrics {
+    endpoints: Vec<String>,
+    requests: BTreeMap<&'static str, u64>,
+    reasons: BTreeMap<&'static str, u64>,
+    attempts: BTreeMap<(usize, &'static str), u64>,
+    failovers: BTreeMap<(usize, &'static str), u64>,
+    breaker: Vec<BreakerState>,
+    cost: Vec<Nanodollars>,
+    latency: Histogram,
+    ttft: Histogram,
+}
+
+impl Metrics {
+    /// Counters for these endpoint names.
+    pub(crate) fn new(endpoints: Vec<String>) -> Metrics {
+        let n = endpoints.len();
+        Metrics {
+            endpoints,
+            requests: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            failovers: BTreeMap::new(),
+            breaker: vec![BreakerState::Closed; n],
+            cost: vec![Nanodollars::ZERO; n],
+            latency: Histogram::default(),
+            ttft: Histogram::default(),
+        }
+    }
+
+    fn name(&self, i: usize) -> &str {
+        self.endpoints.get(i).map_or("?", String::as_str)
+    }
+
+    /// The text exposition.
+    pub(crate) fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_requests_total Requests by outcome.\n# TYPE windtunnel_requests_total counter"
+        );
+        for (o, n) in &self.requests {
+            let _ = writeln!(s, "windtunnel_requests_total{{outcome=\"{o}\"}} {n}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_request_failures_total Failed and rejected requests by reason.\n# TYPE windtunnel_request_failures_total counter"
+        );
+        for (r, n) in &self.reasons {
+            let _ = writeln!(s, "windtunnel_request_failures_total{{reason=\"{r}\"}} {n}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_attempts_total Attempts by endpoint and result.\n# TYPE windtunnel_attempts_total counter"
+        );
+        for ((e, r), n) in &self.attempts {
+            let _ = writeln!(s, "windtunnel_attempts_total{{endpoint=\"{}\",result=\"{r}\"}} {n}", self.name(*e));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_failovers_total Moves to another endpoint by the endpoint left and the reason.\n# TYPE windtunnel_failovers_total counter"
+        );
+        for ((e, r), n) in &self.failovers {
+            let _ = writeln!(s, "windtunnel_failovers_total{{endpoint=\"{}\",reason=\"{r}\"}} {n}", self.name(*e));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_breaker_state Circuit breaker: 0 closed, 1 half-open, 2 open.\n# TYPE windtunnel_breaker_state gauge"
+        );
+        for (i, b) in self.breaker.iter().enumerate() {
+            let v = match b {
+                BreakerState::Closed => 0,
+                BreakerState::HalfOpen => 1,
+                BreakerState::Open => 2,
+            };
+            let _ = writeln!(s, "windtunnel_breaker_state{{endpoint=\"{}\"}} {v}", self.name(i));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_cost_usd_total Billed by endpoint.\n# TYPE windtunnel_cost_usd_total counter"
+        );
+        for (i, c) in self.cost.iter().enumerate() {
+            let _ = writeln!(s, "windtunnel_cost_usd_total{{endpoint=\"{}\"}} {c}", self.name(i));
+        }
+        self.latency.render(&mut s, "windtunnel_request_latency_ms", "End-to-end latency of succeeded requests.");
+        self.ttft.render(&mut s, "windtunnel_ttft_ms", "Time to first token of succeeded streamed requests.");
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_rescues_total Streams continued on another endpoint after a mid-stream failure.\n# TYPE windtunnel_rescues_total counter\nwindtunnel_rescues_total 0"
+        );
+        s
+    }
+}
+
+impl EventSink for Metrics {
+    fn record(&mut self, e: &Event<'_>) {
+        match *e {
+            Event::AttemptFinished { endpoint, report, .. } => {
+                let result = match &report.result {
+                    Ok(_) => "ok",
+                    Err(err) => err.kind.as_str(),
+                };
+                *self.attempts.entry((endpoint.get(), result)).or_insert(0) += 1;
+                if let Some(c) = self.cost.get_mut(endpoint.get()) {
+                    *c += report.usage.cost;
+                }
+            }
+            Event::AttemptCancelled { endpoint, usage, .. } => {
+                *self.attempts.entry((endpoint.get(), "cancelled")).or_insert(0) += 1;
+                if let Some(c) = self.cost.get_mut(endpoint.get()) {
+                    *c += usage.cost;
+                }
+            }
+            Event::Failover { from, reason, .. } => {
+                *self.failovers.entry((from.get(), reason.as_str())).or_insert(0) += 1
+            }
+            Event::Breaker { endpoint, to, .. } => {
+                if let Some(b) = self.breaker.get_mut(endpoint.get()) {
+                    *b = to;
+                }
+            }
+            Event::Finished { at, req, outcome, ttft_ms, .. } => {
+                let name = match outcome {
+                    Outcome::Succeeded => "succeeded",
+                    Outcome::Failed(_) => "failed",
+                    Outcome::Rejected(_) => "rejected",
+                    Outcome::Cached => "cached",
+                };
+                *self.requests.entry(name).or_insert(0) += 1;
+                if let Some(r) = outcome.reason() {
+                    *self.reasons.entry(r).or_insert(0) += 1;
+                }
+                if outcome == Outcome::Succeeded {
+                    self.latency.record(at.saturating_sub(req.at_ms));
+                    if let Some(t) = ttft_ms.filter(|_| req.stream) {
+                        self.ttft.record(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

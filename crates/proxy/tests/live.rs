@@ -1,0 +1,392 @@
+//! The proxy end to end, in process: a loopback upstream that breaks on
+//! purpose (scripted answers per endpoint), the proxy in front of it, and a
+//! plain HTTP client. Each test checks what the client gets, what the
+//! upstream saw (no retry of a fatal error, no hammering) and the live
+//! report's invariants.
+
+#![expect(clippy::unwrap_used, clippy::disallowed_types, reason = "tests fail loudly; a wall-clock bound on a live timeout")]
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use windtunnel_proxy::{ProxyOptions, Running};
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+enum Answer {
+    /// A JSON answer with this status and extra headers.
+    Json(u16, String, Vec<(&'static str, String)>),
+    /// A stream of these chunk texts, then `[DONE]` (or not, then the connection closes).
+    Stream(Vec<String>, bool),
+    /// Never answers.
+    Hang,
+}
+
+fn ok_json(text: &str) -> Answer {
+    Answer::Json(
+        200,
+        serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+        })
+        .to_string(),
+        Vec::new(),
+    )
+}
+
+fn error_json(status: u16, code: &str, message: &str) -> Answer {
+    Answer::Json(
+        status,
+        serde_json::json!({"error": {"message": message, "type": code, "code": code}}).to_string(),
+        Vec::new(),
+    )
+}
+
+/// Per endpoint path: the answers in order (the last repeats), and the hits.
+#[derive(Clone, Default)]
+struct Script {
+    answers: Arc<Mutex<BTreeMap<String, Vec<Answer>>>>,
+    hits: Arc<Mutex<BTreeMap<String, u32>>>,
+    auth: Arc<Mutex<Vec<String>>>,
+}
+
+impl Script {
+    fn set(&self, ep: &str, answers: Vec<Answer>) {
+        self.answers.lock().unwrap().insert(ep.to_string(), answers);
+    }
+    fn hits(&self, ep: &str) -> u32 {
+        self.hits.lock().unwrap().get(ep).copied().unwrap_or(0)
+    }
+}
+
+fn chunk(text: &str) -> String {
+    serde_json::json!({
+        "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
+    })
+    .to_string()
+}
+
+async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: HeaderMap) -> Response {
+    let n = {
+        let mut hits = s.hits.lock().unwrap();
+        let h = hits.entry(ep.clone()).or_insert(0);
+        *h += 1;
+        *h
+    };
+    if let Some(a) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        s.auth.lock().unwrap().push(a.to_string());
+    }
+    let answer = {
+        let answers = s.answers.lock().unwrap();
+        let list = answers.get(&ep).cloned().unwrap_or_default();
+        list.get((n as usize - 1).min(list.len().saturating_sub(1))).cloned().unwrap_or_else(|| ok_json("default"))
+    };
+    match answer {
+        Answer::Json(status, body, extra) => {
+            let mut r =
+                (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body).into_response();
+            for (k, v) in extra {
+                r.headers_mut().insert(k, v.parse().unwrap());
+            }
+            r
+        }
+        Answer::Stream(chunks, done) => {
+            let mut events: Vec<Result<String, std::io::Error>> =
+                chunks.iter().map(|c| Ok(format!("data: {}\n\n", chunk(c)))).collect();
+            if done {
+                events.push(Ok("data: [DONE]\n\n".to_string()));
+            } else {
+                events.push(Err(std::io::Error::other("cut")));
+            }
+            // Paced, so that every chunk is on the wire before a cut.
+            let body = Body::from_stream(futures_util::stream::unfold(events.into_iter(), |mut it| async move {
+                let next = it.next()?;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Some((next, it))
+            }));
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Answer::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn serve_upstream(script: Script) -> SocketAddr {
+    let app = Router::new().route("/{ep}/v1/chat/completions", post(upstream)).with_state(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+const CANARY: &str = "sk-canary-7f3a9c";
+
+/// A proxy in front of endpoints `a` and `b` of the fake upstream.
+async fn proxy(script: &Script, policy: &str, admin: Option<&str>) -> (Running, String) {
+    let up = serve_upstream(script.clone()).await;
+    let text = format!(
+        r#"
+name = "live-test"
+policy = {policy}
+
+[sla.default]
+latency_ms = 30000
+
+[[endpoints]]
+name = "test/a"
+upstream = {{ kind = "openai", base_url = "http://{up}/a/v1", api_key_env = "KEY_A" }}
+
+[[endpoints]]
+name = "test/b"
+upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", api_key_env = "KEY_A" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("live.toml"), &[]).unwrap();
+    let admin = admin.map(str::to_string);
+    let env = move |k: &str| match k {
+        "KEY_A" => Some(CANARY.to_string()),
+        "WINDTUNNEL_ADMIN_TOKEN" => admin.clone(),
+        _ => None,
+    };
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(env) };
+    let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    (running, base)
+}
+
+const CHAIN: &str =
+    r#"{ chain = ["test/a", "test/b"], attempt_timeout_ms = 2000, ttft_timeout_ms = 1000, stall_timeout_ms = 1000 }"#;
+
+fn body(stream: bool) -> String {
+    serde_json::json!({
+        "model": "anything", "stream": stream, "max_tokens": 50,
+        "messages": [{"role": "user", "content": "Say hello."}]
+    })
+    .to_string()
+}
+
+async fn post_chat(base: &str, stream: bool) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-windtunnel-request-id", "r-test")
+        .body(body(stream))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_json_answer_passes_through_with_its_headers() {
+    let s = Script::default();
+    s.set("a", vec![ok_json("hello from a")]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        (header(&r, "x-windtunnel-endpoint"), header(&r, "x-windtunnel-attempts")),
+        ("test/a".into(), "1".into())
+    );
+    assert_eq!(header(&r, "x-windtunnel-request-id"), "r-test");
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "hello from a");
+    assert_eq!(s.auth.lock().unwrap().first().map(String::as_str), Some(&*format!("Bearer {CANARY}")));
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 1);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+    // Usage from the upstream's answer: 12 in, 5 out.
+    assert!(report.cost.total_usd.0 >= 0);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_fails_over_unseen_and_holds_the_endpoint_off() {
+    let s = Script::default();
+    s.set(
+        "a",
+        vec![Answer::Json(
+            429,
+            serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}).to_string(),
+            vec![("retry-after", "30".to_string())],
+        )],
+    );
+    s.set("b", vec![ok_json("hello from b")]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        (header(&r, "x-windtunnel-endpoint"), header(&r, "x-windtunnel-attempts")),
+        ("test/b".into(), "2".into())
+    );
+    // The next requests skip `a` while its Retry-After runs: no hammering.
+    for _ in 0..5 {
+        assert_eq!(post_chat(&base, false).await.status(), 200);
+    }
+    assert_eq!(s.hits("a"), 1, "a 429'd once and was left alone for 30 s");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 6);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
+
+#[tokio::test]
+async fn a_500_once_fails_over_and_a_context_length_400_is_not_retried() {
+    let s = Script::default();
+    s.set("a", vec![error_json(500, "server_error", "boom"), ok_json("a recovered")]);
+    s.set("b", vec![ok_json("hello from b")]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
+    p.shutdown().await.unwrap();
+
+    let s = Script::default();
+    s.set("a", vec![error_json(400, "context_length_exceeded", "This model's maximum context length is 8192 tokens")]);
+    s.set("b", vec![error_json(400, "context_length_exceeded", "This model's maximum context length is 8192 tokens")]);
+    let (p, base) = proxy(&s, r#"{ chain = ["test/a", "test/b"], max_attempts = 4 }"#, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 400, "a context-length 400 stays a 400");
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("maximum context length"), "{v}");
+    assert_eq!(s.hits("a"), 1, "never retried on the endpoint that refused");
+    let report = p.shutdown().await.unwrap();
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
+
+#[tokio::test]
+async fn when_every_endpoint_is_down_the_client_gets_an_honest_error() {
+    let s = Script::default();
+    s.set("a", vec![error_json(503, "overloaded", "Service Unavailable")]);
+    s.set("b", vec![error_json(503, "overloaded", "Service Unavailable")]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 503);
+    let text = r.text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(v["error"]["message"].is_string() && v["error"]["type"].is_string(), "{v}");
+    assert!(!text.contains(CANARY));
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_is_cut_by_the_timeout_and_failed_over() {
+    let s = Script::default();
+    s.set("a", vec![Answer::Hang]);
+    s.set("b", vec![ok_json("hello from b")]);
+    let (p, base) = proxy(&s, r#"{ chain = ["test/a", "test/b"], attempt_timeout_ms = 300 }"#, None).await;
+    let started = std::time::Instant::now();
+    let r = post_chat(&base, false).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    p.shutdown().await.unwrap();
+}
+
+async fn read_sse(r: reqwest::Response) -> String {
+    r.text().await.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stream_arrives_whole_with_done() {
+    let s = Script::default();
+    s.set("a", vec![Answer::Stream(vec!["Hel".into(), "lo".into()], true)]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, true).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-windtunnel-endpoint"), "test/a");
+    let text = read_sse(r).await;
+    assert!(text.contains("\"Hel\"") && text.contains("\"lo\""), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 1);
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_before_its_first_byte_fails_over_unseen() {
+    let s = Script::default();
+    s.set("a", vec![error_json(503, "overloaded", "busy")]);
+    s.set("b", vec![Answer::Stream(vec!["from b".into()], true)]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, true).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
+    let text = read_sse(r).await;
+    assert!(text.contains("from b") && text.trim_end().ends_with("data: [DONE]"), "{text}");
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_its_first_byte_ends_with_an_error_event_and_no_done() {
+    let s = Script::default();
+    s.set("a", vec![Answer::Stream((0..40).map(|i| format!("t{i} ")).collect(), false)]);
+    s.set("b", vec![Answer::Stream(vec!["never".into()], true)]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, true).await;
+    assert_eq!(r.status(), 200);
+    let text = read_sse(r).await;
+    assert!(text.contains("t39"), "the 40 tokens arrived: {text}");
+    assert!(!text.contains("[DONE]"), "a cut answer never looks complete: {text}");
+    assert!(text.contains("\"error\"") && text.contains("stream_cut"), "{text}");
+    assert!(!text.contains("never"), "no silent restart on another endpoint");
+    assert_eq!(s.hits("b"), 0);
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.failed, 1);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
+
+#[tokio::test]
+async fn keys_never_leak_and_admin_routes_need_the_token() {
+    let s = Script::default();
+    s.set("a", vec![error_json(401, "invalid_api_key", "Incorrect API key provided")]);
+    s.set("b", vec![error_json(401, "invalid_api_key", "Incorrect API key provided")]);
+    let (p, base) = proxy(&s, CHAIN, Some("admin-secret")).await;
+    let r = post_chat(&base, false).await;
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(CANARY), "{text}");
+    let client = reqwest::Client::new();
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("windtunnel_attempts_total{endpoint=\"test/a\",result=\"auth\"} 1"), "{metrics}");
+    assert!(!metrics.contains(CANARY));
+    let no = client.get(format!("{base}/admin/report")).send().await.unwrap();
+    assert_eq!(no.status(), 401);
+    let wrong = client.get(format!("{base}/admin/report")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let ok = client.get(format!("{base}/admin/report")).bearer_auth("admin-secret").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let report = ok.text().await.unwrap();
+    assert!(report.contains("\"scenario\": \"live-test\"") && !report.contains(CANARY), "{report}");
+    let models = client.get(format!("{base}/v1/models")).send().await.unwrap().text().await.unwrap();
+    assert!(models.contains("test/a"));
+    p.shutdown().await.unwrap();
+
+    // Without an admin token the admin routes do not exist.
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = client.get(format!("{base}/admin/report")).bearer_auth("admin-secret").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_public_address_without_client_keys_is_refused() {
+    let text = r#"
+name = "exposed"
+policy = { chain = ["test/a"] }
+[[endpoints]]
+name = "test/a"
+upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
+"#;
+    let scenario = windtunnel_config::parse_scenario(text, std::path::Path::new("x.toml"), &[]).unwrap();
+    let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
+    assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
+}
