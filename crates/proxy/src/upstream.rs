@@ -214,7 +214,7 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
             }
             Ok(Ok(None)) => {
                 let kind = if committed { ErrorKind::StreamCut } else { ErrorKind::Malformed };
-                return Some(cut("the stream ended without [DONE]", kind, ttft, &text, usage));
+                return Some(cut("the stream ended early, without its end marker", kind, ttft, &text, usage));
             }
             Ok(Ok(Some(c))) => c,
         };

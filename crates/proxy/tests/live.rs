@@ -4,7 +4,11 @@
 //! upstream saw (no retry of a fatal error, no hammering) and the live
 //! report's invariants.
 
-#![expect(clippy::unwrap_used, clippy::disallowed_types, reason = "tests fail loudly; a wall-clock bound on a live timeout")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::disallowed_types,
+    reason = "tests fail loudly; a wall-clock bound on a live timeout"
+)]
 
 use axum::Router;
 use axum::body::Body;
@@ -27,6 +31,10 @@ enum Answer {
     Stream(Vec<String>, bool),
     /// Never answers.
     Hang,
+    /// Raw server-sent-event text, sent as is, then the connection closes.
+    Raw(String),
+    /// These chunks, then silence for an hour.
+    Stall(Vec<String>),
 }
 
 fn ok_json(text: &str) -> Answer {
@@ -118,6 +126,20 @@ async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: Head
         Answer::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK.into_response()
+        }
+        Answer::Raw(text) => ([("content-type", "text/event-stream")], text).into_response(),
+        Answer::Stall(chunks) => {
+            let events: Vec<String> = chunks.iter().map(|c| format!("data: {}\n\n", chunk(c))).collect();
+            let body = Body::from_stream(futures_util::stream::unfold(events.into_iter(), |mut it| async move {
+                match it.next() {
+                    Some(e) => Some((Ok::<_, std::io::Error>(e), it)),
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        None
+                    }
+                }
+            }));
+            ([("content-type", "text/event-stream")], body).into_response()
         }
     }
 }
@@ -335,7 +357,7 @@ async fn a_stream_cut_after_its_first_byte_ends_with_an_error_event_and_no_done(
     assert_eq!(r.status(), 200);
     let text = read_sse(r).await;
     assert!(text.contains("t39"), "the 40 tokens arrived: {text}");
-    assert!(!text.contains("[DONE]"), "a cut answer never looks complete: {text}");
+    assert!(!text.contains("data: [DONE]"), "a cut answer never looks complete: {text}");
     assert!(text.contains("\"error\"") && text.contains("stream_cut"), "{text}");
     assert!(!text.contains("never"), "no silent restart on another endpoint");
     assert_eq!(s.hits("b"), 0);
@@ -389,4 +411,151 @@ upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
     let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), report_dir: None, env: Box::new(|_| None) };
     let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
     assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
+}
+
+#[tokio::test]
+async fn a_stall_mid_stream_is_cut_by_the_stall_timeout_with_an_error_event() {
+    let s = Script::default();
+    s.set("a", vec![Answer::Stall(vec!["partial ".into(), "answer".into()])]);
+    let (p, base) = proxy(&s, r#"{ chain = ["test/a", "test/b"], stall_timeout_ms = 300 }"#, None).await;
+    let started = std::time::Instant::now();
+    let text = read_sse(post_chat(&base, true).await).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the stall timeout");
+    assert!(text.contains("partial") && !text.contains("data: [DONE]") && text.contains("stream_cut"), "{text}");
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_chunk_or_a_missing_done_is_never_presented_as_complete() {
+    // Malformed before anything was forwarded: failed over, unseen.
+    let s = Script::default();
+    s.set("a", vec![Answer::Raw("data: {not json\n\n".into())]);
+    s.set("b", vec![Answer::Stream(vec!["fine".into()], true)]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, true).await;
+    assert_eq!(header(&r, "x-windtunnel-endpoint"), "test/b");
+    let text = read_sse(r).await;
+    assert!(text.contains("fine") && text.trim_end().ends_with("data: [DONE]"), "{text}");
+    p.shutdown().await.unwrap();
+
+    // A stream that ends cleanly but without [DONE] after its first token.
+    let s = Script::default();
+    s.set("a", vec![Answer::Raw(format!("data: {}\n\n", chunk("half an answer")))]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let text = read_sse(post_chat(&base, true).await).await;
+    assert!(text.contains("half an answer") && !text.contains("data: [DONE]") && text.contains("\"error\""), "{text}");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!((report.outcomes.failed, report.outcomes.succeeded), (1, 0));
+}
+
+#[tokio::test]
+async fn usage_and_cost_come_from_the_answer_that_served_after_a_failover() {
+    let s = Script::default();
+    s.set("a", vec![error_json(500, "server_error", "boom")]);
+    s.set("b", vec![ok_json("from b")]);
+    let up = serve_upstream(s.clone()).await;
+    let text = format!(
+        r#"
+name = "priced"
+policy = {{ chain = ["test/a", "test/b"] }}
+[[endpoints]]
+name = "test/a"
+price = {{ input_per_mtok = 1000, output_per_mtok = 1000 }}
+upstream = {{ kind = "openai", base_url = "http://{up}/a/v1" }}
+[[endpoints]]
+name = "test/b"
+price = {{ input_per_mtok = 2, output_per_mtok = 10 }}
+upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("p.toml"), &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: Some(dir.path().to_path_buf()),
+        env: Box::new(|_| None),
+    };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let r = post_chat(&format!("http://{}", p.addr), false).await;
+    assert_eq!(r.status(), 200);
+    let report = p.shutdown().await.unwrap();
+    // b's answer: 12 prompt and 5 completion tokens at $2 and $10 per Mtok; a's 500 billed nothing.
+    assert_eq!(report.cost.total_usd.0, 12 * 2_000 + 5 * 10_000);
+    assert_eq!(report.cost.by_endpoint["test/a"].0, 0);
+    assert_eq!(report.attempts.total, 2);
+    assert_eq!(report.failover.events, 1);
+    // The report was written on shutdown.
+    let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    assert!(json.contains("\"scenario\": \"priced\""));
+    assert!(dir.path().join("report.html").exists());
+}
+
+/// Anthropic's Messages API behind the OpenAI shape: request translated,
+/// answer and stream translated back.
+#[tokio::test]
+async fn an_anthropic_upstream_is_translated_both_ways() {
+    async fn messages(axum::Json(body): axum::Json<serde_json::Value>) -> Response {
+        assert_eq!(body["model"], "claude-test");
+        assert!(body["max_tokens"].as_u64().is_some());
+        if body["stream"].as_bool() == Some(true) {
+            let events = [
+                (
+                    "message_start",
+                    serde_json::json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "model": "claude-test", "content": [], "usage": {"input_tokens": 9, "output_tokens": 1}}}),
+                ),
+                (
+                    "content_block_start",
+                    serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+                (
+                    "content_block_delta",
+                    serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Bonjour"}}),
+                ),
+                (
+                    "content_block_delta",
+                    serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " !"}}),
+                ),
+                ("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})),
+                (
+                    "message_delta",
+                    serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}}),
+                ),
+                ("message_stop", serde_json::json!({"type": "message_stop"})),
+            ];
+            let text: String = events.iter().map(|(e, d)| format!("event: {e}\ndata: {d}\n\n")).collect();
+            return ([("content-type", "text/event-stream")], text).into_response();
+        }
+        axum::Json(serde_json::json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+            "content": [{"type": "text", "text": "Bonjour !"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 9, "output_tokens": 3}
+        }))
+        .into_response()
+    }
+    let app = Router::new().route("/v1/messages", post(messages));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let text = format!(
+        r#"
+name = "anthropic"
+policy = {{ chain = ["anthropic/claude"] }}
+[[endpoints]]
+name = "anthropic/claude"
+upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-test" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("a.toml"), &[]).unwrap();
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let base = format!("http://{}", p.addr);
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Bonjour !");
+    assert_eq!(v["usage"]["prompt_tokens"], 9);
+    let text = read_sse(post_chat(&base, true).await).await;
+    assert!(text.contains("Bonjour") && text.contains(" !") && text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 2);
 }
