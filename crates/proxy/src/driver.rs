@@ -230,6 +230,17 @@ struct Driver {
     seq: u64,
     actions: Vec<Action>,
     shutdown: Option<oneshot::Sender<Report>>,
+    /// A script policy's file and the modification time last loaded, for hot reload.
+    watched: Option<(std::path::PathBuf, Option<std::time::SystemTime>)>,
+    /// Policy reloads: (loaded, refused).
+    reloads: (u64, u64),
+}
+
+/// How often the policy file is checked for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Starts the driver thread. Returns its channel.
@@ -285,6 +296,10 @@ impl Driver {
         tx: mpsc::UnboundedSender<DriverMsg>,
     ) -> Result<Driver, crate::ProxyError> {
         let facts: Vec<EndpointFacts> = scenario.endpoints.iter().map(|e| e.facts()).collect();
+        let watched = match &scenario.policy {
+            PolicySpec::Script(path) => Some((path.clone(), modified(path))),
+            PolicySpec::Chain(_) => None,
+        };
         let planner = match &scenario.policy {
             PolicySpec::Chain(chain) => LivePlanner::Chain(scenario.chain_limits.planner(chain)),
             PolicySpec::Script(path) => {
@@ -317,10 +332,14 @@ impl Driver {
             seq: 0,
             actions: Vec::new(),
             shutdown: None,
+            watched,
+            reloads: (0, 0),
         })
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<DriverMsg>) {
+        let mut reload = tokio::time::interval(RELOAD_EVERY);
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next = self.wakes.peek().map(|Reverse(w)| self.clock.instant(w.0));
             tokio::select! {
@@ -329,6 +348,7 @@ impl Driver {
                     None => break,
                 },
                 () = sleep_until(next) => self.fire_wakes(),
+                _ = reload.tick(), if self.watched.is_some() => self.reload_if_changed(),
             }
             self.drain();
             if self.shutdown.is_some() && self.clients.is_empty() {
@@ -343,6 +363,34 @@ impl Driver {
 
     fn now(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Hot reload: a policy file that changed is loaded and swapped in for
+    /// requests that arrive from now on; one that does not load is refused,
+    /// said on stderr with its file, line and column, and the old one keeps
+    /// serving.
+    #[expect(clippy::print_stderr, reason = "the proxy's log of policy reloads")]
+    fn reload_if_changed(&mut self) {
+        let Some((path, seen)) = &self.watched else { return };
+        let now = modified(path);
+        if now == *seen {
+            return;
+        }
+        let path = path.clone();
+        self.watched = Some((path.clone(), now));
+        match Policy::load(&path, &self.facts, &self.scenario.policy_params) {
+            Ok(p) => {
+                self.executor.replace_planner(LivePlanner::Script(Box::new(p)));
+                self.reloads.0 += 1;
+                self.sinks.metrics.policy_reloaded(true);
+                eprintln!("windtunnel proxy: policy reloaded from {}", path.display());
+            }
+            Err(e) => {
+                self.reloads.1 += 1;
+                self.sinks.metrics.policy_reloaded(false);
+                eprintln!("windtunnel proxy: policy change refused, the previous version keeps serving: {e}");
+            }
+        }
     }
 
     fn handle(&mut self, msg: DriverMsg) {

@@ -50,6 +50,7 @@ pub(crate) struct Metrics {
     cost: Vec<Nanodollars>,
     latency: Histogram,
     ttft: Histogram,
+    reloads: [u64; 2],
 }
 
 impl Metrics {
@@ -66,7 +67,13 @@ impl Metrics {
             cost: vec![Nanodollars::ZERO; n],
             latency: Histogram::default(),
             ttft: Histogram::default(),
+            reloads: [0; 2],
         }
+    }
+
+    /// A policy reload: loaded, or refused.
+    pub(crate) fn policy_reloaded(&mut self, loaded: bool) {
+        self.reloads[usize::from(!loaded)] += 1;
     }
 
     fn name(&self, i: usize) -> &str {
@@ -128,6 +135,11 @@ impl Metrics {
         let _ = writeln!(
             s,
             "# HELP windtunnel_rescues_total Streams continued on another endpoint after a mid-stream failure.\n# TYPE windtunnel_rescues_total counter\nwindtunnel_rescues_total 0"
+        );
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_policy_reloads_total Policy file changes, loaded or refused.\n# TYPE windtunnel_policy_reloads_total counter\nwindtunnel_policy_reloads_total{{result=\"loaded\"}} {}\nwindtunnel_policy_reloads_total{{result=\"refused\"}} {}",
+            self.reloads[0], self.reloads[1]
         );
         s
     }

@@ -559,3 +559,49 @@ upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-t
     let report = p.shutdown().await.unwrap();
     assert_eq!(report.outcomes.succeeded, 2);
 }
+
+/// Hot reload: a changed policy serves the next requests; a broken change is
+/// refused and the previous version keeps serving.
+#[tokio::test]
+async fn the_policy_reloads_when_its_file_changes_and_a_broken_version_is_refused() {
+    let s = Script::default();
+    s.set("a", vec![ok_json("from a")]);
+    s.set("b", vec![ok_json("from b")]);
+    let up = serve_upstream(s.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.rhai");
+    std::fs::write(&policy, "fn route(req, ctx) { [\"test/a\"] }\n").unwrap();
+    let text = format!(
+        r#"
+name = "reload"
+policy = "p.rhai"
+[[endpoints]]
+name = "test/a"
+upstream = {{ kind = "openai", base_url = "http://{up}/a/v1" }}
+[[endpoints]]
+name = "test/b"
+upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("reload.toml"), &[]).unwrap();
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let base = format!("http://{}", p.addr);
+    assert_eq!(header(&post_chat(&base, false).await, "x-windtunnel-endpoint"), "test/a");
+    std::fs::write(&policy, "fn route(req, ctx) { [\"test/b\"] }\n").unwrap();
+    let mut served = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        served = header(&post_chat(&base, false).await, "x-windtunnel-endpoint");
+        if served == "test/b" {
+            break;
+        }
+    }
+    assert_eq!(served, "test/b", "the new version serves");
+    std::fs::write(&policy, "fn route(req, ctx) { [\"test/a\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(header(&post_chat(&base, false).await, "x-windtunnel-endpoint"), "test/b", "the broken one is refused");
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("windtunnel_policy_reloads_total{result=\"refused\"} 1"), "{metrics}");
+    p.shutdown().await.unwrap();
+}
