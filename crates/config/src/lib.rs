@@ -66,6 +66,8 @@ mod spec;
 mod validate;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::{ConfigError, ConfigErrorKind, Location, line_col};

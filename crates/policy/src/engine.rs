@@ -55,6 +55,9 @@ pub(crate) const MAX_MAP_SIZE: usize = 10_000;
 
 /// Variables alive at once across the call stack. With the string limit it
 /// bounds what one call can hold in memory (about 64 MiB at worst).
+///
+/// Nesting depth of values and the data one call may read are limited by
+/// `meter`, which also counts the operations of closures that rhai loses.
 pub(crate) const MAX_VARIABLES: usize = 1_000;
 
 /// Which engine to build.
@@ -86,6 +89,10 @@ pub(crate) fn sandbox(purpose: Purpose) -> Engine {
     // `eval` would compile new code at run time, outside lint and the limits
     // on expression depth checked at load.
     engine.disable_symbol("eval");
+    // `this` (in a function called as a method) would let a loop grow a
+    // value without reading a variable, unseen by the depth and data-read
+    // checks of `meter`; a policy has no use for methods of its own.
+    engine.disable_symbol("this");
     // `print` and `debug` go nowhere: a policy has no stdout.
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
@@ -104,6 +111,12 @@ pub(crate) fn sandbox(purpose: Purpose) -> Engine {
     engine.set_max_array_size(MAX_ARRAY_SIZE);
     engine.set_max_map_size(MAX_MAP_SIZE);
     engine.set_max_variables(MAX_VARIABLES);
+    // What an operation costs, beyond rhai's own limits: see `meter`.
+    let max_items = match purpose {
+        Purpose::Hooks => crate::meter::MAX_ITEMS_READ,
+        Purpose::Tests => crate::meter::MAX_TEST_ITEMS_READ,
+    };
+    crate::meter::install(&mut engine, max_operations(purpose), max_items);
 
     crate::api::register(&mut engine);
     engine

@@ -15,7 +15,8 @@
 //!   pointers). No module loader (no files), no time, no `sleep`, no `eval`,
 //!   `print` discarded, strict variables, and a limit on everything:
 //!   operations per call, call depth, expression depth, string, array and map
-//!   sizes, variables. See `engine` for the numbers and why.
+//!   sizes, variables, value nesting, data read. See `engine` and `meter`
+//!   for the numbers and why.
 //! - **Compile once, call functions.** A script is compiled to an AST at
 //!   load; a hook call runs that function only (`eval_ast(false)`), with
 //!   fresh arguments. A script error or a limit hit fails that call only: it
@@ -40,6 +41,8 @@
 //!
 //! # Where things happen
 //! - `engine` — the sandbox: packages, disabled symbols, limits.
+//! - `meter` — limits on what one operation can cost: value depth, data
+//!   read, `pad`, operations inside closures.
 //! - `api` — every name a script can call (types, getters, methods).
 //! - `views` — the registered types: `request`, `context` (snapshot,
 //!   endpoint table, budgets), `endpoint`, `endpoint_list` (native list
@@ -76,6 +79,7 @@ mod engine;
 mod error;
 mod hooks;
 mod lint;
+mod meter;
 mod outline;
 mod policy;
 mod sample;

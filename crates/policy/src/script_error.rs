@@ -38,9 +38,7 @@ impl ScriptError {
             inner = e;
         }
         let message = match inner {
-            EvalAltResult::ErrorTooManyOperations(_) => {
-                format!("too many operations (the limit is {max_operations} per call): an endless loop?")
-            }
+            EvalAltResult::ErrorTooManyOperations(_) => crate::meter::too_many_operations(max_operations),
             EvalAltResult::ErrorStackOverflow(_) => {
                 format!("too many nested function calls (the limit is {MAX_CALL_LEVELS}): endless recursion?")
             }
@@ -49,6 +47,8 @@ impl ScriptError {
                 "Size of object map" => format!("map larger than the limit of {MAX_MAP_SIZE} entries"),
                 _ => format!("array larger than the limit of {MAX_ARRAY_SIZE} items"),
             },
+            // The limits of `meter` stop a call with their message as the token.
+            EvalAltResult::ErrorTerminated(token, _) => token.to_string(),
             EvalAltResult::ErrorTooManyVariables(_) => {
                 format!("too many variables (the limit is {MAX_VARIABLES})")
             }

@@ -2,6 +2,7 @@
 //! sandbox's robustness, load errors, params, lint and `policy test`.
 
 mod api;
+mod fuzz;
 mod load;
 mod robustness;
 mod testing;

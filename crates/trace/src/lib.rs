@@ -107,6 +107,9 @@ mod reader;
 mod stats;
 mod synthetic_spec;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 /// The latest arrival a trace may have, counted from its start: ten years
 /// (the longest duration a scenario may name). A later one is a timestamp in
 /// the wrong unit, refused at its line.

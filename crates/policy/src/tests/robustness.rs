@@ -55,7 +55,10 @@ fn doubling_string_hits_the_size_limit() {
 
 #[test]
 fn growing_array_hits_the_size_limit() {
-    fails_then_recovers("let a = []; loop { a.push(1); }", "", "array larger than the limit of 10000 items", None);
+    fails_then_recovers("let a = [1]; loop { a += a; }", "", "array larger than the limit of 10000 items", None);
+    // Pushing one at a time reads the whole array each time: the data-read
+    // limit stops it first (see `copying_a_large_value_in_a_loop_hits_the_data_limit`).
+    fails_then_recovers("let a = []; loop { a.push(1); }", "", &crate::meter::too_much_read(1_000_000), None);
 }
 
 #[test]
@@ -182,4 +185,108 @@ fn on_error_and_accept_failures_are_counted_too() {
         }
     );
     assert_eq!(p.failure_count(), 2);
+}
+
+/// Fuzzing finding: a map nested 9 999 deep stayed within every limit (rhai
+/// counts nested entries against the map limit), took about 11 s in a
+/// release build (38 s in a debug one, on a big stack) because every turn
+/// deep-copies, checks and drops the whole chain, and on a 2 MiB thread stack
+/// its recursive copy overflowed the stack and aborted the process. Now the
+/// read of a value nested deeper than 32 levels fails the call.
+#[test]
+fn deeply_nested_value_hits_the_depth_limit() {
+    let too_deep = crate::meter::too_deep();
+    // The call stops at the 33rd turn: under a millisecond in a debug build.
+    fails_then_recovers("let m = #{}; for i in 0..9999 { m = #{ a: m }; } return [];", "", &too_deep, None);
+    for (bad, extra) in [
+        ("let m = []; for i in 0..9999 { m = [m]; }", ""),
+        ("let m = []; for i in 0..9999 { m = wrap(m); }", "fn wrap(x) { [x] }"),
+        ("let m = []; let f = |x| [x]; for i in 0..9999 { m = f.call(m); }", ""),
+        ("let m = []; for i in 0..9999 { m = [m].map(|x| [x]); }", ""),
+        ("let f = Fn(\"x\"); for i in 0..9999 { f = Fn(\"x\").curry(f); }", ""),
+        // A caught limit is still a failure: limits are not catchable.
+        ("let m = []; for i in 0..9999 { try { m = [m]; } catch { } }", ""),
+    ] {
+        fails_then_recovers(bad, extra, &too_deep, None);
+    }
+    // 32 levels are fine, 33 are not.
+    let w = World::eight();
+    let mut p = evil_policy(&w, "let m = []; for i in 0..31 { m = [m]; } let n = m; return [];", "");
+    assert_eq!(w.route(&mut p, &evil()).unwrap(), Vec::<String>::new());
+    fails_then_recovers("let m = []; for i in 0..32 { m = [m]; } let n = m; return [];", "", &too_deep, None);
+}
+
+/// Reading a variable copies its value: a loop copying a 10 000-entry map
+/// ran 200 000 operations of 10 000 entries each (93 s in a debug build).
+/// The data-read limit stops it in a few times the time the operation limit
+/// gives an endless loop (0.3 s in a debug build).
+#[test]
+fn copying_a_large_value_in_a_loop_hits_the_data_limit() {
+    let too_much = crate::meter::too_much_read(1_000_000);
+    for bad in [
+        "let m = #{}; for i in 0..1000 { m[`k${i}`] = i; } loop { let y = m; }",
+        "let a = []; a.pad(9999, 0); loop { let y = a; }",
+        "let s = \"x\"; s.pad(8000, \"y\"); loop { s.split(\"\"); }",
+        "let s = \"x\"; s.pad(60000, \"y\"); loop { let t = s.to_upper(); }",
+        "loop { [].pad(9999, #{}); }",
+        "loop { \"\".pad(60000, \"x\"); }",
+        "let a = []; a.pad(9999, 0); let f = Fn(\"len\").curry(a); loop { f.call(); }",
+    ] {
+        fails_then_recovers(bad, "", &too_much, None);
+    }
+    // Each call starts afresh: three calls reading 600 000 items each pass.
+    let w = World::eight();
+    let mut p = evil_policy(&w, "let a = []; a.pad(1000, 0); for i in 0..600 { let y = a; } return [];", "");
+    for _ in 0..3 {
+        assert_eq!(w.route(&mut p, &evil()).unwrap(), Vec::<String>::new());
+    }
+}
+
+/// rhai runs a closure called from a native function (`map`, `filter`, ...)
+/// on a copy of the call's state and forgets the operations counted there:
+/// 100 closures of 60 000 operations each ran to the end under a limit of
+/// 200 000. They count now.
+#[test]
+fn operations_inside_closures_count() {
+    fails_then_recovers(
+        "let a = []; a.pad(100, 0); a.map(|x| { let i = 0; while i < 20000 { i += 1; } x });",
+        "",
+        "too many operations (the limit is 200000 per call): an endless loop?",
+        Some((4, 38)),
+    );
+    fails_then_recovers(
+        "let a = []; a.pad(100, 0); let b = a; let c = a; a.map(|x| { b.map(|y| { c.map(|z| z); 0 }); 0 });",
+        "",
+        "too many operations (the limit is 200000 per call): an endless loop?",
+        Some((4, 84)),
+    );
+}
+
+/// `pad` is charged for what it adds and keeps rhai's meaning, except that
+/// an empty padding string no longer loops for ever: rhai's string `pad`
+/// hung the call in native code, where no operation is counted.
+#[test]
+fn pad_keeps_its_meaning() {
+    let w = World::eight();
+    for (script, want) in [
+        ("let s = \"hello\"; s.pad(10, \"(!)\"); s.pad(8, \"***\"); s", "hello(!)(!"),
+        ("let s = \"hi\"; s.pad(4, '*'); s.pad(-1, '*'); s", "hi**"),
+        ("let s = \"hé\"; s.pad(3, \"\"); s.pad(4, \"ü\"); s", "héüü"),
+        ("let a = [1]; a.pad(3, 0); a.pad(2, 9); a.pad(-5, 9); `${a}`", "[1, 0, 0]"),
+    ] {
+        let mut p = evil_policy(&w, &format!("throw {{ {script} }};"), "");
+        assert_eq!(w.route(&mut p, &evil()).unwrap_err().message, want, "{script}");
+    }
+    fails_then_recovers("let a = []; a.pad(10001, 0);", "", "array larger than the limit of 10000 items", None);
+    fails_then_recovers("let a = []; a.pad(5000, [1, 2]);", "", "array larger than the limit of 10000 items", None);
+    fails_then_recovers("let s = \"\"; s.pad(65537, 'x');", "", "string longer than the limit of 65536 bytes", None);
+    fails_then_recovers("let s = \"\"; s.pad(40000, 'é');", "", "string longer than the limit of 65536 bytes", None);
+}
+
+#[test]
+fn this_is_disabled() {
+    let w = World::eight();
+    let e = Policy::from_source("p.rhai", "fn grow() { this = [this]; }\nfn route(req, ctx) { [] }", &w.facts, &[])
+        .unwrap_err();
+    assert_eq!(e.to_string(), "p.rhai:1:13: reserved keyword 'this' is disabled");
 }
