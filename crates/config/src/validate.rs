@@ -396,7 +396,14 @@ impl Validator<'_> {
         Ok(TraceSpec {
             source,
             limit_ms: raw.limit.as_ref().map(|l| self.duration(l, "trace.limit")).transpose()?,
-            speed: raw.speed.as_ref().map(|s| self.above_zero(s, "trace.speed")).transpose()?.unwrap_or(1.0),
+            speed: raw
+                .speed
+                .as_ref()
+                .map(|s| {
+                    self.number(s, "trace.speed", |x| (0.001..=1e6).contains(&x), "a speed from 0.001 to 1000000")
+                })
+                .transpose()?
+                .unwrap_or(1.0),
             skip_bad_lines: raw.skip_bad_lines.unwrap_or(false),
         })
     }

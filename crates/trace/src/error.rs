@@ -52,7 +52,7 @@ pub enum TraceError {
         problem: Problem,
     },
     /// A reader option is out of range.
-    #[error("invalid trace speed: found {speed}, expected a number greater than 0")]
+    #[error("invalid trace speed: found {speed}, expected a number from 0.001 to 1000000")]
     Speed {
         /// The speed given.
         speed: f64,
