@@ -261,7 +261,7 @@ fn limit_applies_to_real_traces_too() {
 
 #[test]
 fn bad_speed_is_refused() {
-    for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    for speed in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 0.0009, 2e6] {
         let e = TraceReader::from_reader(
             Box::new(&b""[..]),
             "t",
