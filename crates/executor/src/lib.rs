@@ -19,8 +19,17 @@
 //! millions of requests per second, and live mode will drive it from tokio.
 //!
 //! # Where things happen
-//! - `executor` — [`Executor`]: submit, on_report, on_cancelled, on_wake;
-//!   `after_error` is where a 429, a 503 or a timeout is answered.
+//! - `executor` — [`Executor`]: submit, on_report, on_cancelled, on_wake,
+//!   and how a request ends; beside it, one concept a module:
+//!   - `executor/flight` — a request in flight, its attempts out and the
+//!     endpoints it has tried;
+//!   - `executor/claim` — which chain entry takes the next attempt, and
+//!     waiting for a held one (`max_wait_ms`);
+//!   - `executor/attempt` — starting an attempt ([`Cutoffs`]) and settling it;
+//!   - `executor/errors` — `after_error`, where a 429, a 503 or a timeout is
+//!     answered (Retry-After, quota bench, fatal kinds, retry, failover);
+//!   - `executor/cascade` — an answer: `accept` and the fallback answer;
+//!   - `executor/hedge` — hedging.
 //! - `backoff` — [`Backoff`]: exponential backoff with full or equal jitter.
 //! - `breaker` — [`Breaker`] and its [`SuccessRateWindow`].
 //! - `health` — [`HealthWindow`]: p50/p95/p99, error rate, in-flight.
