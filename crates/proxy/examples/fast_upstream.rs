@@ -12,10 +12,8 @@ const ANSWER: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":
 #[tokio::main]
 async fn main() {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18090".into());
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(|| async { ([("content-type", "application/json")], ANSWER) }),
-    );
+    let app = Router::new()
+        .route("/v1/chat/completions", post(|| async { ([("content-type", "application/json")], ANSWER) }));
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
     eprintln!("fast upstream on http://{addr}");
     axum::serve(listener, app).await.unwrap();

@@ -605,3 +605,125 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
     assert!(metrics.contains("windtunnel_policy_reloads_total{result=\"refused\"} 1"), "{metrics}");
     p.shutdown().await.unwrap();
 }
+
+mod invariants_hold_live {
+    //! The simulator's invariants, checked on the live event log: random
+    //! upstream behaviour (answers, 429s with a Retry-After, 5xx, refusals,
+    //! cut streams, hangs) and random traffic through the proxy; every
+    //! request is answered exactly once and the live report breaks no
+    //! invariant.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn answer() -> impl Strategy<Value = Answer> {
+        prop_oneof![
+            3 => Just(ok_json("fine")),
+            1 => Just(Answer::Json(
+                429,
+                r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#.into(),
+                vec![("retry-after-ms", "40".to_string())],
+            )),
+            1 => Just(error_json(500, "server_error", "boom")),
+            1 => Just(error_json(503, "overloaded", "busy")),
+            1 => Just(error_json(400, "context_length_exceeded", "maximum context length exceeded")),
+            2 => Just(Answer::Stream(vec!["a".into(), "b".into()], true)),
+            1 => Just(Answer::Stream(vec!["a".into()], false)),
+            1 => Just(Answer::Hang),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_request_is_answered_once_and_no_invariant_breaks(
+            a in proptest::collection::vec(answer(), 1..5),
+            b in proptest::collection::vec(answer(), 1..5),
+            streams in proptest::collection::vec(any::<bool>(), 1..7),
+        ) {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let (report, answered) = rt.block_on(async {
+                let s = Script::default();
+                s.set("a", a);
+                s.set("b", b);
+                let policy = r#"{ chain = ["test/a", "test/b"], attempt_timeout_ms = 400, ttft_timeout_ms = 300, stall_timeout_ms = 300, max_attempts = 3 }"#;
+                let (p, base) = proxy(&s, policy, None).await;
+                let mut answered = 0;
+                let calls: Vec<_> = streams.iter().map(|&stream| {
+                    let base = base.clone();
+                    tokio::spawn(async move {
+                        let r = post_chat(&base, stream).await;
+                        let status = r.status().as_u16();
+                        let _ = r.text().await;
+                        status
+                    })
+                }).collect();
+                for c in calls {
+                    let status = tokio::time::timeout(Duration::from_secs(10), c).await.unwrap().unwrap();
+                    assert!(status == 200 || (400..600).contains(&status), "status {status}");
+                    answered += 1;
+                }
+                (p.shutdown().await.unwrap(), answered)
+            });
+            prop_assert_eq!(answered, streams.len());
+            let o = &report.outcomes;
+            prop_assert_eq!(o.succeeded + o.failed + o.rejected + o.cached, streams.len() as u64);
+            for i in &report.invariants {
+                prop_assert_eq!(i.violations, 0, "{}: {:?}", i.name, i.examples);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_persistent_429_on_every_endpoint_is_a_429_with_retry_after_for_the_client() {
+    let s = Script::default();
+    let limited = Answer::Json(
+        429,
+        r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.into(),
+        vec![("retry-after", "20".to_string())],
+    );
+    s.set("a", vec![limited.clone()]);
+    s.set("b", vec![limited]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 429);
+    let ra: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=20).contains(&ra), "Retry-After {ra}");
+    // While both are held off, requests fail at once without touching them.
+    for _ in 0..5 {
+        assert_eq!(post_chat(&base, false).await.status(), 429);
+    }
+    assert_eq!((s.hits("a"), s.hits("b")), (1, 1), "no hammering of a rate-limited upstream");
+    p.shutdown().await.unwrap();
+}
+
+/// A primary down for a while, then healthy: the breaker stops sending it
+/// traffic after a few failures, probes it once its open period is over, and
+/// traffic returns. Every request is answered.
+#[tokio::test]
+async fn a_dead_primary_is_not_hammered_and_traffic_returns_when_it_heals() {
+    let s = Script::default();
+    let mut a: Vec<Answer> = (0..3).map(|_| error_json(503, "overloaded", "down")).collect();
+    a.push(ok_json("a is back"));
+    s.set("a", a);
+    s.set("b", vec![ok_json("from b")]);
+    let policy = r#"{ chain = ["test/a", "test/b"], breaker = { consecutive_failures = 3, open_s = 0.4 } }"#;
+    let (p, base) = proxy(&s, policy, None).await;
+    let mut served = Vec::new();
+    for i in 0..20 {
+        if i == 10 {
+            tokio::time::sleep(Duration::from_millis(500)).await; // the open period passes
+        }
+        let r = post_chat(&base, false).await;
+        assert_eq!(r.status(), 200, "request {i}");
+        served.push(header(&r, "x-windtunnel-endpoint"));
+    }
+    assert!(served[3..10].iter().all(|e| e == "test/b"), "breaker open: {served:?}");
+    assert_eq!(s.hits("a"), 3 + 1 + 9, "3 failures, then nothing until the probe, then the 10 after it: {served:?}");
+    assert!(served[10..].iter().all(|e| e == "test/a"), "traffic returned: {served:?}");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 20);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
