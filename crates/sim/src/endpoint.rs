@@ -1,17 +1,20 @@
 //! One simulated endpoint: the [`Adapter`] that answers attempts in virtual time.
 //!
-//! An attempt's whole course is decided when it starts, in this order:
-//! 1. what the endpoint refuses whatever its state: the prompt and
+//! An attempt's whole course is decided when it starts, in this order (one
+//! method a step, called in turn by `start`):
+//! 1. `refusal` — what the endpoint refuses whatever its state: the prompt and
 //!    `max_tokens` as tokenized here over the context window, or over the TPM
 //!    limit ("request too large"), is `context_exceeded`; `max_tokens` over
 //!    `max_output_tokens` is a `bad_request`. None is retryable here, and none
 //!    takes anything from the rate-limit buckets;
-//! 2. faults that refuse at once (outage, quota, rate-limit burst) and hangs;
-//! 3. RPM/TPM buckets (over: a rate 429 with Retry-After);
-//! 4. the queue above `concurrency`;
-//! 5. service: TTFT plus decode at a sampled speed, with latency spikes, errors
-//!    after TTFT (error_rate faults, `server_error_rate`), malformed bodies and
-//!    stream cuts; partial billing for cuts.
+//! 2. `faults_hit` — faults that refuse at once (outage, quota, rate-limit
+//!    burst) and hangs;
+//! 3. `take_rate_limits` — RPM/TPM buckets (over: a rate 429 with Retry-After);
+//! 4. the queue above `concurrency` (`Slots::admit`);
+//! 5. `serve` and `ending` — service: TTFT plus decode at a sampled speed,
+//!    with latency spikes, errors after TTFT (error_rate faults,
+//!    `server_error_rate`), malformed bodies and stream cuts; partial billing
+//!    for cuts.
 //!
 //! Every random draw of an attempt comes from the endpoint's stream keyed by
 //! the request's position in the trace and the attempt's number *on this
@@ -19,12 +22,12 @@
 //! same draws (common random numbers).
 
 use crate::fault::FaultWindows;
-use crate::queue::Slots;
+use crate::queue::{Admission, Slots};
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
     Adapter, AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind,
-    KeyedStream, MAX_DURATION_MS, NEVER, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
+    KeyedStream, MAX_DURATION_MS, NEVER, Price, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -139,31 +142,44 @@ fn whole_ms(x: f64) -> u64 {
     if x.is_nan() || x <= 0.0 { 0 } else { x.round().min(MAX_DURATION_MS as f64) as u64 }
 }
 
-impl Adapter for SimEndpoint {
-    fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
-        debug_assert_eq!(a.endpoint, self.idx);
-        let d = self.draw(a);
-        let req = a.req;
-        let (input, max_tokens) = self.facts.tokens(req);
-        let output = TokenRatio::count(self.facts.tokenizer.for_request(req), req.output_tokens).min(max_tokens);
+/// What the faults active at an attempt's start do to it.
+enum FaultVerdict {
+    /// Refused at once with this error (outage, quota, rate-limit burst).
+    Refuse(AttemptError),
+    /// Never answered (hang): only a timeout ends it.
+    Hang,
+    /// Served, its latency multiplied by `spike`, failing after TTFT with
+    /// `after_ttft` (an error-rate, malformed or stream-cut fault) if set.
+    Serve { spike: f64, after_ttft: Option<FaultKind> },
+}
 
-        // 1. Context window.
+// === the steps of an attempt, in the order it meets them ===
+
+impl SimEndpoint {
+    /// Step 1: what the endpoint refuses whatever its state, for a request
+    /// of `input` prompt tokens and `max_tokens` as tokenized here.
+    fn refusal(&self, input: u32, max_tokens: u32) -> Option<AttemptError> {
         if let Some(window) = self.spec.context_window
             && u64::from(input) + u64::from(max_tokens) > u64::from(window)
         {
-            return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(400), input);
+            return Some(AttemptError::new(ErrorKind::ContextExceeded).with_status(400));
         }
         if self.spec.max_output_tokens.is_some_and(|cap| max_tokens > cap) {
-            return self.refuse(now, AttemptError::new(ErrorKind::BadRequest).with_status(400), input);
+            return Some(AttemptError::new(ErrorKind::BadRequest).with_status(400));
         }
         // A request larger than a whole minute's TPM can never pass: refused
         // at once, as providers answer "request too large", holding nothing
         // back (no Retry-After) for the requests behind it.
         if self.spec.rate_limit.tpm.is_some_and(|tpm| u64::from(input) + u64::from(max_tokens) > tpm) {
-            return self.refuse(now, AttemptError::new(ErrorKind::ContextExceeded).with_status(429), input);
+            return Some(AttemptError::new(ErrorKind::ContextExceeded).with_status(429));
         }
+        None
+    }
 
-        // 2. Faults. Latency spikes combine; of the others the first hit wins.
+    /// Step 2: the faults active at `now` that hit this attempt (each fault
+    /// hits with its probability, on its own draw). Latency spikes combine;
+    /// of the others the first hit wins.
+    fn faults_hit(&mut self, now: u64, d: &Draws) -> FaultVerdict {
         let mut spike = 1.0;
         let mut after_ttft: Option<FaultKind> = None;
         for (i, f) in self.spec.faults.iter().enumerate() {
@@ -171,40 +187,46 @@ impl Adapter for SimEndpoint {
                 continue;
             }
             match f.kind {
-                FaultKind::Outage { status } => return self.refuse(now, AttemptError::from_status(status), input),
+                FaultKind::Outage { status } => return FaultVerdict::Refuse(AttemptError::from_status(status)),
                 FaultKind::Quota { status } => {
-                    let err = AttemptError::new(ErrorKind::QuotaExceeded).with_status(status);
-                    return self.refuse(now, err, input);
+                    return FaultVerdict::Refuse(AttemptError::new(ErrorKind::QuotaExceeded).with_status(status));
                 }
                 FaultKind::RateLimitBurst { retry_after_ms } => {
                     let mut err = AttemptError::new(ErrorKind::RateLimited).with_status(429);
                     err.retry_after_ms = Some(retry_after_ms);
-                    return self.refuse(now, err, input);
+                    return FaultVerdict::Refuse(err);
                 }
-                FaultKind::Hang => {
-                    return Started::Scheduled(Scheduled {
-                        started_at: now,
-                        first_token_at: None,
-                        done_at: NEVER,
-                        report: AttemptReport::failure(
-                            AttemptError::new(ErrorKind::Timeout),
-                            Usage { input_tokens: input, ..Usage::default() },
-                            None,
-                        ),
-                        price: self.facts.price_at(now),
-                        slot: None,
-                        max_silence_ms: 0,
-                    });
-                }
+                FaultKind::Hang => return FaultVerdict::Hang,
                 FaultKind::LatencySpike { multiplier } => spike *= multiplier,
                 FaultKind::ErrorRate { .. } | FaultKind::Malformed | FaultKind::StreamCut { .. } => {
                     after_ttft = after_ttft.or(Some(f.kind));
                 }
             }
         }
+        FaultVerdict::Serve { spike, after_ttft }
+    }
 
-        // 3. Rate limits: both buckets must have room before either is charged.
-        let tpm_units = u64::from(input) + u64::from(max_tokens);
+    /// An attempt that never answers: a timeout will cut it.
+    fn hang(&self, now: u64, input: u32) -> Started {
+        Started::Scheduled(Scheduled {
+            started_at: now,
+            first_token_at: None,
+            done_at: NEVER,
+            report: AttemptReport::failure(
+                AttemptError::new(ErrorKind::Timeout),
+                Usage { input_tokens: input, ..Usage::default() },
+                None,
+            ),
+            price: self.facts.price_at(now),
+            slot: None,
+            max_silence_ms: 0,
+        })
+    }
+
+    /// Step 3: the RPM and TPM buckets, charged one request and
+    /// `tpm_units` tokens. Both must have room before either is charged;
+    /// over either, a rate 429 with the wait as Retry-After.
+    fn take_rate_limits(&mut self, now: u64, tpm_units: u64) -> Option<AttemptError> {
         let wait = self
             .rpm
             .as_mut()
@@ -213,7 +235,7 @@ impl Adapter for SimEndpoint {
         if wait > 0 {
             let mut err = AttemptError::new(ErrorKind::RateLimited).with_status(429);
             err.retry_after_ms = Some(wait);
-            return self.refuse(now, err, input);
+            return Some(err);
         }
         if let Some(b) = self.rpm.as_mut() {
             b.take(1);
@@ -221,34 +243,67 @@ impl Adapter for SimEndpoint {
         if let Some(b) = self.tpm.as_mut() {
             b.take(tpm_units);
         }
+        None
+    }
 
-        // 4. Queue.
-        let admission = self.slots.as_mut().map(|s| s.admit(now));
+    /// Step 5: service from `service_start` (after the queue, step 4):
+    /// TTFT, then decode at the drawn speed, both slowed by a latency spike;
+    /// the queue slot, if any, is held until the attempt ends.
+    fn serve(&mut self, now: u64, d: &Draws, service: &Service, admission: Option<Admission>) -> Started {
         let service_start = admission.map_or(now, |a| a.start);
-
-        // 5. Service. Times saturate (a latency of 1e300 ms or a spike of
-        // 1e18 is ten years, which a timeout then cuts), never wrap.
-        let ttft = whole_ms(d.ttft_ms * spike);
-        let decode_ms = |tokens: u32| whole_ms(f64::from(tokens) * 1000.0 / d.tokens_per_s * spike);
-        let first_token_at = service_start.saturating_add(ttft);
+        // Times saturate (a latency of 1e300 ms or a spike of 1e18 is ten
+        // years, which a timeout then cuts), never wrap.
+        let first_token_at = service_start.saturating_add(whole_ms(d.ttft_ms * service.spike));
         let price = self.facts.price_at(now);
+        let (first, done_at, report) = self.ending(now, d, service, first_token_at, &price);
+        let slot = match (self.slots.as_mut(), admission) {
+            (Some(s), Some(a)) => {
+                s.occupy(a, done_at);
+                Some(SlotHold { slot: a.slot, owner: a.owner, since: a.start })
+            }
+            _ => None,
+        };
+        // Decode is steady in the simulator: the longest silence is one
+        // token's time (stretched by a latency spike).
+        let max_silence_ms =
+            if service.stream { whole_ms((1000.0 / d.tokens_per_s * service.spike).ceil()) } else { 0 };
+        Started::Scheduled(Scheduled {
+            started_at: now,
+            first_token_at: first,
+            done_at,
+            report,
+            price,
+            slot,
+            max_silence_ms,
+        })
+    }
+
+    /// How service ends, as (first token at, done at, report): with the
+    /// failure of a fault that acts after TTFT (error rate, malformed body,
+    /// stream cut, billed for what was decoded), a server error
+    /// (`server_error_rate`), or an answer of `output` tokens.
+    fn ending(
+        &mut self,
+        now: u64,
+        d: &Draws,
+        service: &Service,
+        first_token_at: u64,
+        price: &Price,
+    ) -> (Option<u64>, u64, AttemptReport) {
+        let &Service { input, output, spike, after_ttft, stream } = service;
+        let decode_ms = |tokens: u32| whole_ms(f64::from(tokens) * 1000.0 / d.tokens_per_s * spike);
         let biller = &mut self.biller;
         let mut bill = |out: u32| Usage {
             input_tokens: input,
             output_tokens: out,
-            cost: biller.bill(&price, u64::from(input), 0, u64::from(out)),
+            cost: biller.bill(price, u64::from(input), 0, u64::from(out)),
         };
+        let unbilled = Usage { input_tokens: input, ..Usage::default() };
         let queue_ttft = Some(first_token_at - now);
-        let (first, done_at, report) = match after_ttft {
-            Some(FaultKind::ErrorRate { status }) => (
-                None,
-                first_token_at,
-                AttemptReport::failure(
-                    AttemptError::from_status(status),
-                    Usage { input_tokens: input, ..Usage::default() },
-                    None,
-                ),
-            ),
+        match after_ttft {
+            Some(FaultKind::ErrorRate { status }) => {
+                (None, first_token_at, AttemptReport::failure(AttemptError::from_status(status), unbilled, None))
+            }
             Some(FaultKind::Malformed) => {
                 let err = AttemptError::new(ErrorKind::Malformed).with_status(200);
                 (
@@ -259,47 +314,66 @@ impl Adapter for SimEndpoint {
             }
             Some(FaultKind::StreamCut { after_tokens }) if after_tokens.unwrap_or(output / 2) < output => {
                 let cut = after_tokens.unwrap_or(output / 2).max(1).min(output);
-                let kind = if req.stream { ErrorKind::StreamCut } else { ErrorKind::Connection };
+                let kind = if stream { ErrorKind::StreamCut } else { ErrorKind::Connection };
                 (
                     Some(first_token_at),
                     first_token_at.saturating_add(decode_ms(cut)),
                     AttemptReport::failure(AttemptError::new(kind), bill(cut), queue_ttft),
                 )
             }
-            _ if d.server_error_u < self.spec.errors.server_error_rate => (
-                None,
-                first_token_at,
-                AttemptReport::failure(
-                    AttemptError::from_status(500),
-                    Usage { input_tokens: input, ..Usage::default() },
-                    None,
-                ),
-            ),
+            _ if d.server_error_u < self.spec.errors.server_error_rate => {
+                (None, first_token_at, AttemptReport::failure(AttemptError::from_status(500), unbilled, None))
+            }
             _ => (
                 Some(first_token_at),
                 first_token_at.saturating_add(decode_ms(output)),
                 AttemptReport::success(bill(output), d.quality, queue_ttft),
             ),
+        }
+    }
+}
+
+/// What an attempt's service depends on besides the draws.
+struct Service {
+    /// Prompt tokens as this endpoint counts them.
+    input: u32,
+    /// Tokens of the answer, as this endpoint counts them, at most `max_tokens`.
+    output: u32,
+    /// The product of the active latency spikes' multipliers (1 without one).
+    spike: f64,
+    /// A fault that fails the attempt after TTFT.
+    after_ttft: Option<FaultKind>,
+    /// A streamed request.
+    stream: bool,
+}
+
+impl Adapter for SimEndpoint {
+    fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
+        debug_assert_eq!(a.endpoint, self.idx);
+        // Every draw first, whatever happens (common random numbers).
+        let d = self.draw(a);
+        let req = a.req;
+        let (input, max_tokens) = self.facts.tokens(req);
+        let output = TokenRatio::count(self.facts.tokenizer.for_request(req), req.output_tokens).min(max_tokens);
+        // 1. Refusals: context window, output cap, a request over a minute's TPM.
+        if let Some(err) = self.refusal(input, max_tokens) {
+            return self.refuse(now, err, input);
+        }
+        // 2. Faults.
+        let (spike, after_ttft) = match self.faults_hit(now, &d) {
+            FaultVerdict::Refuse(err) => return self.refuse(now, err, input),
+            FaultVerdict::Hang => return self.hang(now, input),
+            FaultVerdict::Serve { spike, after_ttft } => (spike, after_ttft),
         };
-        let slot = match (self.slots.as_mut(), admission) {
-            (Some(s), Some(a)) => {
-                s.occupy(a, done_at);
-                Some(SlotHold { slot: a.slot, owner: a.owner, since: a.start })
-            }
-            _ => None,
-        };
-        // Decode is steady in the simulator: the longest silence is one
-        // token's time (stretched by a latency spike).
-        let max_silence_ms = if req.stream { whole_ms((1000.0 / d.tokens_per_s * spike).ceil()) } else { 0 };
-        Started::Scheduled(Scheduled {
-            started_at: now,
-            first_token_at: first,
-            done_at,
-            report,
-            price,
-            slot,
-            max_silence_ms,
-        })
+        let service = Service { input, output, spike, after_ttft, stream: req.stream };
+        // 3. Rate limits.
+        if let Some(err) = self.take_rate_limits(now, u64::from(input) + u64::from(max_tokens)) {
+            return self.refuse(now, err, input);
+        }
+        // 4. Queue.
+        let admission = self.slots.as_mut().map(|s| s.admit(now));
+        // 5. Service.
+        self.serve(now, &d, &service, admission)
     }
 
     fn cancel(&mut self, now: u64, scheduled: &Scheduled) -> Usage {
