@@ -272,65 +272,51 @@ pub fn replay<P: Planner>(
 ) -> Result<Replayed, RunError> {
     let streams = Streams::from_seed(scenario.seed);
     let mut requests = Requests::open(&scenario.trace, &streams).map_err(|e| e.named(&scenario.name))?;
-    let mut sims: Vec<SimEndpoint> = scenario
+    let sims = scenario
         .endpoints
         .iter()
         .enumerate()
         .map(|(i, e)| SimEndpoint::from_seed(EndpointIdx(i as u16), e, &streams))
         .collect();
     let facts = scenario.endpoints.iter().map(|e| e.facts()).collect();
-    let mut executor = Executor::from_seed(planner, facts, &scenario.budgets, &streams);
-    let mut outstanding = Outstanding::default();
+    let mut sim = Simulation {
+        sims,
+        executor: Executor::from_seed(planner, facts, &scenario.budgets, &streams),
+        outstanding: Outstanding::default(),
+        agenda: Agenda::new(),
+        actions: Vec::new(),
+    };
     let deadlines = ClassDeadlines::new(scenario);
-    let mut agenda = Agenda::new();
-    let mut actions = Vec::new();
     let mut next = requests.next_request()?;
     let mut last_arrival = 0u64;
     let mut arrivals = 0u64;
     let mut now = 0u64;
 
     loop {
-        let heap_first = match (agenda.peek_time(), &next) {
+        let heap_first = match (sim.agenda.peek_time(), &next) {
             (Some(t), Some(r)) => t <= r.at_ms,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
         };
         if heap_first {
-            let Some((at, idx)) = agenda.pop() else { break };
+            let Some((at, idx)) = sim.agenda.pop() else { break };
             now = at;
             // Windows are announced up to the last arrival at most: the run's
             // tail (answers still coming in) depends on the policy, and the
             // set of windows must not (common random numbers).
             let horizon = if next.is_none() { now.min(last_arrival) } else { now };
-            announce_faults(&mut sims, horizon, log);
-            match agenda.get(idx) {
-                None => break,
-                Some(Pending::Attempt { cancelled: true, .. }) => agenda.release(idx),
-                Some(&Pending::Attempt { id, endpoint, ref scheduled, cut, cancelled: false }) => {
-                    outstanding.take(id);
-                    let report = if cut {
-                        let usage = sims[endpoint.get()].cancel(now, scheduled);
-                        let ttft = scheduled.first_token_at.filter(|&t| t <= now).map(|t| t - scheduled.started_at);
-                        AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, ttft)
-                    } else {
-                        scheduled.report.clone()
-                    };
-                    agenda.release(idx);
-                    executor.on_report(now, id, report, log, &mut actions);
-                }
-                Some(&Pending::Wake { flight, kind, token }) => {
-                    agenda.release(idx);
-                    executor.on_wake(now, flight, kind, token, log, &mut actions);
-                }
+            announce_faults(&mut sim.sims, horizon, log);
+            if !sim.on_due(now, idx, log) {
+                break;
             }
         } else {
             let Some(req) = next.take() else { break };
             now = req.at_ms;
             last_arrival = now;
-            announce_faults(&mut sims, now, log);
+            announce_faults(&mut sim.sims, now, log);
             let deadline = deadlines.get(&req.class);
-            executor.submit(now, req, deadline, log, &mut actions);
+            sim.executor.submit(now, req, deadline, log, &mut sim.actions);
             next = requests.next_request()?;
             arrivals += 1;
             if arrivals.is_multiple_of(PROGRESS_EVERY)
@@ -339,26 +325,82 @@ pub fn replay<P: Planner>(
                 p(arrivals, now);
             }
         }
+        sim.carry_out_actions(now, log)?;
+    }
+    if let Some(p) = progress.as_mut() {
+        p(arrivals, now);
+    }
+    Ok(Replayed {
+        requests: arrivals,
+        skipped_lines: requests.skipped(),
+        policy_errors: sim.executor.policy_errors().clone(),
+    })
+}
+
+/// The simulated world between arrivals: the endpoints, the executor, and
+/// the agenda of what is due.
+struct Simulation<P> {
+    sims: Vec<SimEndpoint>,
+    executor: Executor<P>,
+    /// The agenda entries of attempts out, for cancels.
+    outstanding: Outstanding,
+    agenda: Agenda,
+    /// The executor's actions not yet carried out.
+    actions: Vec<Action>,
+}
+
+impl<P: Planner> Simulation<P> {
+    /// The agenda entry at `idx`, due at `now`, goes to the executor: an
+    /// attempt's end (its report) or cut-off (a timeout with what it had
+    /// consumed), or a wake-up. False when the entry is missing.
+    fn on_due(&mut self, now: u64, idx: u32, log: &mut impl EventSink) -> bool {
+        match self.agenda.get(idx) {
+            None => return false,
+            Some(Pending::Attempt { cancelled: true, .. }) => self.agenda.release(idx),
+            Some(&Pending::Attempt { id, endpoint, ref scheduled, cut, cancelled: false }) => {
+                self.outstanding.take(id);
+                let report = if cut {
+                    let usage = self.sims[endpoint.get()].cancel(now, scheduled);
+                    let ttft = scheduled.first_token_at.filter(|&t| t <= now).map(|t| t - scheduled.started_at);
+                    AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, ttft)
+                } else {
+                    scheduled.report.clone()
+                };
+                self.agenda.release(idx);
+                self.executor.on_report(now, id, report, log, &mut self.actions);
+            }
+            Some(&Pending::Wake { flight, kind, token }) => {
+                self.agenda.release(idx);
+                self.executor.on_wake(now, flight, kind, token, log, &mut self.actions);
+            }
+        }
+        true
+    }
+
+    /// Carries out the executor's actions at `now`: starts attempts on the
+    /// simulated endpoints (due at their end or cut-off), cancels them,
+    /// schedules wake-ups.
+    fn carry_out_actions(&mut self, now: u64, log: &mut impl EventSink) -> Result<(), RunError> {
         // Actions may beget actions (a cancel completes a request), so walk
         // the list by index until it stops growing.
         let mut i = 0;
-        while i < actions.len() {
-            let action = actions[i];
+        while i < self.actions.len() {
+            let action = self.actions[i];
             i += 1;
             match action {
                 Action::Cancel { id } => {
-                    let Some(idx) = outstanding.take(id) else { continue };
-                    let Some(Pending::Attempt { endpoint, scheduled, cancelled, .. }) = agenda.get_mut(idx) else {
+                    let Some(idx) = self.outstanding.take(id) else { continue };
+                    let Some(Pending::Attempt { endpoint, scheduled, cancelled, .. }) = self.agenda.get_mut(idx) else {
                         continue;
                     };
                     *cancelled = true;
-                    let usage = sims[endpoint.get()].cancel(now, scheduled);
-                    executor.on_cancelled(now, id, usage, log);
+                    let usage = self.sims[endpoint.get()].cancel(now, scheduled);
+                    self.executor.on_cancelled(now, id, usage, log);
                 }
                 Action::Start { id, endpoint, endpoint_attempt, cutoffs } => {
-                    let Some(req) = executor.request(id.flight) else { continue };
+                    let Some(req) = self.executor.request(id.flight) else { continue };
                     let start = AttemptStart { req, endpoint, attempt: id.attempt, endpoint_attempt };
-                    let sim = &mut sims[endpoint.get()];
+                    let sim = &mut self.sims[endpoint.get()];
                     let scheduled = match sim.start(now, &start) {
                         Started::Scheduled(s) => s,
                         Started::Pending => {
@@ -370,27 +412,19 @@ pub fn replay<P: Planner>(
                             Some(cut) => (cut, true),
                             None => (scheduled.done_at, false),
                         };
-                    outstanding.add(id, agenda.next_index());
-                    agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false });
+                    self.outstanding.add(id, self.agenda.next_index());
+                    self.agenda.push(at, Pending::Attempt { id, endpoint, scheduled, cut, cancelled: false });
                 }
-                Action::Wake { flight, at, kind, token } => agenda.push(at, Pending::Wake { flight, kind, token }),
+                Action::Wake { flight, at, kind, token } => self.agenda.push(at, Pending::Wake { flight, kind, token }),
             }
         }
-        actions.clear();
+        self.actions.clear();
+        Ok(())
     }
-    if let Some(p) = progress.as_mut() {
-        p(arrivals, now);
-    }
-    Ok(Replayed {
-        requests: arrivals,
-        skipped_lines: requests.skipped(),
-        policy_errors: executor.policy_errors().clone(),
-    })
 }
 
-/// What the invariant checker may know of the scenario: configuration, never
-/// executor state.
-/// The invariant checker's view of a scenario: endpoint facts, class deadlines, budgets.
+/// The invariant checker's view of a scenario: endpoint facts, class
+/// deadlines, budgets; configuration, never executor state.
 pub fn invariant_world(scenario: &Scenario) -> World {
     let facts: Vec<_> = scenario.endpoints.iter().map(|e| e.facts()).collect();
     let deadlines = class_deadlines(scenario).collect();

@@ -422,90 +422,123 @@ impl Decoder {
         Ok(())
     }
 
+    /// Decodes the record at the cursor and passes its event to `sink`;
+    /// `None` when the words do not decode. The kinds are laid out as in the
+    /// encoder, one function each.
     #[inline(always)]
     fn one<S: EventSink>(&mut self, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
         let [h] = words.take::<1>()?;
-        let has = |f: u64| h & f != 0;
-        let endpoint = EndpointIdx((h >> 16) as u16);
-        let high = (h >> 32) as u32;
-        let optional = |f: u64, v: u64| has(f).then_some(v);
-        match h as u8 {
+        let h = Header(h);
+        match h.kind() {
             kind::SYMBOL => {
-                let s = self.string(words, h >> 32)?;
+                let s = self.string(words, u64::from(h.high()))?;
                 self.symbols.push(s);
             }
-            kind::ARRIVED => {
-                let [at, seq, at_ms, symbols, tokens, model_lang, deadline, prefix] = words.take::<8>()?;
-                let id = match has(F1) {
-                    true => {
-                        let [len] = words.take::<1>()?;
-                        Some(self.string(words, len)?)
-                    }
-                    false => None,
-                };
-                let req = Request {
-                    seq,
-                    id,
-                    at_ms,
-                    tenant: self.symbol(symbols & 0xFFFF_FFFF)?,
-                    class: self.symbol(symbols >> 32)?,
-                    model: if has(F2) { Some(self.symbol(model_lang & 0xFFFF_FFFF)?) } else { None },
-                    input_tokens: tokens as u32,
-                    output_tokens: (tokens >> 32) as u32,
-                    max_tokens: high,
-                    stream: has(F0),
-                    lang: if has(F3) { Some(self.symbol(model_lang >> 32)?) } else { None },
-                    deadline_ms: optional(F4, deadline),
-                    tags: None,
-                    prefix_hash: optional(F5, prefix),
-                    messages: None,
-                };
-                sink.record(&Event::Arrived { at, req: self.open_request(req) });
+            kind::ARRIVED => self.arrived(h, words, sink)?,
+            kind::ATTEMPT_STARTED => self.attempt_started(h, words, sink)?,
+            kind::ATTEMPT_FINISHED => self.attempt_finished(h, words, sink)?,
+            kind::FINISHED => self.finished(h, words, sink)?,
+            _ => self.rare(h, words, sink)?,
+        }
+        Some(())
+    }
+
+    #[inline(always)]
+    fn arrived<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
+        let [at, seq, at_ms, symbols, tokens, model_lang, deadline, prefix] = words.take::<8>()?;
+        let id = match h.has(F1) {
+            true => {
+                let [len] = words.take::<1>()?;
+                Some(self.string(words, len)?)
             }
-            kind::ATTEMPT_STARTED => {
-                let [at, seq, limit, tokens, plan] = words.take::<5>()?;
-                let event = Event::AttemptStarted {
-                    at,
-                    req: self.req(seq),
-                    attempt: high,
-                    endpoint,
-                    attempt_limit: u32::try_from(limit).ok()?,
-                    probe: has(F0),
-                    tokens: (tokens as u32, (tokens >> 32) as u32),
-                    plan_deadline_ms: optional(F1, plan),
-                };
-                sink.record(&event);
-            }
-            kind::ATTEMPT_FINISHED => {
-                let [at, seq, started_at, a, b, ttft, tokens, cost] = words.take::<8>()?;
-                let result = if has(F0) {
-                    Err(AttemptError {
-                        kind: error_kind(a & 0xFF)?,
-                        status: optional(F2, a >> 8).map(|s| s as u16),
-                        retry_after_ms: optional(F3, b),
-                    })
-                } else {
-                    Ok(Response { quality: f64::from_bits(a) })
-                };
-                let report = AttemptReport {
-                    result,
-                    ttft_ms: optional(F1, ttft),
-                    usage: Usage {
-                        input_tokens: tokens as u32,
-                        output_tokens: (tokens >> 32) as u32,
-                        cost: Nanodollars(cost as i64),
-                    },
-                };
-                let req = self.req(seq);
-                sink.record(&Event::AttemptFinished { at, req, attempt: high, endpoint, started_at, report: &report });
-            }
+            false => None,
+        };
+        let (tenant, class) = unpair(symbols);
+        let (model, lang) = unpair(model_lang);
+        let (input_tokens, output_tokens) = unpair(tokens);
+        let req = Request {
+            seq,
+            id,
+            at_ms,
+            tenant: self.symbol(u64::from(tenant))?,
+            class: self.symbol(u64::from(class))?,
+            model: if h.has(F2) { Some(self.symbol(u64::from(model))?) } else { None },
+            input_tokens,
+            output_tokens,
+            max_tokens: h.high(),
+            stream: h.has(F0),
+            lang: if h.has(F3) { Some(self.symbol(u64::from(lang))?) } else { None },
+            deadline_ms: h.optional(F4, deadline),
+            tags: None,
+            prefix_hash: h.optional(F5, prefix),
+            messages: None,
+        };
+        sink.record(&Event::Arrived { at, req: self.open_request(req) });
+        Some(())
+    }
+
+    #[inline(always)]
+    fn attempt_started<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
+        let [at, seq, limit, tokens, plan] = words.take::<5>()?;
+        let event = Event::AttemptStarted {
+            at,
+            req: self.req(seq),
+            attempt: h.high(),
+            endpoint: h.endpoint(),
+            attempt_limit: u32::try_from(limit).ok()?,
+            probe: h.has(F0),
+            tokens: unpair(tokens),
+            plan_deadline_ms: h.optional(F1, plan),
+        };
+        sink.record(&event);
+        Some(())
+    }
+
+    #[inline(always)]
+    fn attempt_finished<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
+        let [at, seq, started_at, a, b, ttft, tokens, cost] = words.take::<8>()?;
+        let result = if h.has(F0) {
+            Err(AttemptError {
+                kind: error_kind(a & 0xFF)?,
+                status: h.optional(F2, a >> 8).map(|s| s as u16),
+                retry_after_ms: h.optional(F3, b),
+            })
+        } else {
+            Ok(Response { quality: f64::from_bits(a) })
+        };
+        let report = AttemptReport { result, ttft_ms: h.optional(F1, ttft), usage: usage(tokens, cost) };
+        let req = self.req(seq);
+        let (attempt, endpoint) = (h.high(), h.endpoint());
+        sink.record(&Event::AttemptFinished { at, req, attempt, endpoint, started_at, report: &report });
+        Some(())
+    }
+
+    #[inline(always)]
+    fn finished<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
+        let [at, seq, outcome, ttft, cost, quality] = words.take::<6>()?;
+        let event = Event::Finished {
+            at,
+            req: self.req(seq),
+            outcome: outcome_of(outcome)?,
+            attempts: h.high(),
+            endpoint: h.has(F0).then_some(h.endpoint()),
+            ttft_ms: h.optional(F1, ttft),
+            cost: Nanodollars(cost as i64),
+            quality: h.optional(F2, quality).map(f64::from_bits),
+        };
+        sink.record(&event);
+        self.close_request(seq);
+        Some(())
+    }
+
+    /// The kinds a replay writes a few of; `None` for an unknown kind.
+    #[inline(always)]
+    fn rare<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
+        let (endpoint, high) = (h.endpoint(), h.high());
+        match h.kind() {
             kind::ATTEMPT_CANCELLED => {
                 let [at, seq, tokens, cost] = words.take::<4>()?;
-                let usage = Usage {
-                    input_tokens: tokens as u32,
-                    output_tokens: (tokens >> 32) as u32,
-                    cost: Nanodollars(cost as i64),
-                };
+                let usage = usage(tokens, cost);
                 sink.record(&Event::AttemptCancelled { at, req: self.req(seq), attempt: high, endpoint, usage });
             }
             kind::BREAKER => {
@@ -525,25 +558,56 @@ impl Decoder {
                 let fault = u16::try_from(high).ok()?;
                 sink.record(&Event::FaultWindow { endpoint, fault, start, end });
             }
-            kind::FINISHED => {
-                let [at, seq, outcome, ttft, cost, quality] = words.take::<6>()?;
-                let event = Event::Finished {
-                    at,
-                    req: self.req(seq),
-                    outcome: outcome_of(outcome)?,
-                    attempts: high,
-                    endpoint: has(F0).then_some(endpoint),
-                    ttft_ms: optional(F1, ttft),
-                    cost: Nanodollars(cost as i64),
-                    quality: optional(F2, quality).map(f64::from_bits),
-                };
-                sink.record(&event);
-                self.close_request(seq);
-            }
             _ => return None,
         }
         Some(())
     }
+}
+
+/// A record's header word: the kind in the low byte, presence flags in bits
+/// 8..16, an endpoint in bits 16..32 and a small field in the high half.
+#[derive(Clone, Copy)]
+struct Header(u64);
+
+impl Header {
+    #[inline(always)]
+    fn kind(self) -> u8 {
+        self.0 as u8
+    }
+
+    #[inline(always)]
+    fn has(self, flag: u64) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// `value` when `flag` is set (see [`opt`]).
+    #[inline(always)]
+    fn optional(self, flag: u64, value: u64) -> Option<u64> {
+        self.has(flag).then_some(value)
+    }
+
+    #[inline(always)]
+    fn endpoint(self) -> EndpointIdx {
+        EndpointIdx((self.0 >> 16) as u16)
+    }
+
+    #[inline(always)]
+    fn high(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+/// The two halves of a word written by [`pair`].
+#[inline(always)]
+fn unpair(w: u64) -> (u32, u32) {
+    (w as u32, (w >> 32) as u32)
+}
+
+/// A usage from its tokens (a [`pair`]) and cost words.
+#[inline(always)]
+fn usage(tokens: u64, cost: u64) -> Usage {
+    let (input_tokens, output_tokens) = unpair(tokens);
+    Usage { input_tokens, output_tokens, cost: Nanodollars(cost as i64) }
 }
 
 #[cfg(test)]
