@@ -1,11 +1,11 @@
 //! The report relay: the aggregator and the invariant checker fold the event
 //! log on a second core while the replay runs on its own.
 //!
-//! Why: on one core, folding the log costs about an eighth of a replay's
-//! time (`report_overhead` bench). The replay's thread only packs each event
-//! into a few words ([`wire`]), a little over half the instructions
-//! (callgrind, bench-1m: 408 M against 739 M); the sinks unpack and fold
-//! them on the other core.
+//! Why: on one core, folding the log is a sizeable share of a replay's time
+//! (`report_overhead` bench). The replay's thread only packs each event
+//! into a few words ([`wire`]), well under what folding it costs; the sinks
+//! unpack and fold them on the other core. The figures are in
+//! `crates/harness/benches/README.md`.
 //! [`run`](crate::run) relays when the machine has a second core; `whatif`
 //! relays only when its workers leave a core free for each run's relay.
 //!
@@ -14,14 +14,13 @@
 //! for reuse. The receiving thread polls for the next chunk for a while
 //! before it blocks: waking a blocked thread costs the replay's thread a
 //! system call and, in a virtual machine, an interrupt, per chunk, which
-//! measured as a 12–36% slower replay where polling cost 6–10% (the
-//! `report_overhead` bench). Napping between polls instead (no wake-up to
-//! pay) measured 9% with rounds up to 50% slower: a napping virtual CPU is
-//! slow to come back. The price of polling is the second core's time: on
-//! the fastest replays (a fixed chain, 1.8 M requests/s) the receiver polls
-//! between chunks the whole run; on slower ones (a policy script, about
-//! 300 k requests/s) it polls part of each gap, then blocks, and the wake-ups cost
-//! the replay under 1%.
+//! slowed the replay more than polling does (the `report_overhead` bench).
+//! Napping between polls instead (no wake-up to pay) was no better and less
+//! steady: a napping virtual CPU is slow to come back. The price of polling
+//! is the second core's time: on the fastest replays (a fixed chain) the
+//! receiver polls between chunks the whole run; on slower ones (a policy
+//! script) it polls part of each gap, then blocks, and the wake-ups cost the
+//! replay little.
 //!
 //! What the sinks see: the events the replay wrote, in its order, so a
 //! relayed run's report is byte-identical to an unrelayed one (tested).
@@ -138,8 +137,8 @@ impl Relay {
 impl EventSink for Relay {
     /// Inlined at the executor's call sites (see [`EventSink`]), and so is
     /// each common kind's encoding: a few loads and stores, written at the
-    /// one place that kind is recorded, where a call cost a third more
-    /// (callgrind: 80 M fewer instructions per 1 M requests inlined).
+    /// one place that kind is recorded, where a call cost noticeably more
+    /// (callgrind; figures in `crates/harness/benches/README.md`).
     #[inline(always)]
     fn record(&mut self, event: &Event<'_>) {
         self.encoder.encode(&mut self.chunk, event);

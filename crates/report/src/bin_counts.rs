@@ -3,8 +3,8 @@
 //! The aggregator records two or three latencies per request (the whole
 //! run's, the time bucket's, the time to first token). `hdrhistogram`'s own
 //! `record` checks ranges, resizes, and keeps a minimum, maximum and total
-//! at each call, about 37 instructions; a million-request replay spent a
-//! tenth of its report's time there. Here a value costs an index
+//! at each call, on the report's hottest path (the figures are in
+//! `crates/harness/benches/README.md`). Here a value costs an index
 //! computation and an increment, and `hdrhistogram` still does the
 //! percentiles: the counts become a `Histogram` when the report is built.
 //!

@@ -55,7 +55,7 @@
 //! - hdrhistogram: integer latency histograms with bounded relative error
 //!   (whole run at 3 significant figures, per time bucket at 2): their
 //!   bins, percentiles and merging. Recording goes through `bin_counts`,
-//!   a plain array in the same bins, which costs a third as much per value.
+//!   a plain array in the same bins, which costs much less per value.
 //! - serde, serde_json: the JSON report.
 //! - windtunnel-config: SLA definitions, endpoint names and fault kinds, the
 //!   `[assert]` table.

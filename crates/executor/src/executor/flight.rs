@@ -171,7 +171,7 @@ impl<P: Planner> Executor<P> {
 
 /// Drops a finished flight where it lies. A function of its own: written
 /// inline in `finish`, the compiler built a whole empty `Option<Flight>` on
-/// the stack and copied all 440 bytes of it over the slot.
+/// the stack and copied all of it over the slot.
 #[inline(never)]
 fn end_flight(slot: &mut Option<Flight>) {
     *slot = None;

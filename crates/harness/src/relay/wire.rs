@@ -8,8 +8,8 @@
 //! each as a `SYMBOL` record and then as their number. A trace's own request
 //! id travels as bytes after its `Arrived` record: sending the `Arc` instead
 //! made both threads write its count, one cache line bouncing between the
-//! cores per request (bench-1m's world on a 500 k-request trace with ids:
-//! median 0.48 s against 0.46 s as bytes, ten interleaved runs each).
+//! cores per request, which measured slower than copying the bytes
+//! (`crates/harness/benches/README.md`).
 //!
 //! This module owns the format and nothing else: it must not look at what
 //! an event means.
