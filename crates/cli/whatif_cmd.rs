@@ -112,6 +112,16 @@ fn specs<'a>(args: &'a WhatifArgs, sweep: Option<&Sweep>) -> anyhow::Result<Vec<
     Ok(specs)
 }
 
+/// `e` as one message, with `--set KEY` read as `FLAG KEY` for the keys
+/// that came from `flag` (a `--set` given as such keeps its name).
+fn blame(e: &anyhow::Error, flag: &str, sets: &[String]) -> anyhow::Error {
+    let mut text = e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    for key in sets.iter().map(|s| s.split_once('=').map_or(s.as_str(), |(k, _)| k)) {
+        text = text.replace(&format!("--set {key}"), &format!("{flag} {key}"));
+    }
+    anyhow::anyhow!(text)
+}
+
 pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     if args.seeds == 0 {
         bail!("--seeds 0: expected at least one seed");
@@ -126,10 +136,14 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     }
     let sweep = args.sweep.as_deref().map(Sweep::parse).transpose()?;
     // Load every variant first: a bad input is exit 2 before anything runs.
+    // A value that came from --sweep or --variant is blamed on that flag,
+    // not on --set (which the loader's messages name).
+    let flag = if sweep.is_some() { "--sweep" } else { "--variant" };
     let variants = specs(&args, sweep.as_ref())?
         .into_iter()
         .map(|s| {
-            let scenario = args.common.load_with(&args.scenario, s.policy, &s.sets)?;
+            let scenario =
+                args.common.load_with(&args.scenario, s.policy, &s.sets).map_err(|e| blame(&e, flag, &s.sets))?;
             Ok(Variant { label: s.label, scenario, sets: s.sets })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -139,7 +153,8 @@ pub(crate) fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     let result =
         whatif(&variants, args.seeds, WhatifOptions { jobs, sweep: sweep.as_ref(), progress: Some(&mut update) });
     bar.finish();
-    let report = result?;
+    let flagged: Vec<String> = variants.iter().flat_map(|v| v.sets.iter().cloned()).collect();
+    let report = result.map_err(|e| blame(&anyhow::Error::from(e), flag, &flagged))?;
     let out =
         args.out.unwrap_or_else(|| Path::new("reports").join(path_component(&format!("{}-whatif", report.scenario))));
     std::fs::create_dir_all(&out).with_context(|| format!("creating output folder `{}`", out.display()))?;

@@ -179,3 +179,30 @@ fn whatif_keeps_its_folder_under_reports_and_exits_quietly_on_a_closed_stdout() 
     assert!(stderr.is_empty(), "{stderr}");
     assert!(dir.join("reports/_._.._escaped-whatif/whatif.json").is_file());
 }
+
+/// A bad value from --sweep or --variant is blamed on that flag, not on --set.
+#[test]
+fn sweep_and_variant_errors_name_their_own_flag() {
+    let out = windtunnel(&[
+        "whatif",
+        "scenarios/cascade.toml",
+        "--policy",
+        "policies/cascade.rhai",
+        "--sweep",
+        "policy.nope=0.1..0.9:0.1",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("in --sweep policy.nope=") && !stderr.contains("--set"), "{stderr}");
+    let out = windtunnel(&[
+        "whatif",
+        "scenarios/cascade.toml",
+        "--policy",
+        "policies/cascade.rhai",
+        "--variant",
+        "endpoints.x.y=1",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: --variant endpoints.x.y=1: unknown endpoint `x.y`"), "{stderr}");
+}
