@@ -35,6 +35,8 @@ enum Answer {
     Raw(String),
     /// These chunks, then silence for an hour.
     Stall(Vec<String>),
+    /// The first chunk only after this long, then the rest.
+    Late(Duration, Vec<String>),
 }
 
 fn ok_json(text: &str) -> Answer {
@@ -128,6 +130,20 @@ async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: Head
             StatusCode::OK.into_response()
         }
         Answer::Raw(text) => ([("content-type", "text/event-stream")], text).into_response(),
+        Answer::Late(wait, chunks) => {
+            let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {}\n\n", chunk(c))).collect();
+            events.push("data: [DONE]\n\n".to_string());
+            let body = Body::from_stream(futures_util::stream::unfold(
+                (events.into_iter(), Some(wait)),
+                |(mut it, wait)| async move {
+                    if let Some(w) = wait {
+                        tokio::time::sleep(w).await;
+                    }
+                    it.next().map(|e| (Ok::<_, std::io::Error>(e), (it, None)))
+                },
+            ));
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
         Answer::Stall(chunks) => {
             let events: Vec<String> = chunks.iter().map(|c| format!("data: {}\n\n", chunk(c))).collect();
             let body = Body::from_stream(futures_util::stream::unfold(events.into_iter(), |mut it| async move {
@@ -726,4 +742,75 @@ async fn a_dead_primary_is_not_hammered_and_traffic_returns_when_it_heals() {
     let report = p.shutdown().await.unwrap();
     assert_eq!(report.outcomes.succeeded, 20);
     assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
+
+#[tokio::test]
+async fn a_content_filter_400_is_passed_on_and_a_slow_first_token_fails_over() {
+    let s = Script::default();
+    s.set(
+        "a",
+        vec![error_json(
+            400,
+            "content_filter",
+            "The response was filtered due to the prompt triggering content management policy",
+        )],
+    );
+    s.set("b", vec![ok_json("never asked")]);
+    let (p, base) = proxy(&s, CHAIN, None).await;
+    let r = post_chat(&base, false).await;
+    assert_eq!(r.status(), 400, "a content-filter refusal is the client's answer");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("content management policy"), "{text}");
+    assert_eq!(s.hits("b"), 0, "no failover where it cannot help");
+    p.shutdown().await.unwrap();
+
+    // The first token later than ttft_timeout_ms: cut, failed over unseen.
+    let s = Script::default();
+    s.set("a", vec![Answer::Late(Duration::from_secs(20), vec!["too late".into()])]);
+    s.set("b", vec![Answer::Stream(vec!["on time".into()], true)]);
+    let (p, base) = proxy(&s, r#"{ chain = ["test/a", "test/b"], ttft_timeout_ms = 300 }"#, None).await;
+    let started = std::time::Instant::now();
+    let r = post_chat(&base, true).await;
+    assert_eq!(header(&r, "x-windtunnel-endpoint"), "test/b");
+    let text = read_sse(r).await;
+    assert!(
+        text.contains("on time") && !text.contains("too late") && text.trim_end().ends_with("data: [DONE]"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_reset_before_any_answer_fails_over() {
+    // An "upstream" that accepts and closes the connection at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            drop(sock);
+        }
+    });
+    let s = Script::default();
+    s.set("b", vec![ok_json("from b")]);
+    let up = serve_upstream(s.clone()).await;
+    let text = format!(
+        r#"
+name = "reset"
+policy = {{ chain = ["test/a", "test/b"] }}
+[[endpoints]]
+name = "test/a"
+upstream = {{ kind = "openai", base_url = "http://{dead}/v1" }}
+[[endpoints]]
+name = "test/b"
+upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let r = post_chat(&format!("http://{}", p.addr), false).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.attempts.by_endpoint["test/a"].errors.get("connection"), Some(&1), "{:?}", report.attempts);
 }
