@@ -398,6 +398,17 @@ fn the_driver_does_exercise_every_kind_of_event() {
 #[test]
 fn the_checks_are_the_invariants_core_names() {
     // Config validates `[assert] invariants` and the report orders its
-    // entries by core's list; the checks here must be exactly those.
-    assert_eq!(crate::INVARIANT_NAMES, windtunnel_core::INVARIANT_NAMES);
+    // entries by core's list; the checks here must be exactly those, in order.
+    use crate::*;
+    let checks = [
+        conservation::NAME,
+        breaker_respected::NAME,
+        retry_after_respected::NAME,
+        no_retry_on_fatal::NAME,
+        context_fits::NAME,
+        attempt_limit::NAME,
+        deadline::NAME,
+        budget::NAME,
+    ];
+    assert_eq!(checks, windtunnel_core::INVARIANT_NAMES);
 }
