@@ -399,9 +399,7 @@ impl Validator<'_> {
             speed: raw
                 .speed
                 .as_ref()
-                .map(|s| {
-                    self.number(s, "trace.speed", |x| (0.001..=1e6).contains(&x), "a speed from 0.001 to 1000000")
-                })
+                .map(|s| self.number(s, "trace.speed", |x| (0.001..=1e6).contains(&x), "a speed from 0.001 to 1000000"))
                 .transpose()?
                 .unwrap_or(1.0),
             skip_bad_lines: raw.skip_bad_lines.unwrap_or(false),
