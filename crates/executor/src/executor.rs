@@ -380,7 +380,7 @@ impl<P: Planner> Executor<P> {
         let pos = f.pos;
         match kind {
             WakeKind::Wait => {
-                let Some(w) = f.wait else { return };
+                let Some(w) = f.wait.as_deref().copied() else { return };
                 self.advance(now, flight, 0, w.failed, log, out);
             }
             WakeKind::Hedge => self.start_hedge(now, flight, pos, log, out),

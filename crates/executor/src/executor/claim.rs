@@ -115,12 +115,12 @@ impl<P: Planner> Executor<P> {
             })
             .min();
         let Some(free_at) = free_at.filter(|&t| t > now) else { return false };
-        let until = f.wait.map_or(now.saturating_add(max_wait), |w| w.until);
+        let until = f.wait.as_ref().map_or(now.saturating_add(max_wait), |w| w.until);
         if free_at > until || free_at >= f.deadline_at {
             return false;
         }
         let Some(f) = self.flight_mut(id) else { return false };
-        f.wait = Some(Waiting { until, failed });
+        f.wait = Some(Box::new(Waiting { until, failed }));
         f.wake_token += 1;
         out.push(Action::Wake { flight: id, at: free_at, kind: WakeKind::Wait, token: f.wake_token });
         true

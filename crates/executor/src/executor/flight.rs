@@ -99,7 +99,7 @@ pub(super) struct Flight {
     /// fails, the request is answered with it rather than failed.
     pub(super) fallback: Option<Answer>,
     /// Plan `max_wait_ms`: set while the request waits for a held endpoint.
-    pub(super) wait: Option<Waiting>,
+    pub(super) wait: Option<Box<Waiting>>,
     /// The first byte of an answer reached the client: no silent failover.
     pub(super) committed: bool,
 }
