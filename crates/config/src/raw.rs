@@ -204,7 +204,7 @@ pub(crate) const ENDPOINT_KEYS: [&str; 13] = [
 ];
 
 /// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok }` or
-/// `price = { catalog = "gpt-4o" }`; explicit keys beside `catalog` win over it.
+/// `price = { catalog = "gpt-4o" }`, or explicit prices; not both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPrice {

@@ -351,10 +351,10 @@ fn catalog_prices_come_from_the_litellm_table() {
     assert_eq!(e.latency.ttft_ms, Dist::Fixed(250.0));
     assert_eq!(e.latency.tokens_per_s, Dist::uniform(50.0, 150.0).unwrap());
 
+    // An explicit price beside `catalog` would silently win over the table: refused.
     let explicit = edit("price = { catalog = \"gpt-4o\" }", "price = { catalog = \"gpt-4o\", output_per_mtok = 12 }");
-    let s = Fixture::new().parse(&explicit).unwrap();
-    assert_eq!(s.endpoints[2].price.output, usd(12.0));
-    assert_eq!(s.endpoints[2].max_output_tokens, Some(4096));
+    let e = Fixture::new().parse(&explicit).unwrap_err().to_string();
+    assert!(e.contains("`endpoints[2].price.output_per_mtok` does not apply to a price from the table"), "{e}");
 }
 
 #[test]

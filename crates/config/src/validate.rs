@@ -614,6 +614,22 @@ impl Validator<'_> {
         let mut usd = PriceUsd::default();
         let mut limits = None;
         if let Some(model) = &p.catalog {
+            // A catalog price is the table's, whole: an explicit price beside
+            // it would silently win over the table, so it is refused.
+            let explicit = [
+                ("input_per_mtok", p.input_per_mtok.as_ref().map(Spanned::span)),
+                ("output_per_mtok", p.output_per_mtok.as_ref().map(Spanned::span)),
+                ("cached_input_per_mtok", p.cached_input_per_mtok.as_ref().map(Spanned::span)),
+                ("long_context", p.long_context.as_ref().map(Spanned::span)),
+            ];
+            if let Some((name, Some(span))) = explicit.into_iter().find(|(_, s)| s.is_some()) {
+                let kind = ConfigErrorKind::NotApplicable {
+                    key: format!("{key}.{name}"),
+                    what: "a price from the table, set by `catalog`; drop `catalog` to give your own prices",
+                    kind: model.get_ref().clone(),
+                };
+                return Err(self.err(span, kind));
+            }
             let ckey = format!("{key}.catalog");
             let Some((catalog, table)) = catalog else {
                 return Err(self.err(model.span(), ConfigErrorKind::CatalogWithoutTable { key: ckey }));
