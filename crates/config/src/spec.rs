@@ -372,6 +372,11 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind's name, in SPEC's order: the one list the parser offers
+    /// and [`FaultKind::as_str`] answers from (a test keeps them together).
+    pub const NAMES: [&'static str; 8] =
+        ["outage", "hang", "rate_limit_burst", "quota", "latency_spike", "error_rate", "malformed", "stream_cut"];
+
     /// SPEC's name (`rate_limit_burst`).
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -854,3 +854,13 @@ listen = "127.0.0.1:8089"
     let e = parse_scenario(&bad, Path::new("live.toml"), &[]).unwrap_err().to_string();
     assert!(e.contains("did you mean `openai`?"), "{e}");
 }
+
+#[test]
+fn every_fault_kind_name_parses_back_to_its_kind() {
+    for name in FaultKind::NAMES {
+        let text = edit("kind = \"outage\"", &format!("kind = \"{name}\""));
+        let text = text.replacen("status = 503\n", "", 1);
+        let s = Fixture::new().parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.endpoints[0].faults[0].kind.as_str(), name);
+    }
+}

@@ -28,8 +28,7 @@ use windtunnel_core::{
 use windtunnel_trace::{ArrivalPattern, SpecError, SyntheticSpec, TraceFormat};
 
 /// SPEC's fault kinds, in SPEC's order.
-const FAULT_KINDS: [&str; 8] =
-    ["outage", "hang", "rate_limit_burst", "quota", "latency_spike", "error_rate", "malformed", "stream_cut"];
+const FAULT_KINDS: [&str; 8] = FaultKind::NAMES;
 
 /// The distributions a scenario can name.
 const DIST_NAMES: [&str; 5] = ["lognormal", "normal", "uniform", "fixed", "exponential"];
