@@ -272,37 +272,39 @@ impl<W: Write> TraceWriter<W> {
 
 /// One request as one line, newline included.
 fn encode(buf: &mut Vec<u8>, req: &Request) -> io::Result<()> {
-    write!(buf, "{{\"at_ms\":{}", req.at_ms)?;
+    // Field names come from FIELDS, the one list the reader reads too.
+    write!(buf, "{{\"{}\":{}", FIELDS[AT_MS], req.at_ms)?;
     if let Some(id) = &req.id {
-        string_field(buf, "id", id)?;
+        string_field(buf, FIELDS[ID], id)?;
     }
     if &*req.tenant != DEFAULT {
-        string_field(buf, "tenant", &req.tenant)?;
+        string_field(buf, FIELDS[TENANT], &req.tenant)?;
     }
     if &*req.class != DEFAULT {
-        string_field(buf, "class", &req.class)?;
+        string_field(buf, FIELDS[CLASS], &req.class)?;
     }
     if let Some(model) = &req.model {
-        string_field(buf, "model", model)?;
+        string_field(buf, FIELDS[MODEL], model)?;
     }
-    write!(buf, ",\"input_tokens\":{},\"output_tokens\":{}", req.input_tokens, req.output_tokens)?;
+    write!(buf, ",\"{}\":{}", FIELDS[INPUT_TOKENS], req.input_tokens)?;
+    write!(buf, ",\"{}\":{}", FIELDS[OUTPUT_TOKENS], req.output_tokens)?;
     if req.max_tokens != req.output_tokens {
-        write!(buf, ",\"max_tokens\":{}", req.max_tokens)?;
+        write!(buf, ",\"{}\":{}", FIELDS[MAX_TOKENS], req.max_tokens)?;
     }
     if req.stream {
-        buf.extend_from_slice(b",\"stream\":true");
+        write!(buf, ",\"{}\":true", FIELDS[STREAM])?;
     }
     if let Some(lang) = &req.lang {
-        string_field(buf, "lang", lang)?;
+        string_field(buf, FIELDS[LANG], lang)?;
     }
     if let Some(deadline) = req.deadline_ms {
-        write!(buf, ",\"deadline_ms\":{deadline}")?;
+        write!(buf, ",\"{}\":{deadline}", FIELDS[DEADLINE_MS])?;
     }
     if let Some(hash) = req.prefix_hash {
-        write!(buf, ",\"prefix_hash\":{hash}")?;
+        write!(buf, ",\"{}\":{hash}", FIELDS[PREFIX_HASH])?;
     }
     if let Some(tags) = &req.tags {
-        buf.extend_from_slice(b",\"tags\":{");
+        write!(buf, ",\"{}\":{{", FIELDS[TAGS])?;
         for (i, (k, v)) in tags.iter().enumerate() {
             if i > 0 {
                 buf.push(b',');
@@ -315,14 +317,14 @@ fn encode(buf: &mut Vec<u8>, req: &Request) -> io::Result<()> {
     }
     if let Some(messages) = &req.messages {
         let valid = serde_json::from_str::<&RawValue>(messages)
-            .is_ok_and(|raw| Field { line: messages, name: "messages", raw }.array_of_objects().is_ok());
+            .is_ok_and(|raw| Field { line: messages, name: FIELDS[MESSAGES], raw }.array_of_objects().is_ok());
         if !valid {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("request {}: `messages` is not a json array of objects", req.id()),
             ));
         }
-        buf.extend_from_slice(b",\"messages\":");
+        write!(buf, ",\"{}\":", FIELDS[MESSAGES])?;
         // Valid JSON holds raw line breaks only as whitespace between tokens
         // (inside strings they are escaped), so a space keeps its meaning and
         // the request on one line.
