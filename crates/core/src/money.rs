@@ -104,7 +104,13 @@ impl PricePerMtok {
 
 impl Nanodollars {
     /// Millionths of a nano-dollar, rounded half up to a whole nano-dollar.
+    #[inline]
     fn from_micro_rounded(micro: i128) -> Nanodollars {
+        if let Ok(m) = i64::try_from(micro)
+            && m < i64::MAX - 500_000
+        {
+            return Nanodollars((m + 500_000).div_euclid(1_000_000));
+        }
         Nanodollars(((micro + 500_000).div_euclid(1_000_000)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 }
@@ -172,6 +178,7 @@ pub struct Biller {
 
 impl Biller {
     /// Bills one attempt's tokens at `price`.
+    #[inline]
     pub fn bill(
         &mut self,
         price: &Price,
@@ -180,6 +187,12 @@ impl Biller {
         output_tokens: u64,
     ) -> Nanodollars {
         let total = price.micro_cost(input_tokens, cached_input_tokens, output_tokens) + self.carry;
+        // Every real bill fits in an i64, where dividing by a constant is a
+        // multiplication; i128 division is a library call.
+        if let Ok(t) = i64::try_from(total) {
+            self.carry = i128::from(t.rem_euclid(1_000_000));
+            return Nanodollars(t.div_euclid(1_000_000));
+        }
         let whole = total.div_euclid(1_000_000);
         self.carry = total.rem_euclid(1_000_000);
         Nanodollars(whole.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
