@@ -88,17 +88,7 @@ impl Planner for Scripted {
 }
 
 fn facts(n: usize) -> Vec<EndpointFacts> {
-    (0..n)
-        .map(|i| EndpointFacts {
-            id: EndpointId::new(&format!("p{i}/m")),
-            context_window: None,
-            max_output_tokens: None,
-            max_request_tokens: None,
-            tokenizer: TokenRatio::default(),
-            prices: vec![(0, Price::default())],
-            quality: 0.9,
-        })
-        .collect()
+    windtunnel_test_support::endpoints(n)
 }
 
 #[derive(Debug, Clone)]

@@ -48,7 +48,7 @@ probability = 0.5
 "#;
 
 fn scenario() -> Scenario {
-    parse_scenario(SCENARIO, Path::new("crn.toml"), &[]).expect("valid scenario")
+    windtunnel_test_support::scenario(SCENARIO, "crn.toml")
 }
 
 /// Keeps what the world did, as opposed to what the policy did.

@@ -6,8 +6,8 @@ use crate::testing::{Log, Start, all_hold, only_broken, req, world};
 use crate::{INVARIANT_NAMES, InvariantChecker, MAX_EXAMPLES, World, select};
 use proptest::prelude::*;
 use windtunnel_core::{
-    AttemptError, AttemptReport, BreakerState, EndpointFacts, EndpointId, EndpointIdx, ErrorKind, Event, EventSink,
-    Nanodollars, Outcome, Request, TokenRatio, Usage,
+    AttemptError, AttemptReport, BreakerState, EndpointFacts, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars,
+    Outcome, Request, Usage,
 };
 
 #[test]
@@ -107,15 +107,7 @@ fn unknown_endpoints_are_named_by_index_and_have_no_window() {
 
 #[test]
 fn a_world_from_endpoint_facts_keeps_names_windows_and_order() {
-    let facts = |name: &str, window| EndpointFacts {
-        id: EndpointId::new(name),
-        context_window: window,
-        max_output_tokens: None,
-        max_request_tokens: None,
-        tokenizer: TokenRatio::default(),
-        prices: Vec::new(),
-        quality: 0.5,
-    };
+    let facts = |name: &str, window| EndpointFacts { context_window: window, ..windtunnel_test_support::facts(name) };
     let w = World::from_facts(&[facts("openai/gpt-4o", Some(128_000)), facts("local/llama", None)]);
     assert_eq!(w, World::new([("openai/gpt-4o", Some(128_000)), ("local/llama", None)]));
     assert_eq!(w.endpoint_name(EndpointIdx(1)), "local/llama");

@@ -2,8 +2,7 @@
 //! analysis, assertions, and every renderer.
 
 use crate::*;
-use std::path::Path;
-use windtunnel_config::{AssertSpec, InvariantSelection, Scenario, parse_scenario};
+use windtunnel_config::{AssertSpec, InvariantSelection, Scenario};
 use windtunnel_core::{
     AttemptError, AttemptReport, BreakerState, EndpointIdx, ErrorKind, Event, EventSink, FailReason, Nanodollars,
     Outcome, RejectReason, Request, Sym, Usage,
@@ -41,7 +40,7 @@ const A: EndpointIdx = EndpointIdx(0);
 const B: EndpointIdx = EndpointIdx(1);
 
 fn scenario() -> Scenario {
-    parse_scenario(SCENARIO, Path::new("unit.toml"), &[]).expect("valid scenario")
+    windtunnel_test_support::scenario(SCENARIO, "unit.toml")
 }
 
 fn req(seq: u64, at_ms: u64) -> Request {
