@@ -24,8 +24,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use windtunnel_report::{
-    GithubSummary, JunitCase, JunitFailure, JunitSuite, Report, TimeSeries, junit_document, plain_line,
-    to_github_annotation,
+    CaseOfAssertion, GithubSummary, JunitCase, JunitFailure, JunitSuite, Report, SuiteOfReport, TimeSeries,
+    junit_document, plain_line, to_github_annotation,
 };
 
 /// Most seeds per scenario (`whatif` takes as many): far more than a gate

@@ -23,8 +23,10 @@
 //! - `sym_map`, `seq_map` — [`SymMap`] (by tenant or class) and [`SeqMap`] (by
 //!   request): the per-request lookups of hot paths.
 //! - `money`, `duration`, `rng`, `request`, `endpoint`, `plan`, `outcome`.
-//! - `xml` — [`xml_escape`]: the one XML/HTML escaper, for the report's pages
-//!   and both JUnit writers (report, policy tests), which share no other crate.
+//! - `xml` — [`xml_escape`] and [`plain_line`]: the one XML/HTML escaper and
+//!   the one-line escaper for user text in CI output.
+//! - `junit` — [`junit_xml`] and its suites and cases: the one JUnit writer,
+//!   for the report's `junit.xml` and the policy tests' `--junit`.
 //!
 //! # Dependencies
 //! - rand_distr: the standard normal behind [`Dist`].
@@ -38,6 +40,7 @@ mod duration;
 mod endpoint;
 mod error_kind;
 mod event;
+mod junit;
 mod money;
 mod outcome;
 mod plan;
@@ -55,6 +58,7 @@ pub use duration::{DurationError, MAX_DURATION_MS, format_duration_ms, parse_dur
 pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
 pub use event::{Event, EventSink, NullSink, PerKind};
+pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_xml};
 pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
@@ -68,4 +72,4 @@ pub use view::{
     BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,
     RetrySettings, RouteContext, TokenRatio,
 };
-pub use xml::xml_escape;
+pub use xml::{is_line_control, plain_line, xml_escape};

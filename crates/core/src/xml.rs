@@ -1,6 +1,8 @@
-//! XML escaping, shared by every writer of XML and HTML (the report's
-//! pages and JUnit, the policy tests' JUnit): user text (names, messages,
-//! invariant details) must never become markup or make a file unparseable.
+//! Escaping user text, shared by every writer: for XML and HTML (the
+//! report's pages, JUnit), user text (names, messages, invariant details)
+//! must never become markup or make a file unparseable; for one line of plain
+//! output ([`plain_line`]: `check`'s lines, JUnit names), it must never end
+//! the line or start a CI workflow command.
 
 use std::fmt::Write;
 
@@ -23,6 +25,53 @@ pub fn xml_escape(s: &str) -> String {
             }
             '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `c` may not appear raw in one line of output: a control
+/// character (C0, DEL, C1 such as NEL) or a Unicode line or paragraph separator.
+pub fn is_line_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// User text (a scenario, class or endpoint name, a policy's error message)
+/// made safe to print inside one line of plain output, such as `check`'s
+/// lines or `run`'s summary:
+/// - control characters become their Rust escapes (`\n`, `\r`, `\t`,
+///   `\u{1b}`, ...), so the text can neither end the line nor start another,
+///   nor move a terminal's cursor;
+/// - a leading `::` (after spaces) has its first `:` escaped as `\u{3a}`, so
+///   the text cannot begin a workflow command even where it opens a line;
+/// - `##[` has its first `#` escaped as `\u{23}` (the older command form,
+///   honoured anywhere in a line).
+///
+/// Text without any of these is returned as it is: `quickstart` stays
+/// `quickstart`.
+pub fn plain_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let body = s.trim_start();
+    let lead = &s[..s.len() - body.len()];
+    for c in lead.chars() {
+        if is_line_control(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    let mut rest = body;
+    if let Some(after) = rest.strip_prefix("::") {
+        out.push_str("\\u{3a}:");
+        rest = after;
+    }
+    for (i, c) in rest.char_indices() {
+        if c == '#' && rest[i..].starts_with("##[") {
+            out.push_str("\\u{23}");
+        } else if is_line_control(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
         }
     }
     out

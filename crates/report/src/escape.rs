@@ -5,6 +5,8 @@
 //! (`::warning::`, `::add-mask::`, `::stop-commands::`), and `##[` anywhere
 //! in a line is the older form of one.
 
+use windtunnel_core::is_line_control;
+pub use windtunnel_core::plain_line;
 /// XML and HTML text: core's escaper, shared with the policy crate's JUnit.
 pub(crate) use windtunnel_core::xml_escape as xml;
 
@@ -69,53 +71,6 @@ pub(crate) fn gh_data(s: &str) -> String {
 /// escapes plus `:` and `,`, which end a property).
 pub(crate) fn gh_property(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// Whether `c` may not appear raw in one line of output: a control
-/// character (C0, DEL, C1 such as NEL) or a Unicode line or paragraph separator.
-fn is_line_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// User text (a scenario, class or endpoint name, a policy's error message)
-/// made safe to print inside one line of plain output, such as `check`'s
-/// lines or `run`'s summary:
-/// - control characters become their Rust escapes (`\n`, `\r`, `\t`,
-///   `\u{1b}`, ...), so the text can neither end the line nor start another,
-///   nor move a terminal's cursor;
-/// - a leading `::` (after spaces) has its first `:` escaped as `\u{3a}`, so
-///   the text cannot begin a workflow command even where it opens a line;
-/// - `##[` has its first `#` escaped as `\u{23}` (the older command form,
-///   honoured anywhere in a line).
-///
-/// Text without any of these is returned as it is: `quickstart` stays
-/// `quickstart`.
-pub fn plain_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let body = s.trim_start();
-    let lead = &s[..s.len() - body.len()];
-    for c in lead.chars() {
-        if is_line_control(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    let mut rest = body;
-    if let Some(after) = rest.strip_prefix("::") {
-        out.push_str("\\u{3a}:");
-        rest = after;
-    }
-    for (i, c) in rest.char_indices() {
-        if c == '#' && rest[i..].starts_with("##[") {
-            out.push_str("\\u{23}");
-        } else if is_line_control(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub use aggregate::Aggregator;
 pub use escape::plain_line;
 pub use github::{GithubSummary, SUMMARY_ROWS, to_github_annotation, to_github_annotations, to_github_summary};
 pub use html::to_html;
-pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_document, to_junit};
+pub use junit::{CaseOfAssertion, JunitCase, JunitFailure, JunitSuite, SuiteOfReport, junit_document, to_junit};
 pub use markdown::to_markdown;
 pub use schema::*;
 pub use whatif::{

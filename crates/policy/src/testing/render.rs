@@ -2,7 +2,7 @@
 
 use super::TestRun;
 use std::fmt::Write as _;
-use windtunnel_core::xml_escape;
+use windtunnel_core::{JunitCase, JunitFailure, JunitSuite, junit_xml};
 
 impl TestRun {
     /// One line per test (`PASS: file: test`, `FAIL: file: test: why`), a
@@ -29,42 +29,23 @@ impl TestRun {
         out
     }
 
-    /// JUnit XML: one `<testsuite>` per file, one `<testcase>` per test
-    /// (`classname` is the file), a `<failure message>` for each failure.
+    /// JUnit XML (core's one writer): one `<testsuite>` per file, one
+    /// `<testcase>` per test (`classname` is the file), a `<failure message>`
+    /// for each failure.
     pub fn render_junit(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"windtunnel policy test\" tests=\"{}\" failures=\"{}\">",
-            self.results.len(),
-            self.failed()
-        );
-        let mut files: Vec<&str> = Vec::new();
+        let mut suites: Vec<JunitSuite> = Vec::new();
         for r in &self.results {
-            if !files.contains(&r.file.as_str()) {
-                files.push(&r.file);
+            if !suites.iter().any(|s| s.name == r.file) {
+                suites.push(JunitSuite { name: r.file.clone(), scenario: r.file.clone(), ..JunitSuite::default() });
             }
+            let Some(suite) = suites.iter_mut().find(|s| s.name == r.file) else { continue };
+            let failure = (!r.passed).then(|| JunitFailure {
+                message: r.message.clone().unwrap_or_else(|| "failed".to_string()),
+                details: Vec::new(),
+            });
+            suite.cases.push(JunitCase { name: r.name.clone(), failure });
         }
-        for file in files {
-            let tests: Vec<_> = self.results.iter().filter(|r| r.file == file).collect();
-            let failures = tests.iter().filter(|r| !r.passed).count();
-            let f = xml_escape(file);
-            let _ = writeln!(out, "  <testsuite name=\"{f}\" tests=\"{}\" failures=\"{failures}\">", tests.len());
-            for t in tests {
-                let n = xml_escape(&t.name);
-                if t.passed {
-                    let _ = writeln!(out, "    <testcase name=\"{n}\" classname=\"{f}\"/>");
-                } else {
-                    let m = xml_escape(t.message.as_deref().unwrap_or("failed"));
-                    let _ = writeln!(out, "    <testcase name=\"{n}\" classname=\"{f}\">");
-                    let _ = writeln!(out, "      <failure message=\"{m}\">{m}</failure>");
-                    let _ = writeln!(out, "    </testcase>");
-                }
-            }
-            let _ = writeln!(out, "  </testsuite>");
-        }
-        out.push_str("</testsuites>\n");
-        out
+        junit_xml("windtunnel policy test", &suites)
     }
 }
 
