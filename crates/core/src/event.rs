@@ -135,19 +135,42 @@ pub trait EventSink {
     fn record(&mut self, event: &Event<'_>);
 }
 
+/// The one numbering of event kinds, 0 to 7: [`Event::kind`] answers with
+/// it, [`PerKind`] dispatches on it, and the invariant checker's kind bits
+/// are `1 << kind`. (The report relay's wire records number their own kinds:
+/// they include records that are not events, such as symbols.)
+pub mod event_kind {
+    /// [`super::Event::Arrived`].
+    pub const ARRIVED: u8 = 0;
+    /// [`super::Event::AttemptStarted`].
+    pub const ATTEMPT_STARTED: u8 = 1;
+    /// [`super::Event::AttemptCancelled`].
+    pub const ATTEMPT_CANCELLED: u8 = 2;
+    /// [`super::Event::Breaker`].
+    pub const BREAKER: u8 = 3;
+    /// [`super::Event::AttemptFinished`].
+    pub const ATTEMPT_FINISHED: u8 = 4;
+    /// [`super::Event::Failover`].
+    pub const FAILOVER: u8 = 5;
+    /// [`super::Event::FaultWindow`].
+    pub const FAULT_WINDOW: u8 = 6;
+    /// [`super::Event::Finished`].
+    pub const FINISHED: u8 = 7;
+}
+
 impl Event<'_> {
-    /// The event's kind: its variant's place in the declaration, 0 to 7.
+    /// The event's kind ([`event_kind`]).
     #[inline(always)]
     pub fn kind(&self) -> u8 {
         match self {
-            Event::Arrived { .. } => 0,
-            Event::AttemptStarted { .. } => 1,
-            Event::AttemptCancelled { .. } => 2,
-            Event::Breaker { .. } => 3,
-            Event::AttemptFinished { .. } => 4,
-            Event::Failover { .. } => 5,
-            Event::FaultWindow { .. } => 6,
-            Event::Finished { .. } => 7,
+            Event::Arrived { .. } => event_kind::ARRIVED,
+            Event::AttemptStarted { .. } => event_kind::ATTEMPT_STARTED,
+            Event::AttemptCancelled { .. } => event_kind::ATTEMPT_CANCELLED,
+            Event::Breaker { .. } => event_kind::BREAKER,
+            Event::AttemptFinished { .. } => event_kind::ATTEMPT_FINISHED,
+            Event::Failover { .. } => event_kind::FAILOVER,
+            Event::FaultWindow { .. } => event_kind::FAULT_WINDOW,
+            Event::Finished { .. } => event_kind::FINISHED,
         }
     }
 }

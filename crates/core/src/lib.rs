@@ -57,7 +57,7 @@ pub use dist::{Dist, DistError};
 pub use duration::{DurationError, MAX_DURATION_MS, format_duration_ms, parse_duration_ms};
 pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
-pub use event::{Event, EventSink, NullSink, PerKind};
+pub use event::{Event, EventSink, NullSink, PerKind, event_kind};
 pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_xml};
 pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};

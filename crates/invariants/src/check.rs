@@ -13,13 +13,15 @@ use windtunnel_core::Event;
 /// The kinds of event, as bits: a check names the kinds it reads, and the
 /// checker hands it only those (most events concern two or three checks).
 /// The checker's `record` maps each event to its bit.
+/// The bits are core's one numbering of kinds ([`windtunnel_core::event_kind`]), shifted.
 pub(crate) mod kind {
-    pub(crate) const ARRIVED: u8 = 1 << 0;
-    pub(crate) const ATTEMPT_STARTED: u8 = 1 << 1;
-    pub(crate) const ATTEMPT_FINISHED: u8 = 1 << 2;
-    pub(crate) const ATTEMPT_CANCELLED: u8 = 1 << 3;
-    pub(crate) const BREAKER: u8 = 1 << 4;
-    pub(crate) const FINISHED: u8 = 1 << 5;
+    use windtunnel_core::event_kind;
+    pub(crate) const ARRIVED: u8 = 1 << event_kind::ARRIVED;
+    pub(crate) const ATTEMPT_STARTED: u8 = 1 << event_kind::ATTEMPT_STARTED;
+    pub(crate) const ATTEMPT_FINISHED: u8 = 1 << event_kind::ATTEMPT_FINISHED;
+    pub(crate) const ATTEMPT_CANCELLED: u8 = 1 << event_kind::ATTEMPT_CANCELLED;
+    pub(crate) const BREAKER: u8 = 1 << event_kind::BREAKER;
+    pub(crate) const FINISHED: u8 = 1 << event_kind::FINISHED;
 }
 
 /// One invariant, fed the event log in time order.
