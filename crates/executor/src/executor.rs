@@ -112,6 +112,9 @@ pub struct Executor<P> {
     policy_errors: PolicyErrorTally,
     /// Requests that ended, kept for live drivers (see [`Executor::keep_concluded`]).
     concluded: Option<Vec<Concluded>>,
+    /// Per endpoint: whether it continues an assistant message, for a
+    /// mid-stream rescue (live mode); empty = no rescues (the simulator).
+    rescuers: Vec<bool>,
 }
 
 /// How a request ended, for a live driver to answer its client.
@@ -163,6 +166,7 @@ impl<P: Planner> Executor<P> {
             backoff_draws: streams.keyed("executor:backoff"),
             policy_errors: PolicyErrorTally::default(),
             concluded: None,
+            rescuers: Vec::new(),
         }
     }
 
@@ -291,6 +295,14 @@ impl<P: Planner> Executor<P> {
     /// clients from them. Off by default (the simulator reads the event log).
     pub fn keep_concluded(&mut self) {
         self.concluded = Some(Vec::new());
+    }
+
+    /// Enables mid-stream rescue: `accepts_prefill[e]` says whether endpoint
+    /// `e` continues an assistant message. A committed stream whose attempt
+    /// fails then continues on the next chain entry that does (an attempt
+    /// like any other), instead of ending with the failure.
+    pub fn set_rescue_targets(&mut self, accepts_prefill: Vec<bool>) {
+        self.rescuers = accepts_prefill;
     }
 
     /// The requests that ended since the last call, in order.

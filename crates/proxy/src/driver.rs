@@ -78,8 +78,7 @@ pub(crate) struct AttemptOutcome {
     pub(crate) usage: Option<windtunnel_openai::Usage>,
     /// A non-streamed answer's body, in OpenAI's shape.
     pub(crate) body: Option<Bytes>,
-    /// The answer's text so far (the prefix a mid-stream rescue would continue).
-    #[expect(dead_code, reason = "read by the mid-stream rescue, not built yet")]
+    /// The answer's text from this attempt (the prefix a mid-stream rescue continues).
     pub(crate) text: String,
 }
 
@@ -209,6 +208,8 @@ struct Client {
     bodies: Vec<(EndpointIdx, Bytes)>,
     /// The last failure, for the client's error.
     last_error: Option<(AttemptError, String)>,
+    /// A committed stream's text so far, for a mid-stream rescue.
+    text: String,
 }
 
 /// The driver's state.
@@ -309,6 +310,7 @@ impl Driver {
         let mut executor =
             Executor::from_seed(planner, facts.clone(), &scenario.budgets, &Streams::from_seed(scenario.seed));
         executor.keep_concluded();
+        executor.set_rescue_targets(upstreams.iter().map(|u| u.as_ref().is_some_and(|u| u.accepts_prefill)).collect());
         let names = scenario.endpoints.iter().map(|e| e.id.to_string()).collect();
         Ok(Driver {
             sinks: Sinks {
@@ -407,7 +409,14 @@ impl Driver {
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
                 self.clients.insert(
                     flight,
-                    Client { tx: client, stream, committed: false, bodies: Vec::new(), last_error: None },
+                    Client {
+                        tx: client,
+                        stream,
+                        committed: false,
+                        bodies: Vec::new(),
+                        last_error: None,
+                        text: String::new(),
+                    },
                 );
                 self.chats.insert(flight, chat);
             }
@@ -436,7 +445,12 @@ impl Driver {
                                 c.bodies.push((endpoint, b));
                             }
                         }
-                        Err(e) => c.last_error = Some(e),
+                        Err(e) => {
+                            if c.committed {
+                                c.text.push_str(&outcome.text);
+                            }
+                            c.last_error = Some(e);
+                        }
                     }
                 }
                 self.executor.on_report(now, id, report, &mut self.sinks, &mut self.actions);
@@ -525,7 +539,14 @@ impl Driver {
             self.executor.on_report(now, id, report, &mut self.sinks, &mut self.actions);
             return;
         };
+        // A new attempt for a committed stream is a mid-stream rescue: it
+        // continues the text so far.
+        let prefill = self.clients.get(&id.flight).filter(|c| c.committed).map(|c| c.text.clone());
+        if prefill.is_some() {
+            self.sinks.metrics.rescued();
+        }
         let job = AttemptJob {
+            prefill,
             id,
             upstream,
             chat,

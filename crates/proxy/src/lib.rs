@@ -166,6 +166,7 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
             url: Upstream::endpoint_url(u.kind, &u.base_url),
             model: u.model.clone(),
             key,
+            accepts_prefill: u.accepts_prefill,
         })));
     }
     let http = reqwest::Client::builder()

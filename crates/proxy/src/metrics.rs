@@ -51,6 +51,7 @@ pub(crate) struct Metrics {
     latency: Histogram,
     ttft: Histogram,
     reloads: [u64; 2],
+    rescues: u64,
 }
 
 impl Metrics {
@@ -68,7 +69,13 @@ impl Metrics {
             latency: Histogram::default(),
             ttft: Histogram::default(),
             reloads: [0; 2],
+            rescues: 0,
         }
+    }
+
+    /// A mid-stream rescue started.
+    pub(crate) fn rescued(&mut self) {
+        self.rescues += 1;
     }
 
     /// A policy reload: loaded, or refused.
@@ -134,7 +141,8 @@ impl Metrics {
         self.ttft.render(&mut s, "windtunnel_ttft_ms", "Time to first token of succeeded streamed requests.");
         let _ = writeln!(
             s,
-            "# HELP windtunnel_rescues_total Streams continued on another endpoint after a mid-stream failure.\n# TYPE windtunnel_rescues_total counter\nwindtunnel_rescues_total 0"
+            "# HELP windtunnel_rescues_total Streams continued on another endpoint after a mid-stream failure.\n# TYPE windtunnel_rescues_total counter\nwindtunnel_rescues_total {}",
+            self.rescues
         );
         let _ = writeln!(
             s,

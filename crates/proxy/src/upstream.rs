@@ -45,6 +45,8 @@ pub(crate) struct Upstream {
     pub(crate) model: String,
     /// The API key, if the upstream needs one.
     pub(crate) key: Option<Secret>,
+    /// Continues an assistant message: a mid-stream rescue target.
+    pub(crate) accepts_prefill: bool,
 }
 
 impl Upstream {
@@ -78,6 +80,10 @@ pub(crate) struct AttemptJob {
     pub(crate) client: mpsc::UnboundedSender<ClientEvent>,
     /// The driver.
     pub(crate) driver: mpsc::UnboundedSender<DriverMsg>,
+    /// A mid-stream rescue: the answer so far, sent as an assistant prefix;
+    /// the continuation goes to the client without asking the driver first
+    /// (the request is already committed).
+    pub(crate) prefill: Option<String>,
 }
 
 /// Runs one attempt to its end and tells the driver.
@@ -96,8 +102,8 @@ fn failure(err: AttemptError, message: impl Into<String>) -> AttemptOutcome {
 async fn attempt(http: &reqwest::Client, job: &AttemptJob) -> Option<AttemptOutcome> {
     let up = &job.upstream;
     let body = match up.kind {
-        UpstreamKind::OpenAi => job.chat.to_openai_body(&up.model, None),
-        UpstreamKind::Anthropic => job.chat.to_anthropic_body(&up.model, None),
+        UpstreamKind::OpenAi => job.chat.to_openai_body(&up.model, job.prefill.as_deref()),
+        UpstreamKind::Anthropic => job.chat.to_anthropic_body(&up.model, job.prefill.as_deref()),
     };
     let mut rb = http.post(&up.url).header("content-type", "application/json").body(body.to_string());
     match (up.kind, &up.key) {
@@ -184,7 +190,7 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
     let mut sse = SseDecoder::new();
     let mut anthropic =
         (job.upstream.kind == UpstreamKind::Anthropic).then(|| AnthropicStream::new(&job.upstream.model));
-    let mut committed = false;
+    let mut committed = job.prefill.is_some();
     let mut ttft = None;
     let mut text = String::new();
     let mut usage: Option<Usage> = None;
@@ -252,6 +258,9 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                     Err((e, m)) => return Some(cut(&m, e.kind, ttft, &text, usage)),
                 },
             };
+            if ttft.is_none() && !out.is_empty() {
+                ttft = Some(elapsed_ms(job.started));
+            }
             if !committed && !out.is_empty() {
                 // The first token: may this attempt start the client's answer?
                 ttft = Some(elapsed_ms(job.started));

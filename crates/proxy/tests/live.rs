@@ -66,6 +66,7 @@ struct Script {
     answers: Arc<Mutex<BTreeMap<String, Vec<Answer>>>>,
     hits: Arc<Mutex<BTreeMap<String, u32>>>,
     auth: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Script {
@@ -85,7 +86,8 @@ fn chunk(text: &str) -> String {
     .to_string()
 }
 
-async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: HeaderMap) -> Response {
+async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: HeaderMap, body: String) -> Response {
+    s.bodies.lock().unwrap().push((ep.clone(), body));
     let n = {
         let mut hits = s.hits.lock().unwrap();
         let h = hits.entry(ep.clone()).or_insert(0);
@@ -813,4 +815,54 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
     assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
     let report = p.shutdown().await.unwrap();
     assert_eq!(report.attempts.by_endpoint["test/a"].errors.get("connection"), Some(&1), "{:?}", report.attempts);
+}
+
+/// Mid-stream rescue: a stream cut after its first bytes continues on the
+/// next endpoint that accepts a prefill (the text so far as an assistant
+/// prefix), streamed into the same answer; where the fallback refuses the
+/// prefill, the stream ends with an error event and no `[DONE]`.
+#[tokio::test]
+async fn a_cut_stream_is_rescued_on_an_endpoint_that_accepts_a_prefill() {
+    async fn run(rescue_answer: Answer) -> (String, Script, windtunnel_report::Report) {
+        let s = Script::default();
+        s.set("a", vec![Answer::Stream(vec!["Hello ".into(), "wor".into()], false)]);
+        s.set("b", vec![rescue_answer]);
+        let up = serve_upstream(s.clone()).await;
+        let text = format!(
+            r#"
+name = "rescue"
+policy = {{ chain = ["test/a", "test/b"] }}
+[[endpoints]]
+name = "test/a"
+upstream = {{ kind = "openai", base_url = "http://{up}/a/v1" }}
+[[endpoints]]
+name = "test/b"
+upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = true }}
+"#
+        );
+        let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
+        let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+        let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+        let base = format!("http://{}", p.addr);
+        let body = read_sse(post_chat(&base, true).await).await;
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("windtunnel_rescues_total 1"), "{metrics}");
+        (body, s, p.shutdown().await.unwrap())
+    }
+
+    let (body, s, report) = run(Answer::Stream(vec!["ld!".into()], true)).await;
+    assert!(body.contains("\"Hello \"") && body.contains("\"wor\"") && body.contains("\"ld!\""), "{body}");
+    assert!(body.trim_end().ends_with("data: [DONE]"), "the rescued answer ends well: {body}");
+    let sent_to_b = s.bodies.lock().unwrap().iter().find(|(ep, _)| ep == "b").map(|(_, b)| b.clone()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&sent_to_b).unwrap();
+    let last = v["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["role"].as_str(), last["content"].as_str()), (Some("assistant"), Some("Hello wor")), "{v}");
+    assert_eq!((report.outcomes.succeeded, report.attempts.total, report.failover.events), (1, 2, 1));
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+
+    // The fallback refuses the prefill: an honest error, no [DONE].
+    let (body, _, report) =
+        run(error_json(400, "invalid_request_error", "assistant prefill is not supported for this model")).await;
+    assert!(body.contains("\"wor\"") && !body.contains("data: [DONE]") && body.contains("\"error\""), "{body}");
+    assert_eq!(report.outcomes.failed, 1);
 }

@@ -127,14 +127,29 @@ impl<P: Planner> Executor<P> {
     }
 
     /// Finds the first usable chain entry at or after `from` and reserves its cost.
+    #[inline]
     pub(super) fn claim(&mut self, now: u64, id: FlightId, from: usize, skips: &mut Skips) -> Option<Claim> {
+        self.claim_where(now, id, from, skips, |_| true)
+    }
+
+    /// [`Executor::claim`] among the entries `keep` allows (a mid-stream
+    /// rescue: only endpoints that continue an assistant message).
+    #[inline]
+    pub(super) fn claim_where(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        from: usize,
+        skips: &mut Skips,
+        keep: impl Fn(EndpointIdx) -> bool,
+    ) -> Option<Claim> {
         let f = self.flights.get(id.slot as usize)?.as_ref().filter(|f| f.generation == id.generation)?;
         if f.attempts >= f.plan.attempt_limit() || now >= f.deadline_at {
             return None;
         }
         for pos in from..f.plan.chain.len() {
             let e = f.plan.chain[pos];
-            if f.is_dead(e) {
+            if f.is_dead(e) || !keep(e) {
                 continue;
             }
             let state = &mut self.endpoints[e.get()];

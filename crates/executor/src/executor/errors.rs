@@ -20,7 +20,7 @@ use super::claim::{Claim, Skips};
 use super::flight::{AttemptId, FlightId, Running};
 use super::{Action, Executor, WakeKind};
 use windtunnel_core::{
-    AttemptError, AttemptInfo, AttemptReport, EndpointIdx, ErrorAction, ErrorKind, EventSink, FailReason, Nanodollars,
+    AttemptError, AttemptInfo, AttemptReport, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink, FailReason, Nanodollars,
     Outcome, Planner,
 };
 
@@ -53,6 +53,9 @@ impl<P: Planner> Executor<P> {
             f.committed = true;
             let others: Vec<u32> = f.running.iter().map(|r| r.attempt).collect();
             if others.is_empty() {
+                if self.rescue(now, id.flight, r, err.kind, log, out) {
+                    return;
+                }
                 return self.finish(now, id.flight, Outcome::Failed(FailReason::Upstream(err.kind)), log);
             }
             for attempt in others {
@@ -69,6 +72,40 @@ impl<P: Planner> Executor<P> {
             return;
         }
         self.after_error(now, id.flight, r, err, log, out);
+    }
+
+    /// Mid-stream rescue (live): a committed stream whose attempt failed
+    /// continues on a later chain entry that accepts a prefill (the driver
+    /// sends the text so far as an assistant prefix and streams the
+    /// continuation into the same answer). An attempt like any other: within
+    /// the attempt limit and the deadline, past breakers, Retry-After and
+    /// budgets, with a failover event. False when there is no such entry.
+    fn rescue(
+        &mut self,
+        now: u64,
+        id: FlightId,
+        r: Running,
+        kind: ErrorKind,
+        log: &mut impl EventSink,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        if self.rescuers.is_empty() || !self.flight(id).is_some_and(|f| f.req.stream) {
+            return false;
+        }
+        let rescuers = std::mem::take(&mut self.rescuers);
+        let from = self.flight(id).map_or(r.pos, |f| f.pos.max(r.pos)) + 1;
+        let mut skips = Skips::default();
+        let claim = self.claim_where(now, id, from, &mut skips, |e| {
+            e != r.endpoint && rescuers.get(e.get()).copied().unwrap_or(false)
+        });
+        self.rescuers = rescuers;
+        let Some(claim) = claim else { return false };
+        if let Some(f) = self.flight(id) {
+            let to = f.plan.chain[claim.pos];
+            log.record(&Event::Failover { at: now, req: &f.req, from: r.endpoint, to, reason: kind });
+        }
+        self.start_attempt(now, id, claim, log, out);
+        true
     }
 
     /// Retry-After and quota bench, and the fatal mark, for one error.
