@@ -20,8 +20,8 @@ use super::claim::{Claim, Skips};
 use super::flight::{AttemptId, FlightId, Running};
 use super::{Action, Executor, WakeKind};
 use windtunnel_core::{
-    AttemptError, AttemptInfo, AttemptReport, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink, FailReason, Nanodollars,
-    Outcome, Planner,
+    AttemptError, AttemptInfo, AttemptReport, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink, FailReason,
+    Nanodollars, Outcome, Planner,
 };
 
 /// How long an endpoint that answered `quota_exceeded` is benched when it
