@@ -573,7 +573,7 @@ fn an_open_breaker_diverts_traffic_until_a_probe_succeeds() {
 
 #[test]
 fn cutoffs_apply_attempt_ttft_and_stall_timeouts() {
-    let c = Cutoffs { timeout_at: 10_000, first_token_by: Some(1_000), stall_ms: Some(200) };
+    let c = Cutoffs { timeout_at: 10_000, first_token_by: Some(1_000), stall_ms: Some(200), deadline_at: u64::MAX };
     assert_eq!(c.cut_at(Some(500), 5_000, 50), None, "in time, no long silence");
     assert_eq!(c.cut_at(Some(1_500), 5_000, 50), Some(1_000), "first token too late");
     assert_eq!(c.cut_at(None, 5_000, 0), Some(1_000), "never a first token");

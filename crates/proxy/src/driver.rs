@@ -554,6 +554,7 @@ impl Driver {
             timeout_at: self.clock.instant(cutoffs.timeout_at),
             first_token_by: cutoffs.first_token_by.map(|t| self.clock.instant(t)),
             stall: cutoffs.stall_ms.map_or(DEFAULT_STALL, Duration::from_millis),
+            deadline: (cutoffs.deadline_at != u64::MAX).then(|| self.clock.instant(cutoffs.deadline_at)),
             client,
             driver: self.tx.clone(),
         };

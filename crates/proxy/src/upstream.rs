@@ -76,6 +76,9 @@ pub(crate) struct AttemptJob {
     pub(crate) first_token_by: Option<Instant>,
     /// Streams: the longest silence between chunks.
     pub(crate) stall: Duration,
+    /// The request's deadline: after the first token, a stream is bounded by
+    /// it and by the stall timeout, no longer by the attempt timeout.
+    pub(crate) deadline: Option<Instant>,
     /// The client's answer channel.
     pub(crate) client: mpsc::UnboundedSender<ClientEvent>,
     /// The driver.
@@ -205,7 +208,8 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
         // Before the first token: the TTFT and attempt cut-offs; after it,
         // the longest silence between chunks.
         let by = if committed {
-            Instant::now() + job.stall
+            let stall = Instant::now() + job.stall;
+            job.deadline.map_or(stall, |d| d.min(stall))
         } else {
             job.first_token_by.map_or(job.timeout_at, |t| t.min(job.timeout_at))
         };

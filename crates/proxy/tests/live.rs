@@ -37,6 +37,8 @@ enum Answer {
     Stall(Vec<String>),
     /// The first chunk only after this long, then the rest.
     Late(Duration, Vec<String>),
+    /// One chunk every `Duration`, for ever.
+    Slow(Duration),
 }
 
 fn ok_json(text: &str) -> Answer {
@@ -132,6 +134,13 @@ async fn upstream(State(s): State<Script>, Path(ep): Path<String>, headers: Head
             StatusCode::OK.into_response()
         }
         Answer::Raw(text) => ([("content-type", "text/event-stream")], text).into_response(),
+        Answer::Slow(every) => {
+            let body = Body::from_stream(futures_util::stream::unfold(0u32, move |i| async move {
+                tokio::time::sleep(every).await;
+                Some((Ok::<_, std::io::Error>(format!("data: {}\n\n", chunk(&format!("t{i} ")))), i + 1))
+            }));
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
         Answer::Late(wait, chunks) => {
             let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {}\n\n", chunk(c))).collect();
             events.push("data: [DONE]\n\n".to_string());
@@ -865,4 +874,30 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = 
         run(error_json(400, "invalid_request_error", "assistant prefill is not supported for this model")).await;
     assert!(body.contains("\"wor\"") && !body.contains("data: [DONE]") && body.contains("\"error\""), "{body}");
     assert_eq!(report.outcomes.failed, 1);
+}
+
+/// After its first token a stream is bounded by the request's deadline (and
+/// the stall timeout), no longer by the attempt timeout: a deadline that
+/// passes mid-stream ends it with an error event, not a hang.
+#[tokio::test]
+async fn a_deadline_passing_mid_stream_ends_it_honestly() {
+    let s = Script::default();
+    s.set("a", vec![Answer::Slow(Duration::from_millis(50))]);
+    let (p, base) =
+        proxy(&s, r#"{ chain = ["test/a", "test/b"], attempt_timeout_ms = 200, stall_timeout_ms = 1000 }"#, None).await;
+    let started = std::time::Instant::now();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-windtunnel-deadline-ms", "600")
+        .body(body(true))
+        .send()
+        .await
+        .unwrap();
+    let text = read_sse(r).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(text.contains("t5 "), "streamed past the 200 ms attempt timeout: {text}");
+    assert!(!text.contains("data: [DONE]") && text.contains("\"error\""), "{text}");
+    p.shutdown().await.unwrap();
 }

@@ -16,6 +16,10 @@ pub struct Cutoffs {
     pub first_token_by: Option<u64>,
     /// Streams: the longest silence allowed between chunks.
     pub stall_ms: Option<u64>,
+    /// The request's deadline (`u64::MAX`: none). Live streams are bounded
+    /// by it after their first token, when the attempt timeout no longer
+    /// applies (SPEC "Timeouts"); `timeout_at` already includes it.
+    pub deadline_at: u64,
 }
 
 impl Cutoffs {
@@ -64,6 +68,7 @@ impl<P: Planner> Executor<P> {
             timeout_at: attempt_end.min(f.deadline_at),
             first_token_by: f.plan.ttft_timeout_ms.filter(|_| f.req.stream).map(|t| now.saturating_add(t)),
             stall_ms: f.plan.stall_timeout_ms.filter(|_| f.req.stream),
+            deadline_at: f.deadline_at,
         };
         log.record(&Event::AttemptStarted {
             at: now,
