@@ -33,6 +33,7 @@ mod progress;
 mod proxy_cmd;
 mod run_cmd;
 mod scenario_args;
+mod serve_sim_cmd;
 mod trace_cmd;
 mod whatif_cmd;
 
@@ -72,6 +73,8 @@ enum Command {
     },
     /// Live mode: an OpenAI-compatible proxy running the scenario's policy in front of real endpoints.
     Proxy(proxy_cmd::ProxyArgs),
+    /// Serve the scenario's simulated endpoints over HTTP (OpenAI-compatible), in real time / --speed.
+    ServeSim(serve_sim_cmd::ServeSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -168,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace { command } => trace_cmd::run(command),
         Command::Policy { command } => policy_cmd::run(command),
         Command::Proxy(args) => proxy_cmd::run(args),
+        Command::ServeSim(args) => serve_sim_cmd::run(args),
     }
 }
 

@@ -28,6 +28,7 @@
 //! - `driver` — the executor's thread: submit, attempts, wakes, answers.
 //! - `upstream` — one HTTP attempt: dialects, cut-offs, classification.
 //! - `server` — the axum routes, client keys, admin token, error shape.
+//! - `serve_sim` — `windtunnel serve-sim`: the simulated endpoints over HTTP.
 //! - `request` — a client's call → the core `Request` (tokens, headers).
 //! - `metrics` — `/metrics`.
 //! - `secret` — keys that never print.
@@ -48,11 +49,13 @@ mod driver;
 mod metrics;
 mod request;
 mod secret;
+mod serve_sim;
 mod server;
 mod upstream;
 
 pub use request::DEFAULT_MAX_TOKENS;
 pub use secret::Secret;
+pub use serve_sim::{router as serve_sim_router, serve as serve_sim};
 
 use clock::LiveClock;
 use std::net::SocketAddr;
@@ -225,7 +228,7 @@ pub fn run(scenario: Scenario, opts: ProxyOptions, ready: impl FnOnce(SocketAddr
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

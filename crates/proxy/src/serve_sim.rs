@@ -1,0 +1,207 @@
+//! `windtunnel serve-sim`: every simulated endpoint of a scenario served over
+//! HTTP as an OpenAI-compatible route, `/<endpoint name>/v1/chat/completions`,
+//! in real time divided by `--speed`. The course of each call is decided by
+//! the simulator's own endpoint (`windtunnel_sim::SimEndpoint::start`, the
+//! same code `run` uses: latency, queueing, RPM/TPM limits with Retry-After,
+//! context window, tokenizer skew, prices, faults), then played out: a
+//! refusal answers at once with its status, an answer arrives at its first
+//! token and its end, a stream's chunks are spread between them, a cut
+//! stream stops where the simulator cut it, a hang never answers.
+//!
+//! It produces `max_tokens` output tokens (the trace's `output_tokens` when
+//! `load` sends them as `max_tokens`), and counts prompt tokens with the
+//! estimate the proxy uses, times the endpoint's tokenizer ratio. Usage in
+//! its answers is what the simulator bills.
+
+use crate::clock::LiveClock;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use windtunnel_config::Scenario;
+use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, ErrorKind, NEVER, Request, Started, Streams};
+use windtunnel_openai::{ChatRequest, error_body, estimate_tokens, openai_chunk, sse_data};
+use windtunnel_sim::SimEndpoint;
+
+/// What the routes share.
+#[derive(Clone)]
+struct SimState {
+    endpoints: Arc<Mutex<Vec<SimEndpoint>>>,
+    names: Arc<Vec<String>>,
+    clock: LiveClock,
+    speed: f64,
+    seq: Arc<Mutex<u64>>,
+}
+
+impl SimState {
+    /// Virtual milliseconds now.
+    fn now(&self) -> u64 {
+        (self.clock.now_ms() as f64 * self.speed) as u64
+    }
+
+    /// Real time until virtual time `at`.
+    fn until(&self, at: u64) -> Duration {
+        let now = self.now();
+        Duration::from_secs_f64(at.saturating_sub(now) as f64 / self.speed / 1000.0)
+    }
+}
+
+/// The router of `serve-sim` for `scenario` at `speed`.
+pub fn router(scenario: &Scenario, speed: f64) -> Router {
+    let streams = Streams::from_seed(scenario.seed);
+    let endpoints = scenario
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SimEndpoint::from_seed(EndpointIdx(i as u16), e, &streams))
+        .collect();
+    let state = SimState {
+        endpoints: Arc::new(Mutex::new(endpoints)),
+        names: Arc::new(scenario.endpoints.iter().map(|e| e.id.to_string()).collect()),
+        clock: LiveClock::start(),
+        speed: speed.max(1e-3),
+        seq: Arc::new(Mutex::new(0)),
+    };
+    Router::new().route("/{*path}", post(chat)).with_state(state)
+}
+
+fn error(status: u16, kind: &str, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], error_body(message, kind, Some(kind)).to_string())
+        .into_response()
+}
+
+async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) -> Response {
+    let Some(name) = path.strip_suffix("/v1/chat/completions") else {
+        return error(404, "not_found", "expected /<endpoint name>/v1/chat/completions");
+    };
+    let Some(idx) = s.names.iter().position(|n| n == name) else {
+        return error(404, "not_found", &format!("no endpoint `{name}` in this scenario"));
+    };
+    let chat = match ChatRequest::parse(&body) {
+        Ok(c) => c,
+        Err(e) => return error(400, "invalid_request_error", &e.to_string()),
+    };
+    let seq = {
+        let Ok(mut n) = s.seq.lock() else { return error(500, "internal", "state poisoned") };
+        *n += 1;
+        *n - 1
+    };
+    let max_tokens = chat.max_tokens.unwrap_or(crate::request::DEFAULT_MAX_TOKENS);
+    let now = s.now();
+    let mut req = Request::new(seq, now, estimate_tokens(&chat.prompt_text()), max_tokens);
+    req.stream = chat.stream;
+    let start = AttemptStart { req: &req, endpoint: EndpointIdx(idx as u16), attempt: 1, endpoint_attempt: 1 };
+    let scheduled = {
+        let Ok(mut eps) = s.endpoints.lock() else { return error(500, "internal", "state poisoned") };
+        match eps[idx].start(now, &start) {
+            Started::Scheduled(sc) => sc,
+            Started::Pending => return error(500, "internal", "a simulated endpoint always schedules"),
+        }
+    };
+    let model = chat.model.clone();
+    let usage = windtunnel_openai::Usage {
+        prompt_tokens: scheduled.report.usage.input_tokens,
+        completion_tokens: scheduled.report.usage.output_tokens,
+    };
+    match (&scheduled.report.result, scheduled.first_token_at) {
+        // Refused or failed before a first token: the status, when it is due.
+        (Err(e), None) => {
+            if scheduled.done_at == NEVER {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(s.until(scheduled.done_at)).await;
+            let status = e.status.unwrap_or(match e.kind {
+                ErrorKind::RateLimited | ErrorKind::QuotaExceeded => 429,
+                ErrorKind::ContextExceeded | ErrorKind::BadRequest => 400,
+                ErrorKind::Overloaded => 503,
+                ErrorKind::Timeout => 504,
+                _ => 500,
+            });
+            let mut r = error(status, e.kind.as_str(), &format!("simulated {}", e.kind.as_str()));
+            if let Some(ra) = e.retry_after_ms {
+                let secs = ((ra as f64 / s.speed) / 1000.0).ceil().max(1.0) as u64;
+                if let Ok(v) = secs.to_string().parse() {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            r
+        }
+        // A success has a first token; the simulator never answers without one.
+        (Ok(_), None) => error(500, "internal", "a simulated answer without a first token"),
+        // A whole answer (or a failure after its first token, for a non-stream: a cut body).
+        (result, Some(first)) if !chat.stream => {
+            tokio::time::sleep(s.until(scheduled.done_at)).await;
+            if result.is_err() {
+                return error(502, "upstream_error", "simulated failure after the first token");
+            }
+            let text = "x ".repeat(usage.completion_tokens as usize);
+            let _ = first;
+            let body = serde_json::json!({
+                "id": format!("sim-{seq}"), "object": "chat.completion", "created": 0, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage.to_json(),
+            });
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
+        // A stream: tokens spread from the first token to the end; a cut
+        // stops there without [DONE]; a malformed one sends a broken chunk.
+        (result, Some(first)) => {
+            let tokens = usage.completion_tokens.max(1);
+            let span = scheduled.done_at.saturating_sub(first);
+            let kind = result.as_ref().err().map(|e| e.kind);
+            let id = format!("sim-{seq}");
+            let st = s.clone();
+            let stream = futures_util::stream::unfold(0u32, move |i| {
+                let (st, id, model) = (st.clone(), id.clone(), model.clone());
+                async move {
+                    if i > tokens {
+                        return None;
+                    }
+                    if i == tokens {
+                        tokio::time::sleep(st.until(first + span)).await;
+                        let end = match kind {
+                            None => {
+                                let last = openai_chunk(&id, &model, None, Some("stop"), Some(usage));
+                                format!("{}data: [DONE]\n\n", sse_data(&last.to_string()))
+                            }
+                            Some(ErrorKind::Malformed) => "data: {not json\n\n".to_string(),
+                            // A cut: the connection ends without [DONE].
+                            Some(_) => return Some((Err(std::io::Error::other("simulated cut")), i + 1)),
+                        };
+                        return Some((Ok::<_, std::io::Error>(Bytes::from(end)), i + 1));
+                    }
+                    let at = first + span * u64::from(i) / u64::from(tokens);
+                    tokio::time::sleep(st.until(at)).await;
+                    let c = openai_chunk(&id, &model, Some("x "), None, None);
+                    Some((Ok(Bytes::from(sse_data(&c.to_string()))), i + 1))
+                }
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| error(500, "internal", "cannot build the stream"))
+        }
+    }
+}
+
+/// Serves `scenario` on `listen` until SIGINT or SIGTERM. `ready` gets the
+/// bound address.
+pub fn serve(
+    scenario: &Scenario,
+    listen: &str,
+    speed: f64,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let app = router(scenario, speed);
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        ready(listener.local_addr()?);
+        axum::serve(listener, app).with_graceful_shutdown(crate::shutdown_signal()).await
+    })
+}

@@ -1,0 +1,109 @@
+//! `serve-sim` in process: the simulated endpoints answer over HTTP with the
+//! scenario's latency, rate limits and faults, and the proxy can fly in front
+//! of them.
+
+#![expect(clippy::unwrap_used, clippy::disallowed_types, reason = "tests fail loudly; wall-clock bounds")]
+
+use std::time::{Duration, Instant};
+use windtunnel_proxy::ProxyOptions;
+
+const SCENARIO: &str = r#"
+name = "sim"
+seed = 1
+policy = { chain = ["sim/down", "sim/fast"] }
+
+[[endpoints]]
+name = "sim/fast"
+price = { input_per_mtok = 1.0, output_per_mtok = 2.0 }
+latency = { ttft_ms = 200, tokens_per_s = 100 }
+
+[[endpoints]]
+name = "sim/limited"
+rate_limit = { rpm = 1 }
+latency = { ttft_ms = 10, tokens_per_s = 1000 }
+
+[[endpoints]]
+name = "sim/down"
+[[endpoints.faults]]
+kind = "outage"
+start = "0s"
+status = 503
+"#;
+
+async fn serve(speed: f64) -> String {
+    let scenario = windtunnel_config::parse_scenario(SCENARIO, std::path::Path::new("sim.toml"), &[]).unwrap();
+    let app = windtunnel_proxy::serve_sim_router(&scenario, speed);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn body(stream: bool) -> String {
+    serde_json::json!({"model": "m", "stream": stream, "max_tokens": 20,
+        "messages": [{"role": "user", "content": "12345678"}]})
+    .to_string()
+}
+
+async fn post(url: &str, stream: bool) -> reqwest::Response {
+    reqwest::Client::new().post(url).header("content-type", "application/json").body(body(stream)).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn simulated_endpoints_answer_with_their_latency_limits_and_faults() {
+    let base = serve(10.0).await;
+    // 200 ms TTFT and 20 tokens at 100/s = 400 ms virtual, 40 ms real at speed 10.
+    let started = Instant::now();
+    let r = post(&format!("{base}/sim/fast/v1/chat/completions"), false).await;
+    let took = started.elapsed();
+    assert_eq!(r.status(), 200);
+    assert!(took >= Duration::from_millis(35) && took < Duration::from_secs(2), "{took:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    // The prompt counts 2 tokens (8 characters), the answer max_tokens: what the simulator bills.
+    assert_eq!((v["usage"]["prompt_tokens"].as_u64(), v["usage"]["completion_tokens"].as_u64()), (Some(2), Some(20)));
+
+    let text = post(&format!("{base}/sim/fast/v1/chat/completions"), true).await.text().await.unwrap();
+    assert_eq!(text.matches("\"x \"").count(), 20, "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+
+    // One request a minute: the second is a 429 with Retry-After (60 s at speed 10 = 6 s).
+    assert_eq!(post(&format!("{base}/sim/limited/v1/chat/completions"), false).await.status(), 200);
+    let r = post(&format!("{base}/sim/limited/v1/chat/completions"), false).await;
+    assert_eq!(r.status(), 429);
+    let ra: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&ra), "Retry-After {ra}");
+
+    assert_eq!(post(&format!("{base}/sim/down/v1/chat/completions"), false).await.status(), 503);
+    assert_eq!(post(&format!("{base}/nope/v1/chat/completions"), false).await.status(), 404);
+}
+
+/// The proxy in front of serve-sim: the outage fails over to the healthy endpoint.
+#[tokio::test]
+async fn the_proxy_flies_in_front_of_serve_sim() {
+    let base = serve(20.0).await;
+    let text = format!(
+        r#"
+name = "fly"
+policy = {{ chain = ["sim/down", "sim/fast"] }}
+[[endpoints]]
+name = "sim/down"
+upstream = {{ kind = "openai", base_url = "{base}/sim/down/v1" }}
+[[endpoints]]
+name = "sim/fast"
+upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("fly.toml"), &[]).unwrap();
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    for stream in [false, true] {
+        let r = post(&format!("http://{}/v1/chat/completions", p.addr), stream).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-windtunnel-endpoint"], "sim/fast");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("x "), "{text}");
+    }
+    let report = p.shutdown().await.unwrap();
+    assert_eq!((report.outcomes.succeeded, report.failover.events), (2, 2));
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
