@@ -28,6 +28,7 @@
 #![expect(clippy::print_stderr, reason = "the CLI is the one place that prints")]
 
 mod check_cmd;
+mod load_cmd;
 mod policy_cmd;
 mod progress;
 mod proxy_cmd;
@@ -75,6 +76,8 @@ enum Command {
     Proxy(proxy_cmd::ProxyArgs),
     /// Serve the scenario's simulated endpoints over HTTP (OpenAI-compatible), in real time / --speed.
     ServeSim(serve_sim_cmd::ServeSimArgs),
+    /// Replay a trace open loop against any OpenAI-compatible URL and count what comes back.
+    Load(load_cmd::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -172,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy { command } => policy_cmd::run(command),
         Command::Proxy(args) => proxy_cmd::run(args),
         Command::ServeSim(args) => serve_sim_cmd::run(args),
+        Command::Load(args) => load_cmd::run(args),
     }
 }
 

@@ -31,6 +31,7 @@
 //! - `serve_sim` — `windtunnel serve-sim`: the simulated endpoints over HTTP.
 //! - `request` — a client's call → the core `Request` (tokens, headers).
 //! - `metrics` — `/metrics`.
+//! - `load` — `windtunnel load`: open-loop replay of a trace against a URL.
 //! - `secret` — keys that never print.
 //! - `clock` — milliseconds since start, the executor's clock.
 //!
@@ -46,6 +47,7 @@
 
 mod clock;
 mod driver;
+mod load;
 mod metrics;
 mod request;
 mod secret;
@@ -53,6 +55,7 @@ mod serve_sim;
 mod server;
 mod upstream;
 
+pub use load::{LoadOptions, LoadReport, Percentiles, run_load, synthetic_prompt};
 pub use request::DEFAULT_MAX_TOKENS;
 pub use secret::Secret;
 pub use serve_sim::{router as serve_sim_router, serve as serve_sim};

@@ -107,3 +107,56 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
     assert_eq!((report.outcomes.succeeded, report.failover.events), (2, 2));
     assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
 }
+
+/// `load` → proxy → serve-sim on one machine: every request of a trace is
+/// answered exactly once, and the client's counts agree with the proxy's
+/// report.
+#[test]
+fn load_flies_a_trace_through_the_proxy_and_serve_sim() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let base = serve(50.0).await;
+            let text = format!(
+                r#"
+name = "fly"
+policy = {{ chain = ["sim/down", "sim/fast"] }}
+[[endpoints]]
+name = "sim/down"
+upstream = {{ kind = "openai", base_url = "{base}/sim/down/v1" }}
+[[endpoints]]
+name = "sim/fast"
+upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
+"#
+            );
+            let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("fly.toml"), &[]).unwrap();
+            let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+            let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+            tx.send(format!("http://{}/v1", p.addr)).unwrap();
+            let _ = stop_rx.await;
+            p.shutdown().await.unwrap()
+        })
+    });
+    let target = rx.recv().unwrap();
+    // 100 requests over 10 virtual seconds, every third streamed.
+    let requests = (0..100u64).map(|i| {
+        let mut r = windtunnel_core::Request::new(i, i * 100, 40, 10);
+        r.id = Some(format!("load-{i}").as_str().into());
+        r.stream = i % 3 == 0;
+        r
+    });
+    let opts = windtunnel_proxy::LoadOptions { target, speed: 20.0, api_key: None, max_inflight: 64 };
+    let load = windtunnel_proxy::run_load(requests, &opts, |_| {}).unwrap();
+    stop_tx.send(()).unwrap();
+    let report = server.join().unwrap();
+    assert_eq!((load.sent, load.answered, load.lost, load.answered_twice), (100, 100, 0, 0), "{load:?}");
+    assert_eq!(load.by_status.get(&200), Some(&100));
+    assert_eq!(load.endpoints.get("sim/fast"), Some(&100));
+    assert_eq!(report.trace.requests, 100);
+    assert_eq!(report.outcomes.succeeded, load.by_status[&200]);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+    // 10 virtual seconds at speed 20: about half a second of wall time.
+    assert!(load.wall_ms < 5_000, "{}", load.wall_ms);
+}
