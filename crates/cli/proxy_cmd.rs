@@ -23,13 +23,25 @@ pub(crate) struct ProxyArgs {
     /// Write report.json, report.md and report.html here on shutdown.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Run the executor's clock this many times faster than the wall clock
+    /// (breakers, backoff, Retry-After, timeouts), to fly with serve-sim and
+    /// load at one speed. For experiments only.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
 }
 
 pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    if !(args.speed >= 0.001 && args.speed <= 1e6) {
+        anyhow::bail!("--speed: found {}, expected a number from 0.001 to 1000000", args.speed);
+    }
     let scenario = args.common.load(&args.scenario)?;
     let name = scenario.name.clone();
-    let opts =
-        ProxyOptions { listen: args.listen, report_dir: args.report.clone(), env: Box::new(|k| std::env::var(k).ok()) };
+    let opts = ProxyOptions {
+        listen: args.listen,
+        report_dir: args.report.clone(),
+        env: Box::new(|k| std::env::var(k).ok()),
+        speed: args.speed,
+    };
     let report = windtunnel_proxy::run(scenario, opts, |addr| {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "windtunnel proxy: scenario {name}, listening on http://{addr} (Ctrl-C to stop)");

@@ -469,9 +469,15 @@ impl Driver {
         let (input, output) = o.usage.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
         let cost = facts.price_at(now).cost(u64::from(input), 0, u64::from(output));
         let usage = Usage { input_tokens: input, output_tokens: output, cost };
+        // The upstream task measures wall time; the executor runs on this clock.
+        let ttft = o.ttft_ms.map(|t| self.clock.scale(t));
         match &o.result {
-            Ok(()) => AttemptReport::success(usage, facts.quality, o.ttft_ms),
-            Err((e, _)) => AttemptReport::failure(e.clone(), usage, o.ttft_ms),
+            Ok(()) => AttemptReport::success(usage, facts.quality, ttft),
+            Err((e, _)) => {
+                let mut e = e.clone();
+                e.retry_after_ms = e.retry_after_ms.map(|ra| self.clock.scale(ra));
+                AttemptReport::failure(e, usage, ttft)
+            }
         }
     }
 

@@ -115,6 +115,10 @@ pub struct ProxyOptions {
     pub report_dir: Option<PathBuf>,
     /// The environment (keys are read from it only); injected for tests.
     pub env: EnvSource,
+    /// The executor's clock runs this many times faster than the wall clock
+    /// (breaker windows, backoff, Retry-After, timeouts), to fly with
+    /// serve-sim and load at one speed; 1 for live traffic.
+    pub speed: f64,
 }
 
 impl std::fmt::Debug for ProxyOptions {
@@ -180,8 +184,13 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
         .build()
         .map_err(|e| ProxyError::Client(e.to_string()))?;
     let scenario = Arc::new(scenario);
-    let driver =
-        driver::spawn(scenario.clone(), upstreams, tokio::runtime::Handle::current(), http, LiveClock::start())?;
+    let driver = driver::spawn(
+        scenario.clone(),
+        upstreams,
+        tokio::runtime::Handle::current(),
+        http,
+        LiveClock::with_speed(opts.speed),
+    )?;
     let state = server::AppState {
         driver: driver.clone(),
         client_keys: Arc::new(client_keys),

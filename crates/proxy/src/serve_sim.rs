@@ -63,7 +63,7 @@ pub fn router(scenario: &Scenario, speed: f64) -> Router {
         endpoints: Arc::new(Mutex::new(endpoints)),
         names: Arc::new(scenario.endpoints.iter().map(|e| e.id.to_string()).collect()),
         clock: LiveClock::start(),
-        speed: speed.max(1e-3),
+        speed: speed.clamp(1e-3, 1e6),
         seq: Arc::new(Mutex::new(0)),
     };
     Router::new().route("/{*path}", post(chat)).with_state(state)
@@ -124,9 +124,14 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
             });
             let mut r = error(status, e.kind.as_str(), &format!("simulated {}", e.kind.as_str()));
             if let Some(ra) = e.retry_after_ms {
-                let secs = ((ra as f64 / s.speed) / 1000.0).ceil().max(1.0) as u64;
-                if let Ok(v) = secs.to_string().parse() {
+                // In wall time: whole seconds for any client, and the exact
+                // milliseconds (`retry-after-ms`) for those that read them.
+                let wall_ms = (ra as f64 / s.speed).ceil().max(1.0) as u64;
+                if let Ok(v) = wall_ms.div_ceil(1000).to_string().parse() {
                     r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                if let Ok(v) = wall_ms.to_string().parse() {
+                    r.headers_mut().insert("retry-after-ms", v);
                 }
             }
             r

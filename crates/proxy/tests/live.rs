@@ -208,7 +208,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", api_key_env = "KEY
         "WINDTUNNEL_ADMIN_TOKEN" => admin.clone(),
         _ => None,
     };
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(env) };
+    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(env), speed: 1.0 };
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);
     (running, base)
@@ -435,7 +435,7 @@ name = "test/a"
 upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
 "#;
     let scenario = windtunnel_config::parse_scenario(text, std::path::Path::new("x.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
     let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
     assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
 }
@@ -501,6 +501,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
         listen: Some("127.0.0.1:0".into()),
         report_dir: Some(dir.path().to_path_buf()),
         env: Box::new(|_| None),
+        speed: 1.0,
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
@@ -573,7 +574,8 @@ upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-t
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("a.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let opts =
+        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     let r = post_chat(&base, false).await;
@@ -611,7 +613,8 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("reload.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let opts =
+        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     assert_eq!(header(&post_chat(&base, false).await, "x-windtunnel-endpoint"), "test/a");
@@ -818,7 +821,8 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let opts =
+        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
     assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
@@ -850,7 +854,8 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = 
 "#
         );
         let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-        let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+        let opts =
+            ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);
         let body = read_sse(post_chat(&base, true).await).await;

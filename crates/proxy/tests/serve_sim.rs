@@ -94,7 +94,8 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("fly.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+    let opts =
+        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     for stream in [false, true] {
         let r = post(&format!("http://{}/v1/chat/completions", p.addr), stream).await;
@@ -132,7 +133,12 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
 "#
             );
             let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("fly.toml"), &[]).unwrap();
-            let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None) };
+            let opts = ProxyOptions {
+                listen: Some("127.0.0.1:0".into()),
+                report_dir: None,
+                env: Box::new(|_| None),
+                speed: 1.0,
+            };
             let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
             tx.send(format!("http://{}/v1", p.addr)).unwrap();
             let _ = stop_rx.await;
