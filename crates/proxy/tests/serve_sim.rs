@@ -166,3 +166,75 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
     // 10 virtual seconds at speed 20: about half a second of wall time.
     assert!(load.wall_ms < 5_000, "{}", load.wall_ms);
 }
+
+/// Fidelity: the quickstart's first minute replayed by `run` and flown by
+/// `load` → proxy → serve-sim at speed 50 gives outcome counts within 2% and
+/// cost within 5%, and every invariant holds on both event logs.
+#[test]
+fn a_flight_agrees_with_the_simulation() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let text = std::fs::read_to_string(format!("{root}/scenarios/quickstart.toml")).unwrap();
+    let trace = format!("{root}/scenarios/traces/azure-conv-first10m.csv");
+    let text =
+        text.replace("path = \"traces/azure-conv-first10m.csv\"", &format!("path = \"{trace}\"\nlimit = \"1m\""));
+    assert!(text.contains("limit = \"1m\""));
+    let sim = windtunnel_config::parse_scenario(&text, std::path::Path::new("quickstart.toml"), &[]).unwrap();
+    let run = windtunnel_harness::run(&sim, windtunnel_harness::RunOptions::default()).unwrap();
+
+    let speed = 50.0;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sim2 = sim.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let app = windtunnel_proxy::serve_sim_router(&sim2, speed);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let sim_addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            // The same scenario, its endpoints pointed at serve-sim.
+            let mut live = String::new();
+            for line in text.lines() {
+                live.push_str(line);
+                live.push('\n');
+                if let Some(name) = line.strip_prefix("name = \"").and_then(|r| r.split('"').next())
+                    && name.contains('/')
+                {
+                    live.push_str(&format!(
+                        "upstream = {{ kind = \"openai\", base_url = \"http://{sim_addr}/{name}/v1\" }}\n"
+                    ));
+                }
+            }
+            let scenario = windtunnel_config::parse_scenario(&live, std::path::Path::new("fly.toml"), &[]).unwrap();
+            let opts =
+                ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed };
+            let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+            tx.send(format!("http://{}/v1", p.addr)).unwrap();
+            let _ = stop_rx.await;
+            p.shutdown().await.unwrap()
+        })
+    });
+    let target = rx.recv().unwrap();
+    let mut requests =
+        windtunnel_harness::Requests::open(&sim.trace, &windtunnel_core::Streams::from_seed(sim.seed)).unwrap();
+    let mut all = Vec::new();
+    while let Some(r) = requests.next_request().unwrap() {
+        all.push(r);
+    }
+    let opts = windtunnel_proxy::LoadOptions { target, speed, api_key: None, max_inflight: 1024 };
+    let load = windtunnel_proxy::run_load(all.into_iter(), &opts, |_| {}).unwrap();
+    stop_tx.send(()).unwrap();
+    let flight = server.join().unwrap();
+
+    assert_eq!((load.sent, load.lost, load.answered_twice), (run.trace.requests, 0, 0));
+    // Outcome counts within 2% of the requests, each.
+    let (f, r) = (&flight.outcomes, &run.outcomes);
+    let total = run.trace.requests as f64;
+    for (a, b) in [(f.succeeded, r.succeeded), (f.failed, r.failed), (f.rejected, r.rejected), (f.cached, r.cached)] {
+        assert!(a.abs_diff(b) as f64 <= 0.02 * total, "{f:?} vs {r:?}");
+    }
+    let (fc, rc) = (flight.cost.total_usd.as_usd(), run.cost.total_usd.as_usd());
+    assert!((fc - rc).abs() <= 0.05 * rc, "flight ${fc} vs run ${rc}");
+    assert!(flight.invariants.iter().all(|i| i.violations == 0), "{:?}", flight.invariants);
+    assert!(run.invariants.iter().all(|i| i.violations == 0), "{:?}", run.invariants);
+}
