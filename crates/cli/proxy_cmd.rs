@@ -23,6 +23,12 @@ pub(crate) struct ProxyArgs {
     /// Write report.json, report.md and report.html here on shutdown.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write served traffic as a trace (JSON lines), replayable with `windtunnel run`.
+    #[arg(long, value_name = "TRACE.jsonl")]
+    record: Option<PathBuf>,
+    /// With --record: write the prompts too (never keys or headers).
+    #[arg(long, requires = "record")]
+    record_prompts: bool,
     /// Run the executor's clock this many times faster than the wall clock
     /// (breakers, backoff, Retry-After, timeouts), to fly with serve-sim and
     /// load at one speed. For experiments only.
@@ -40,6 +46,7 @@ pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         report_dir: args.report.clone(),
         env: Box::new(|k| std::env::var(k).ok()),
+        record: args.record.map(|p| (p, args.record_prompts)),
         speed: args.speed,
     };
     let report = windtunnel_proxy::run(scenario, opts, |addr| {

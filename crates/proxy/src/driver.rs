@@ -210,6 +210,9 @@ struct Client {
     last_error: Option<(AttemptError, String)>,
     /// A committed stream's text so far, for a mid-stream rescue.
     text: String,
+    /// `--record`: the request as it arrived, and the output tokens its answer had.
+    record: Option<Request>,
+    served_output: Option<u32>,
 }
 
 /// The driver's state.
@@ -235,6 +238,8 @@ struct Driver {
     watched: Option<(std::path::PathBuf, Option<std::time::SystemTime>)>,
     /// Policy reloads: (loaded, refused).
     reloads: (u64, u64),
+    /// `--record`: served traffic as a trace.
+    recorder: Option<crate::record::Recorder>,
 }
 
 /// How often the policy file is checked for changes.
@@ -251,6 +256,7 @@ pub(crate) fn spawn(
     runtime: tokio::runtime::Handle,
     http: reqwest::Client,
     clock: LiveClock,
+    recorder: Option<crate::record::Recorder>,
 ) -> Result<mpsc::UnboundedSender<DriverMsg>, crate::ProxyError> {
     let (tx, rx) = mpsc::unbounded_channel();
     let tx2 = tx.clone();
@@ -267,7 +273,7 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            let driver = match Driver::new(scenario, upstreams, runtime, http, clock, tx2) {
+            let driver = match Driver::new(scenario, upstreams, runtime, http, clock, tx2, recorder) {
                 Ok(d) => {
                     let _ = ready_tx.send(Ok(()));
                     d
@@ -295,6 +301,7 @@ impl Driver {
         http: reqwest::Client,
         clock: LiveClock,
         tx: mpsc::UnboundedSender<DriverMsg>,
+        recorder: Option<crate::record::Recorder>,
     ) -> Result<Driver, crate::ProxyError> {
         let facts: Vec<EndpointFacts> = scenario.endpoints.iter().map(|e| e.facts()).collect();
         let watched = match &scenario.policy {
@@ -336,6 +343,7 @@ impl Driver {
             shutdown: None,
             watched,
             reloads: (0, 0),
+            recorder,
         })
     }
 
@@ -354,6 +362,9 @@ impl Driver {
             }
             self.drain();
             if self.shutdown.is_some() && self.clients.is_empty() {
+                if let Some(rec) = self.recorder.as_mut() {
+                    let _ = rec.finish();
+                }
                 let report = self.report();
                 if let Some(reply) = self.shutdown.take() {
                     let _ = reply.send(report);
@@ -405,6 +416,13 @@ impl Driver {
                 let class_deadline = self.scenario.sla.get(&*incoming.request.class).and_then(|s| s.deadline_ms);
                 let stream = incoming.request.stream;
                 let chat = incoming.chat.clone();
+                let record = self.recorder.as_ref().map(|rec| {
+                    let mut r = incoming.request.clone();
+                    if rec.prompts() {
+                        r.messages = serde_json::to_string(&chat.messages).ok().map(String::into_boxed_str);
+                    }
+                    r
+                });
                 let flight =
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
                 self.clients.insert(
@@ -416,6 +434,8 @@ impl Driver {
                         bodies: Vec::new(),
                         last_error: None,
                         text: String::new(),
+                        record,
+                        served_output: None,
                     },
                 );
                 self.chats.insert(flight, chat);
@@ -444,6 +464,7 @@ impl Driver {
                             if let Some(b) = outcome.body {
                                 c.bodies.push((endpoint, b));
                             }
+                            c.served_output = outcome.usage.map(|u| u.completion_tokens);
                         }
                         Err(e) => {
                             if c.committed {
@@ -568,9 +589,18 @@ impl Driver {
         self.attempts.insert(id, (handle.abort_handle(), endpoint));
     }
 
+    #[expect(clippy::print_stderr, reason = "the proxy's log of a recording that failed")]
     fn conclude(&mut self, c: Concluded) {
         self.chats.remove(&c.flight);
         let Some(mut client) = self.clients.remove(&c.flight) else { return };
+        if let (Some(rec), Some(mut r)) = (self.recorder.as_mut(), client.record.take()) {
+            // What the answer really had; its max_tokens when it got none.
+            r.output_tokens = client.served_output.unwrap_or(r.max_tokens);
+            if let Err(e) = rec.ended(r) {
+                eprintln!("windtunnel proxy: recording stopped: {e}");
+                self.recorder = None;
+            }
+        }
         let name = |e: EndpointIdx| self.scenario.endpoints[e.get()].id.to_string();
         let event = match c.outcome {
             Outcome::Succeeded | Outcome::Cached if client.stream => ClientEvent::End,

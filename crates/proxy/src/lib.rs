@@ -31,6 +31,7 @@
 //! - `serve_sim` — `windtunnel serve-sim`: the simulated endpoints over HTTP.
 //! - `request` — a client's call → the core `Request` (tokens, headers).
 //! - `metrics` — `/metrics`.
+//! - `record` — `--record`: served traffic as a trace.
 //! - `load` — `windtunnel load`: open-loop replay of a trace against a URL.
 //! - `secret` — keys that never print.
 //! - `clock` — milliseconds since start, the executor's clock.
@@ -49,6 +50,7 @@ mod clock;
 mod driver;
 mod load;
 mod metrics;
+mod record;
 mod request;
 mod secret;
 mod serve_sim;
@@ -115,6 +117,8 @@ pub struct ProxyOptions {
     pub report_dir: Option<PathBuf>,
     /// The environment (keys are read from it only); injected for tests.
     pub env: EnvSource,
+    /// `--record FILE`: write served traffic as a trace; with the flag, prompts too.
+    pub record: Option<(PathBuf, bool)>,
     /// The executor's clock runs this many times faster than the wall clock
     /// (breaker windows, backoff, Retry-After, timeouts), to fly with
     /// serve-sim and load at one speed; 1 for live traffic.
@@ -184,12 +188,17 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
         .build()
         .map_err(|e| ProxyError::Client(e.to_string()))?;
     let scenario = Arc::new(scenario);
+    let recorder = match &opts.record {
+        Some((path, prompts)) => Some(record::Recorder::create(path, *prompts)?),
+        None => None,
+    };
     let driver = driver::spawn(
         scenario.clone(),
         upstreams,
         tokio::runtime::Handle::current(),
         http,
         LiveClock::with_speed(opts.speed),
+        recorder,
     )?;
     let state = server::AppState {
         driver: driver.clone(),

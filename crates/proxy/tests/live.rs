@@ -208,7 +208,13 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", api_key_env = "KEY
         "WINDTUNNEL_ADMIN_TOKEN" => admin.clone(),
         _ => None,
     };
-    let opts = ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(env), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(env),
+        record: None,
+        speed: 1.0,
+    };
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);
     (running, base)
@@ -435,7 +441,13 @@ name = "test/a"
 upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
 "#;
     let scenario = windtunnel_config::parse_scenario(text, std::path::Path::new("x.toml"), &[]).unwrap();
-    let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("0.0.0.0:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 1.0,
+    };
     let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
     assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
 }
@@ -501,6 +513,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
         listen: Some("127.0.0.1:0".into()),
         report_dir: Some(dir.path().to_path_buf()),
         env: Box::new(|_| None),
+        record: None,
         speed: 1.0,
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
@@ -574,8 +587,13 @@ upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-t
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("a.toml"), &[]).unwrap();
-    let opts =
-        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 1.0,
+    };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     let r = post_chat(&base, false).await;
@@ -613,8 +631,13 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("reload.toml"), &[]).unwrap();
-    let opts =
-        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 1.0,
+    };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     assert_eq!(header(&post_chat(&base, false).await, "x-windtunnel-endpoint"), "test/a");
@@ -821,8 +844,13 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-    let opts =
-        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 1.0,
+    };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
     assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
@@ -854,8 +882,13 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = 
 "#
         );
         let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-        let opts =
-            ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+        let opts = ProxyOptions {
+            listen: Some("127.0.0.1:0".into()),
+            report_dir: None,
+            env: Box::new(|_| None),
+            record: None,
+            speed: 1.0,
+        };
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);
         let body = read_sse(post_chat(&base, true).await).await;
@@ -905,4 +938,80 @@ async fn a_deadline_passing_mid_stream_ends_it_honestly() {
     assert!(text.contains("t5 "), "streamed past the 200 ms attempt timeout: {text}");
     assert!(!text.contains("data: [DONE]") && text.contains("\"error\""), "{text}");
     p.shutdown().await.unwrap();
+}
+
+/// `--record`: served traffic becomes a trace that `run` replays: the same
+/// requests (count, tokens, tenants, classes), no prompt text without
+/// `--record-prompts`, never a key.
+#[tokio::test]
+async fn recorded_traffic_replays_in_the_simulator() {
+    let s = Script::default();
+    s.set("a", vec![ok_json("recorded")]);
+    let up = serve_upstream(s.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+name = "rec"
+policy = {{ chain = ["test/a", "test/b"] }}
+[[endpoints]]
+name = "test/a"
+upstream = {{ kind = "openai", base_url = "http://{up}/a/v1", api_key_env = "KEY_A" }}
+[[endpoints]]
+name = "test/b"
+"#
+    );
+    for prompts in [false, true] {
+        let trace = dir.path().join(format!("rec-{prompts}.jsonl"));
+        let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("rec.toml"), &[]).unwrap();
+        let opts = ProxyOptions {
+            listen: Some("127.0.0.1:0".into()),
+            report_dir: None,
+            env: Box::new(|k| (k == "KEY_A").then(|| CANARY.to_string())),
+            record: Some((trace.clone(), prompts)),
+            speed: 1.0,
+        };
+        let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+        let base = format!("http://{}", p.addr);
+        for (i, (tenant, class)) in [("acme", "interactive"), ("globex", "batch"), ("acme", "batch")].iter().enumerate()
+        {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .header("x-windtunnel-tenant", *tenant)
+                .header("x-windtunnel-class", *class)
+                .header("x-windtunnel-request-id", format!("rec-{i}"))
+                .body(body(false))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        p.shutdown().await.unwrap();
+        let recorded = std::fs::read_to_string(&trace).unwrap();
+        assert!(!recorded.contains(CANARY));
+        assert_eq!(recorded.contains("Say hello."), prompts, "{recorded}");
+        let reqs: Vec<windtunnel_core::Request> = windtunnel_trace::TraceReader::open(
+            &trace,
+            windtunnel_trace::TraceFormat::Jsonl,
+            windtunnel_trace::ReadOptions::default(),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(
+            reqs.iter().map(|r| (&*r.tenant, &*r.class)).collect::<Vec<_>>(),
+            [("acme", "interactive"), ("globex", "batch"), ("acme", "batch")]
+        );
+        // The prompt as counted before routing; the answer's 5 tokens; max_tokens 50.
+        assert!(reqs.iter().all(|r| r.input_tokens == 3 && r.output_tokens == 5 && r.max_tokens == 50), "{reqs:?}");
+        // And `run` replays it.
+        let sim = format!("{text}\n[trace]\npath = \"{}\"\n", trace.display()).replace(
+            &format!("upstream = {{ kind = \"openai\", base_url = \"http://{up}/a/v1\", api_key_env = \"KEY_A\" }}"),
+            "",
+        );
+        let sim = windtunnel_config::parse_scenario(&sim, &dir.path().join("replay.toml"), &[]).unwrap();
+        let report = windtunnel_harness::run(&sim, windtunnel_harness::RunOptions::default()).unwrap();
+        assert_eq!(report.trace.requests, 3);
+    }
 }

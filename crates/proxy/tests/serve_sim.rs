@@ -94,8 +94,13 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("fly.toml"), &[]).unwrap();
-    let opts =
-        ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed: 1.0 };
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 1.0,
+    };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     for stream in [false, true] {
         let r = post(&format!("http://{}/v1/chat/completions", p.addr), stream).await;
@@ -137,6 +142,7 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
                 listen: Some("127.0.0.1:0".into()),
                 report_dir: None,
                 env: Box::new(|_| None),
+                record: None,
                 speed: 1.0,
             };
             let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
@@ -206,8 +212,13 @@ fn a_flight_agrees_with_the_simulation() {
                 }
             }
             let scenario = windtunnel_config::parse_scenario(&live, std::path::Path::new("fly.toml"), &[]).unwrap();
-            let opts =
-                ProxyOptions { listen: Some("127.0.0.1:0".into()), report_dir: None, env: Box::new(|_| None), speed };
+            let opts = ProxyOptions {
+                listen: Some("127.0.0.1:0".into()),
+                report_dir: None,
+                env: Box::new(|_| None),
+                record: None,
+                speed,
+            };
             let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
             tx.send(format!("http://{}/v1", p.addr)).unwrap();
             let _ = stop_rx.await;
