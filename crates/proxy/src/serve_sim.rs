@@ -1,5 +1,6 @@
 //! `windtunnel serve-sim`: every simulated endpoint of a scenario served over
-//! HTTP as an OpenAI-compatible route, `/<endpoint name>/v1/chat/completions`,
+//! HTTP as an OpenAI-compatible route, `/<endpoint name>/v1/chat/completions`
+//! (and in Anthropic's Messages dialect at `/<endpoint name>/v1/messages`),
 //! in real time divided by `--speed`. The course of each call is decided by
 //! the simulator's own endpoint (`windtunnel_sim::SimEndpoint::start`, the
 //! same code `run` uses: latency, queueing, RPM/TPM limits with Retry-After,
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use windtunnel_config::Scenario;
 use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, ErrorKind, NEVER, Request, Started, Streams};
-use windtunnel_openai::{ChatRequest, error_body, estimate_tokens, openai_chunk, sse_data};
+use windtunnel_openai::{ChatRequest, error_body, estimate_tokens, openai_chunk, sse_data, sse_event};
 use windtunnel_sim::SimEndpoint;
 
 /// What the routes share.
@@ -75,9 +76,32 @@ fn error(status: u16, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Anthropic's error shape, with its error types.
+fn anthropic_error(status: u16, kind: ErrorKind, message: &str) -> Response {
+    let t = match kind {
+        ErrorKind::RateLimited => "rate_limit_error",
+        ErrorKind::Overloaded => "overloaded_error",
+        ErrorKind::ContextExceeded | ErrorKind::BadRequest => "invalid_request_error",
+        ErrorKind::QuotaExceeded => "billing_error",
+        _ => "api_error",
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::json!({"type": "error", "error": {"type": t, "message": message}});
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// The wire a route speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
 async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) -> Response {
-    let Some(name) = path.strip_suffix("/v1/chat/completions") else {
-        return error(404, "not_found", "expected /<endpoint name>/v1/chat/completions");
+    let (name, dialect) = match (path.strip_suffix("/v1/chat/completions"), path.strip_suffix("/v1/messages")) {
+        (Some(n), _) => (n, Dialect::OpenAi),
+        (_, Some(n)) => (n, Dialect::Anthropic),
+        _ => return error(404, "not_found", "expected /<endpoint name>/v1/chat/completions or /v1/messages"),
     };
     let Some(idx) = s.names.iter().position(|n| n == name) else {
         return error(404, "not_found", &format!("no endpoint `{name}` in this scenario"));
@@ -122,7 +146,11 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                 ErrorKind::Timeout => 504,
                 _ => 500,
             });
-            let mut r = error(status, e.kind.as_str(), &format!("simulated {}", e.kind.as_str()));
+            let message = format!("simulated {}", e.kind.as_str());
+            let mut r = match dialect {
+                Dialect::OpenAi => error(status, e.kind.as_str(), &message),
+                Dialect::Anthropic => anthropic_error(status, e.kind, &message),
+            };
             if let Some(ra) = e.retry_after_ms {
                 // In wall time: whole seconds for any client, and the exact
                 // milliseconds (`retry-after-ms`) for those that read them.
@@ -146,6 +174,14 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
             }
             let text = "x ".repeat(usage.completion_tokens as usize);
             let _ = first;
+            if dialect == Dialect::Anthropic {
+                let body = serde_json::json!({
+                    "id": format!("msg_sim{seq}"), "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                    "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+                });
+                return ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+            }
             let body = serde_json::json!({
                 "id": format!("sim-{seq}"), "object": "chat.completion", "created": 0, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -169,21 +205,50 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                     }
                     if i == tokens {
                         tokio::time::sleep(st.until(first + span)).await;
-                        let end = match kind {
-                            None => {
+                        let end = match (kind, dialect) {
+                            (None, Dialect::OpenAi) => {
                                 let last = openai_chunk(&id, &model, None, Some("stop"), Some(usage));
                                 format!("{}data: [DONE]\n\n", sse_data(&last.to_string()))
                             }
-                            Some(ErrorKind::Malformed) => "data: {not json\n\n".to_string(),
+                            (None, Dialect::Anthropic) => {
+                                let delta = serde_json::json!({"type": "message_delta",
+                                    "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": usage.completion_tokens}});
+                                let stop = serde_json::json!({"type": "content_block_stop", "index": 0});
+                                format!(
+                                    "{}{}{}",
+                                    sse_event("content_block_stop", &stop.to_string()),
+                                    sse_event("message_delta", &delta.to_string()),
+                                    sse_event("message_stop", r#"{"type":"message_stop"}"#)
+                                )
+                            }
+                            (Some(ErrorKind::Malformed), _) => "data: {not json\n\n".to_string(),
                             // A cut: the connection ends without [DONE].
-                            Some(_) => return Some((Err(std::io::Error::other("simulated cut")), i + 1)),
+                            (Some(_), _) => return Some((Err(std::io::Error::other("simulated cut")), i + 1)),
                         };
                         return Some((Ok::<_, std::io::Error>(Bytes::from(end)), i + 1));
                     }
                     let at = first + span * u64::from(i) / u64::from(tokens);
                     tokio::time::sleep(st.until(at)).await;
-                    let c = openai_chunk(&id, &model, Some("x "), None, None);
-                    Some((Ok(Bytes::from(sse_data(&c.to_string()))), i + 1))
+                    let frame = match dialect {
+                        Dialect::OpenAi => sse_data(&openai_chunk(&id, &model, Some("x "), None, None).to_string()),
+                        Dialect::Anthropic => {
+                            let delta = serde_json::json!({"type": "content_block_delta", "index": 0,
+                                "delta": {"type": "text_delta", "text": "x "}});
+                            let mut f = String::new();
+                            if i == 0 {
+                                let start = serde_json::json!({"type": "message_start", "message": {
+                                    "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                                    "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": 0}}});
+                                let block = serde_json::json!({"type": "content_block_start", "index": 0,
+                                    "content_block": {"type": "text", "text": ""}});
+                                f.push_str(&sse_event("message_start", &start.to_string()));
+                                f.push_str(&sse_event("content_block_start", &block.to_string()));
+                            }
+                            f.push_str(&sse_event("content_block_delta", &delta.to_string()));
+                            f
+                        }
+                    };
+                    Some((Ok(Bytes::from(frame)), i + 1))
                 }
             });
             Response::builder()

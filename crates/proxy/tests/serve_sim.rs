@@ -249,3 +249,45 @@ fn a_flight_agrees_with_the_simulation() {
     assert!(flight.invariants.iter().all(|i| i.violations == 0), "{:?}", flight.invariants);
     assert!(run.invariants.iter().all(|i| i.violations == 0), "{:?}", run.invariants);
 }
+
+/// The Anthropic dialect: serve-sim answers Messages calls in Anthropic's
+/// shapes, and the proxy's Anthropic upstream translates them back.
+#[tokio::test]
+async fn serve_sim_speaks_anthropic_to_the_proxys_anthropic_upstream() {
+    let base = serve(20.0).await;
+    let r = post(&format!("{base}/sim/down/v1/messages"), false).await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["type"], "error");
+    let text = format!(
+        r#"
+name = "anthropic-fly"
+policy = {{ chain = ["sim/down", "sim/fast"] }}
+[[endpoints]]
+name = "sim/down"
+upstream = {{ kind = "anthropic", base_url = "{base}/sim/down/v1" }}
+[[endpoints]]
+name = "sim/fast"
+upstream = {{ kind = "anthropic", base_url = "{base}/sim/fast/v1" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("a.toml"), &[]).unwrap();
+    let opts = ProxyOptions {
+        listen: Some("127.0.0.1:0".into()),
+        report_dir: None,
+        env: Box::new(|_| None),
+        record: None,
+        speed: 20.0,
+    };
+    let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+    let r = post(&format!("http://{}/v1/chat/completions", p.addr), false).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "x ".repeat(20));
+    assert_eq!(v["usage"]["completion_tokens"], 20);
+    let text = post(&format!("http://{}/v1/chat/completions", p.addr), true).await.text().await.unwrap();
+    assert_eq!(text.matches("\"x \"").count(), 20, "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!(report.outcomes.succeeded, 2);
+}
