@@ -8,7 +8,7 @@ use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use windtunnel_proxy::ProxyOptions;
+use windtunnel_proxy::{ChaosRules, ProxyOptions};
 
 /// Arguments of `windtunnel proxy`.
 #[derive(Debug, Args)]
@@ -34,13 +34,31 @@ pub(crate) struct ProxyArgs {
     /// load at one speed. For experiments only.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// Chaos rules (TOML, `[[rule]]` tables) in force from the start; at run
+    /// time they are read and replaced at /admin/chaos.
+    #[arg(long, value_name = "FILE")]
+    chaos: Option<PathBuf>,
+    /// Point every endpoint without an `upstream` at serve-sim's route for it
+    /// under this URL (`URL/<endpoint name>/v1`).
+    #[arg(long, value_name = "URL")]
+    sim: Option<String>,
 }
 
 pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     if !(args.speed >= 0.001 && args.speed <= 1e6) {
         anyhow::bail!("--speed: found {}, expected a number from 0.001 to 1000000", args.speed);
     }
-    let scenario = args.common.load(&args.scenario)?;
+    let mut scenario = args.common.load(&args.scenario)?;
+    if let Some(url) = &args.sim {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--sim: found `{url}`, expected serve-sim's URL such as http://127.0.0.1:8100");
+        }
+        windtunnel_proxy::point_at_sim(&mut scenario, url);
+    }
+    let chaos = match &args.chaos {
+        Some(path) => ChaosRules::load(path, &scenario).map_err(anyhow::Error::msg)?,
+        None => ChaosRules::default(),
+    };
     let name = scenario.name.clone();
     let opts = ProxyOptions {
         listen: args.listen,
@@ -48,6 +66,7 @@ pub(crate) fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         env: Box::new(|k| std::env::var(k).ok()),
         record: args.record.map(|p| (p, args.record_prompts)),
         speed: args.speed,
+        chaos,
     };
     let report = windtunnel_proxy::run(scenario, opts, |addr| {
         let mut err = std::io::stderr().lock();

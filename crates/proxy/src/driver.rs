@@ -10,6 +10,7 @@
 //! What it must not do: any I/O of its own (attempts run as tasks; the
 //! server writes to clients), or block (it serves every request).
 
+use crate::chaos::{ChaosRules, ChaosState, Injection, RequestHeaders, forced_rules};
 use crate::clock::LiveClock;
 use crate::metrics::Metrics;
 use crate::request::Incoming;
@@ -54,6 +55,14 @@ pub(crate) enum DriverMsg {
         id: AttemptId,
         /// How.
         outcome: AttemptOutcome,
+    },
+    /// The chaos rules in force (`GET /admin/chaos`), after replacing them
+    /// when `update` is given (`PUT`, and `DELETE` with an empty set).
+    Chaos {
+        /// The new rules, already checked.
+        update: Option<ChaosRules>,
+        /// The rules in force afterwards.
+        reply: oneshot::Sender<ChaosRules>,
     },
     /// The report so far and the metrics text.
     Snapshot {
@@ -102,6 +111,8 @@ pub(crate) enum ClientEvent {
         endpoint: String,
         /// Attempts made.
         attempts: u32,
+        /// Chaos rules injected into its attempts, comma-separated.
+        chaos: String,
     },
     /// The request failed before any byte went out.
     Error {
@@ -115,6 +126,8 @@ pub(crate) enum ClientEvent {
         retry_after_s: Option<u64>,
         /// Attempts made.
         attempts: u32,
+        /// Chaos rules injected into its attempts, comma-separated.
+        chaos: String,
     },
     /// A committed stream's response headers.
     Head {
@@ -122,6 +135,8 @@ pub(crate) enum ClientEvent {
         endpoint: String,
         /// Attempts made so far.
         attempts: u32,
+        /// Chaos rules injected into its attempts so far, comma-separated.
+        chaos: String,
     },
 }
 
@@ -191,6 +206,14 @@ struct Sinks {
     metrics: Metrics,
 }
 
+impl Sinks {
+    /// An attempt met an injected fault.
+    fn chaos_injected(&mut self, rule: &str, kind: &'static str) {
+        self.aggregator.chaos_injected(rule, kind);
+        self.metrics.chaos_injected(rule, kind);
+    }
+}
+
 impl EventSink for Sinks {
     fn record(&mut self, e: &Event<'_>) {
         self.aggregator.record(e);
@@ -213,6 +236,18 @@ struct Client {
     /// `--record`: the request as it arrived, and the output tokens its answer had.
     record: Option<Request>,
     served_output: Option<u32>,
+    /// Headers chaos rules may match (never credentials).
+    headers: RequestHeaders,
+    /// Rules it forces with `x-windtunnel-chaos`.
+    forced: Vec<String>,
+    /// Chaos rules injected into its attempts so far.
+    chaos: Vec<String>,
+}
+
+impl Client {
+    fn chaos_header(&self) -> String {
+        self.chaos.join(",")
+    }
 }
 
 /// The driver's state.
@@ -229,7 +264,7 @@ struct Driver {
     tx: mpsc::UnboundedSender<DriverMsg>,
     clients: BTreeMap<FlightId, Client>,
     chats: BTreeMap<FlightId, Arc<windtunnel_openai::ChatRequest>>,
-    attempts: BTreeMap<AttemptId, (tokio::task::AbortHandle, EndpointIdx)>,
+    attempts: BTreeMap<AttemptId, (tokio::task::AbortHandle, EndpointIdx, Option<Injection>)>,
     wakes: BinaryHeap<Reverse<(u64, FlightId, u8, u32)>>,
     seq: u64,
     actions: Vec<Action>,
@@ -240,6 +275,10 @@ struct Driver {
     reloads: (u64, u64),
     /// `--record`: served traffic as a trace.
     recorder: Option<crate::record::Recorder>,
+    /// Chaos rules and their coin.
+    chaos: ChaosState,
+    /// Per rule in force, the fault windows it opened: (endpoint, fault index).
+    chaos_windows: Vec<Vec<(EndpointIdx, u16)>>,
 }
 
 /// How often the policy file is checked for changes.
@@ -257,6 +296,7 @@ pub(crate) fn spawn(
     http: reqwest::Client,
     clock: LiveClock,
     recorder: Option<crate::record::Recorder>,
+    chaos: ChaosRules,
 ) -> Result<mpsc::UnboundedSender<DriverMsg>, crate::ProxyError> {
     let (tx, rx) = mpsc::unbounded_channel();
     let tx2 = tx.clone();
@@ -274,7 +314,8 @@ pub(crate) fn spawn(
                 }
             };
             let driver = match Driver::new(scenario, upstreams, runtime, http, clock, tx2, recorder) {
-                Ok(d) => {
+                Ok(mut d) => {
+                    d.replace_chaos(chaos);
                     let _ = ready_tx.send(Ok(()));
                     d
                 }
@@ -319,9 +360,13 @@ impl Driver {
         executor.keep_concluded();
         executor.set_rescue_targets(upstreams.iter().map(|u| u.as_ref().is_some_and(|u| u.accepts_prefill)).collect());
         let names = scenario.endpoints.iter().map(|e| e.id.to_string()).collect();
+        let mut aggregator = Aggregator::new(&scenario);
+        aggregator.enable_chaos();
         Ok(Driver {
+            chaos: ChaosState::new(scenario.seed),
+            chaos_windows: Vec::new(),
             sinks: Sinks {
-                aggregator: Aggregator::new(&scenario),
+                aggregator,
                 checker: InvariantChecker::new(windtunnel_harness::invariant_world(&scenario)),
                 metrics: Metrics::new(names),
             },
@@ -423,6 +468,7 @@ impl Driver {
                     }
                     r
                 });
+                let forced = forced_rules(&incoming.headers);
                 let flight =
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
                 self.clients.insert(
@@ -436,6 +482,9 @@ impl Driver {
                         text: String::new(),
                         record,
                         served_output: None,
+                        headers: incoming.headers,
+                        forced,
+                        chaos: Vec::new(),
                     },
                 );
                 self.chats.insert(flight, chat);
@@ -450,13 +499,17 @@ impl Driver {
                         let _ = c.tx.send(ClientEvent::Head {
                             endpoint: self.scenario.endpoints[e.get()].id.to_string(),
                             attempts: id.attempt,
+                            chaos: c.chaos_header(),
                         });
                     }
                 }
                 let _ = reply.send(ok);
             }
             DriverMsg::Done { id, outcome } => {
-                let Some((_, endpoint)) = self.attempts.remove(&id) else { return };
+                let Some((_, endpoint, injection)) = self.attempts.remove(&id) else { return };
+                if let Some(inj) = &injection {
+                    self.chaos.release(inj);
+                }
                 let report = self.attempt_report(now, endpoint, &outcome);
                 if let Some(c) = self.clients.get_mut(&id.flight) {
                     match outcome.result {
@@ -475,6 +528,12 @@ impl Driver {
                     }
                 }
                 self.executor.on_report(now, id, report, &mut self.sinks, &mut self.actions);
+            }
+            DriverMsg::Chaos { update, reply } => {
+                if let Some(rules) = update {
+                    self.replace_chaos(rules);
+                }
+                let _ = reply.send(self.chaos.rules().clone());
             }
             DriverMsg::Snapshot { reply } => {
                 let _ = reply.send(Snapshot { report: self.report(), metrics: self.sinks.metrics.render() });
@@ -526,8 +585,11 @@ impl Driver {
                 match a {
                     Action::Start { id, endpoint, cutoffs, .. } => self.start(now, id, endpoint, cutoffs),
                     Action::Cancel { id } => {
-                        if let Some((h, _)) = self.attempts.remove(&id) {
+                        if let Some((h, _, injection)) = self.attempts.remove(&id) {
                             h.abort();
+                            if let Some(inj) = &injection {
+                                self.chaos.release(inj);
+                            }
                         }
                         self.executor.on_cancelled(now, id, Usage::default(), &mut self.sinks);
                     }
@@ -572,6 +634,21 @@ impl Driver {
         if prefill.is_some() {
             self.sinks.metrics.rescued();
         }
+        let name = self.scenario.endpoints[endpoint.get()].id.as_str();
+        let injection = match self.clients.get_mut(&id.flight) {
+            Some(c) => {
+                let req = self.executor.request(id.flight);
+                let inj = req.and_then(|req| self.chaos.pick(name, req, &c.headers, &c.forced));
+                if let Some(inj) = &inj {
+                    c.chaos.push(inj.name.clone());
+                }
+                inj
+            }
+            None => None,
+        };
+        if let Some(inj) = &injection {
+            self.sinks.chaos_injected(&inj.name, inj.fault.kind());
+        }
         let job = AttemptJob {
             prefill,
             id,
@@ -584,9 +661,10 @@ impl Driver {
             deadline: (cutoffs.deadline_at != u64::MAX).then(|| self.clock.instant(cutoffs.deadline_at)),
             client,
             driver: self.tx.clone(),
+            chaos: injection.clone(),
         };
         let handle = self.runtime.spawn(run_attempt(self.http.clone(), job));
-        self.attempts.insert(id, (handle.abort_handle(), endpoint));
+        self.attempts.insert(id, (handle.abort_handle(), endpoint, injection));
     }
 
     #[expect(clippy::print_stderr, reason = "the proxy's log of a recording that failed")]
@@ -609,7 +687,12 @@ impl Driver {
                     .endpoint
                     .and_then(|e| client.bodies.iter().rposition(|b| b.0 == e).map(|i| client.bodies.swap_remove(i).1));
                 match (body, c.endpoint) {
-                    (Some(body), Some(e)) => ClientEvent::Complete { body, endpoint: name(e), attempts: c.attempts },
+                    (Some(body), Some(e)) => ClientEvent::Complete {
+                        body,
+                        endpoint: name(e),
+                        attempts: c.attempts,
+                        chaos: client.chaos_header(),
+                    },
                     _ => self.error_event(c.outcome, &client, c.attempts),
                 }
             }
@@ -664,7 +747,39 @@ impl Driver {
                 (0..self.facts.len()).map(|i| self.executor.not_before(EndpointIdx(i as u16))).min().unwrap_or(0);
             soonest.saturating_sub(now).div_ceil(1000).max(1)
         });
-        ClientEvent::Error { status, kind: kind.to_string(), message, retry_after_s, attempts }
+        ClientEvent::Error {
+            status,
+            kind: kind.to_string(),
+            message,
+            retry_after_s,
+            attempts,
+            chaos: client.chaos_header(),
+        }
+    }
+
+    /// Puts `rules` in force from now: the old rules' fault windows end, and
+    /// each new rule opens one on every endpoint it may hit.
+    fn replace_chaos(&mut self, rules: ChaosRules) {
+        let now = self.now();
+        for windows in std::mem::take(&mut self.chaos_windows) {
+            for (endpoint, fault) in windows {
+                self.sinks.aggregator.close_window(endpoint, fault, now);
+            }
+        }
+        for rule in &rules.rule {
+            let mut opened = Vec::new();
+            for (i, e) in self.scenario.endpoints.iter().enumerate() {
+                if rule.matcher.endpoint.as_deref().is_some_and(|m| m != e.id.as_str()) {
+                    continue;
+                }
+                let endpoint = EndpointIdx(i as u16);
+                let fault = self.sinks.aggregator.chaos_fault(endpoint, rule.fault.kind(), &rule.name);
+                self.sinks.record(&Event::FaultWindow { endpoint, fault, start: now, end: u64::MAX });
+                opened.push((endpoint, fault));
+            }
+            self.chaos_windows.push(opened);
+        }
+        self.chaos.replace(rules, now);
     }
 
     fn report(&self) -> Report {

@@ -26,7 +26,9 @@
 //!
 //! # Where things happen
 //! - `driver` — the executor's thread: submit, attempts, wakes, answers.
-//! - `upstream` — one HTTP attempt: dialects, cut-offs, classification.
+//! - `upstream` — one HTTP attempt: dialects, cut-offs, classification, and
+//!   the chaos faults carried out on it.
+//! - `chaos` — chaos rules: the format, which attempt meets which fault.
 //! - `server` — the axum routes, client keys, admin token, error shape.
 //! - `serve_sim` — `windtunnel serve-sim`: the simulated endpoints over HTTP.
 //! - `request` — a client's call → the core `Request` (tokens, headers).
@@ -46,6 +48,7 @@
 //! - windtunnel-harness: the invariant checker's world and the policy's
 //!   description, shared with `run` so live and simulated reports agree.
 
+mod chaos;
 mod clock;
 mod driver;
 mod load;
@@ -57,6 +60,7 @@ mod serve_sim;
 mod server;
 mod upstream;
 
+pub use chaos::{ChaosFault, ChaosRule, ChaosRules, RuleMatch};
 pub use load::{LoadOptions, LoadReport, Percentiles, run_load, synthetic_prompt};
 pub use request::DEFAULT_MAX_TOKENS;
 pub use secret::Secret;
@@ -123,6 +127,8 @@ pub struct ProxyOptions {
     /// (breaker windows, backoff, Retry-After, timeouts), to fly with
     /// serve-sim and load at one speed; 1 for live traffic.
     pub speed: f64,
+    /// `--chaos FILE`: the chaos rules in force from the start.
+    pub chaos: ChaosRules,
 }
 
 impl std::fmt::Debug for ProxyOptions {
@@ -199,12 +205,14 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
         http,
         LiveClock::with_speed(opts.speed),
         recorder,
+        opts.chaos.clone(),
     )?;
     let state = server::AppState {
         driver: driver.clone(),
         client_keys: Arc::new(client_keys),
         admin,
         models: Arc::new(scenario.endpoints.iter().map(|e| e.id.to_string()).collect()),
+        scenario: scenario.clone(),
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -225,6 +233,30 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
         Ok(report)
     });
     Ok(Running { addr, stop: Some(stop_tx), done })
+}
+
+/// `proxy --sim URL`: every endpoint without an `upstream` is pointed at
+/// serve-sim's route for it under `url` (`URL/<endpoint name>/v1`), in the
+/// Anthropic dialect for endpoints whose provider is anthropic, without a key.
+pub fn point_at_sim(scenario: &mut Scenario, url: &str) {
+    let url = url.trim_end_matches('/');
+    for e in &mut scenario.endpoints {
+        if e.upstream.is_some() {
+            continue;
+        }
+        let kind = if e.id.provider() == "anthropic" {
+            windtunnel_config::UpstreamKind::Anthropic
+        } else {
+            windtunnel_config::UpstreamKind::OpenAi
+        };
+        e.upstream = Some(windtunnel_config::UpstreamSpec {
+            kind,
+            base_url: format!("{url}/{}/v1", e.id),
+            model: e.id.to_string(),
+            api_key_env: None,
+            accepts_prefill: false,
+        });
+    }
 }
 
 /// Writes `report.json`, `report.md` and `report.html` into `dir`.

@@ -52,6 +52,8 @@ pub(crate) struct Metrics {
     ttft: Histogram,
     reloads: [u64; 2],
     rescues: u64,
+    /// Chaos injections by (rule, kind).
+    chaos: BTreeMap<(String, &'static str), u64>,
 }
 
 impl Metrics {
@@ -70,12 +72,18 @@ impl Metrics {
             ttft: Histogram::default(),
             reloads: [0; 2],
             rescues: 0,
+            chaos: BTreeMap::new(),
         }
     }
 
     /// A mid-stream rescue started.
     pub(crate) fn rescued(&mut self) {
         self.rescues += 1;
+    }
+
+    /// An attempt met the fault of a chaos rule.
+    pub(crate) fn chaos_injected(&mut self, rule: &str, kind: &'static str) {
+        *self.chaos.entry((rule.to_string(), kind)).or_insert(0) += 1;
     }
 
     /// A policy reload: loaded, or refused.
@@ -149,8 +157,20 @@ impl Metrics {
             "# HELP windtunnel_policy_reloads_total Policy file changes, loaded or refused.\n# TYPE windtunnel_policy_reloads_total counter\nwindtunnel_policy_reloads_total{{result=\"loaded\"}} {}\nwindtunnel_policy_reloads_total{{result=\"refused\"}} {}",
             self.reloads[0], self.reloads[1]
         );
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_chaos_injected_total Attempts that met an injected fault, by rule and kind.\n# TYPE windtunnel_chaos_injected_total counter"
+        );
+        for ((rule, kind), n) in &self.chaos {
+            let _ = writeln!(s, "windtunnel_chaos_injected_total{{rule=\"{}\",kind=\"{kind}\"}} {n}", label(rule));
+        }
         s
     }
+}
+
+/// A label value escaped as the text format asks: backslash, quote, newline.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl EventSink for Metrics {

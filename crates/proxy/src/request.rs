@@ -20,6 +20,8 @@ pub(crate) struct Incoming {
     pub(crate) request: Request,
     /// The body, forwarded upstream.
     pub(crate) chat: Arc<ChatRequest>,
+    /// Headers chaos rules may match (lower-cased names; never credentials).
+    pub(crate) headers: crate::chaos::RequestHeaders,
 }
 
 /// Headers the proxy reads, looked up case-insensitively by the caller.
@@ -59,6 +61,6 @@ impl Incoming {
         if !chat.model.is_empty() {
             r.model = Some(Sym::from(chat.model.as_str()));
         }
-        Ok(Incoming { request: r, chat: Arc::new(chat) })
+        Ok(Incoming { request: r, chat: Arc::new(chat), headers: Vec::new() })
     }
 }

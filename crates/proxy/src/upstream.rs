@@ -11,6 +11,7 @@
 //! once the driver has committed the request to this attempt; the driver
 //! only sees the first token and the end.
 
+use crate::chaos::{ChaosFault, Injection};
 use crate::driver::{AttemptOutcome, ClientEvent, DriverMsg};
 use crate::secret::Secret;
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use windtunnel_config::UpstreamKind;
 use windtunnel_core::{AttemptError, ErrorKind};
 use windtunnel_executor::AttemptId;
 use windtunnel_openai::{
-    AnthropicStream, ChatRequest, SseDecoder, StreamItem, Usage, anthropic_response_to_openai, classify,
+    AnthropicStream, ChatRequest, SseDecoder, StreamItem, Usage, anthropic_response_to_openai, classify, error_body,
     estimate_tokens, parse_openai_event, parse_openai_response, sse_data,
 };
 
@@ -87,6 +88,9 @@ pub(crate) struct AttemptJob {
     /// the continuation goes to the client without asking the driver first
     /// (the request is already committed).
     pub(crate) prefill: Option<String>,
+    /// A chaos fault to meet on the way (`--chaos`): carried out here,
+    /// between the executor and the upstream.
+    pub(crate) chaos: Option<Injection>,
 }
 
 /// Runs one attempt to its end and tells the driver.
@@ -121,6 +125,11 @@ async fn attempt(http: &reqwest::Client, job: &AttemptJob) -> Option<AttemptOutc
         Some(t) if job.chat.stream => t.min(job.timeout_at),
         _ => job.timeout_at,
     };
+    if let Some(inj) = &job.chaos
+        && let Some(outcome) = before_send(inj, head_by).await
+    {
+        return Some(outcome);
+    }
     let resp = match timeout_at(head_by, rb.send()).await {
         Err(_) => {
             return Some(failure(AttemptError::new(ErrorKind::Timeout), "no answer before the attempt's timeout"));
@@ -138,7 +147,56 @@ async fn attempt(http: &reqwest::Client, job: &AttemptJob) -> Option<AttemptOutc
         let (err, message) = classify(status, &header, &body, now);
         return Some(failure(err, message));
     }
+    if let Some(Injection { fault: ChaosFault::TtftDelay { ms }, .. }) = &job.chaos
+        && !pause(*ms, head_by).await
+    {
+        return Some(failure(AttemptError::new(ErrorKind::Timeout), "no first token in time"));
+    }
     if job.chat.stream { stream(resp, job).await } else { Some(whole(resp, job).await) }
+}
+
+/// Sleeps `ms`, unless `by` comes first; true when the whole pause was slept.
+async fn pause(ms: u64, by: Instant) -> bool {
+    let until = Instant::now() + Duration::from_millis(ms);
+    tokio::time::sleep_until(until.min(by)).await;
+    until <= by
+}
+
+/// The faults met before the request is sent: a status answered without
+/// calling the upstream, a reset, a hang, a delay. `None`: send it.
+async fn before_send(inj: &Injection, head_by: Instant) -> Option<AttemptOutcome> {
+    let why = |what: &str| format!("{what} (chaos rule `{}`)", inj.name);
+    match &inj.fault {
+        ChaosFault::Status { status, body, .. } => {
+            let ra = inj.fault.retry_after_ms();
+            let header = |name: &str| match name {
+                "retry-after-ms" => ra.map(|ms| ms.to_string()),
+                "retry-after" => ra.map(|ms| ms.div_ceil(1000).to_string()),
+                _ => None,
+            };
+            let body = body.clone().unwrap_or_else(|| {
+                let (kind, code) = match status {
+                    429 => ("rate_limit_error", "rate_limit_exceeded"),
+                    400..=499 => ("invalid_request_error", "chaos"),
+                    _ => ("server_error", "chaos"),
+                };
+                error_body(&why(&format!("injected {status}")), kind, Some(code)).to_string()
+            });
+            #[expect(clippy::disallowed_methods, reason = "an HTTP-date Retry-After counts from the wall clock")]
+            let now = SystemTime::now();
+            let (err, message) = classify(*status, &header, body.as_bytes(), now);
+            Some(failure(err, why(&message)))
+        }
+        ChaosFault::Reset {} => Some(failure(AttemptError::new(ErrorKind::Connection), why("connection reset"))),
+        ChaosFault::Hang {} => {
+            tokio::time::sleep_until(head_by).await;
+            Some(failure(AttemptError::new(ErrorKind::Timeout), why("no answer before the attempt's timeout")))
+        }
+        ChaosFault::Delay { ms } if !pause(*ms, head_by).await => {
+            Some(failure(AttemptError::new(ErrorKind::Timeout), why("no answer before the attempt's timeout")))
+        }
+        _ => None,
+    }
 }
 
 fn connection_error(e: &reqwest::Error) -> AttemptError {
@@ -182,7 +240,34 @@ async fn whole(resp: reqwest::Response, job: &AttemptJob) -> AttemptOutcome {
         }),
     };
     match parsed {
-        Ok((body, text, usage)) => AttemptOutcome { result: Ok(()), ttft_ms: ttft, usage, body: Some(body), text },
+        Ok((body, text, usage)) => {
+            // A fault meant for a stream's middle meets a whole answer as a
+            // body that never arrives whole: the upstream did the work, so
+            // its usage is billed.
+            if let Some(inj) = &job.chaos {
+                let why = |what: &str| format!("{what} (chaos rule `{}`)", inj.name);
+                let failed = |kind, what: &str| AttemptOutcome {
+                    result: Err((AttemptError::new(kind), why(what))),
+                    ttft_ms: None,
+                    usage,
+                    body: None,
+                    text: String::new(),
+                };
+                match inj.fault {
+                    ChaosFault::StreamCut { .. } => {
+                        return failed(ErrorKind::Connection, "the answer was cut before it arrived whole");
+                    }
+                    ChaosFault::Malformed { .. } | ChaosFault::NoDone {} => {
+                        return failed(ErrorKind::Malformed, "the answer arrived malformed");
+                    }
+                    ChaosFault::Stall { ms, .. } if !pause(ms, job.timeout_at).await => {
+                        return failed(ErrorKind::Timeout, "the answer stalled past the attempt's timeout");
+                    }
+                    _ => {}
+                }
+            }
+            AttemptOutcome { result: Ok(()), ttft_ms: ttft, usage, body: Some(body), text }
+        }
         Err(e) => AttemptOutcome { result: Err(e), ttft_ms: ttft, usage: None, body: None, text: String::new() },
     }
 }
@@ -197,6 +282,17 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
     let mut ttft = None;
     let mut text = String::new();
     let mut usage: Option<Usage> = None;
+    // A chaos fault due after so many content chunks, until it fires.
+    let mut pending = job.chaos.as_ref().filter(|i| {
+        matches!(
+            i.fault,
+            ChaosFault::Stall { .. }
+                | ChaosFault::StreamCut { .. }
+                | ChaosFault::Malformed { .. }
+                | ChaosFault::NoDone {}
+        )
+    });
+    let mut chunks: u32 = 0;
     let cut = |msg: &str, kind: ErrorKind, ttft: Option<u64>, text: &str, usage: Option<Usage>| AttemptOutcome {
         result: Err((AttemptError::new(kind), msg.to_string())),
         ttft_ms: ttft,
@@ -262,6 +358,55 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                     Err((e, m)) => return Some(cut(&m, e.kind, ttft, &text, usage)),
                 },
             };
+            // The fault fires before its chunk, or before the end of an answer shorter than it asks for.
+            if let Some(inj) = pending
+                && (done || !out.is_empty())
+            {
+                let due = match inj.fault {
+                    ChaosFault::Stall { after_tokens, .. }
+                    | ChaosFault::StreamCut { after_tokens }
+                    | ChaosFault::Malformed { after_tokens } => done || chunks >= after_tokens,
+                    _ => done,
+                };
+                if due {
+                    pending = None;
+                    let why = |what: &str| format!("{what} (chaos rule `{}`)", inj.name);
+                    match inj.fault {
+                        ChaosFault::StreamCut { .. } => {
+                            let kind = if committed { ErrorKind::StreamCut } else { ErrorKind::Connection };
+                            return Some(cut(&why("the upstream connection was cut"), kind, ttft, &text, usage));
+                        }
+                        ChaosFault::Malformed { .. } => {
+                            return Some(cut(&why("a malformed stream"), ErrorKind::Malformed, ttft, &text, usage));
+                        }
+                        ChaosFault::NoDone {} => {
+                            let kind = if committed { ErrorKind::StreamCut } else { ErrorKind::Malformed };
+                            let m = why("the stream ended early, without its end marker");
+                            return Some(cut(&m, kind, ttft, &text, usage));
+                        }
+                        ChaosFault::Stall { ms, .. } => {
+                            let by = if committed {
+                                let stall = Instant::now() + job.stall;
+                                job.deadline.map_or(stall, |d| d.min(stall))
+                            } else {
+                                job.first_token_by.map_or(job.timeout_at, |t| t.min(job.timeout_at))
+                            };
+                            if !pause(ms, by).await {
+                                let (kind, m) = if committed {
+                                    (ErrorKind::StreamCut, "the stream stalled")
+                                } else {
+                                    (ErrorKind::Timeout, "no first token in time")
+                                };
+                                return Some(cut(&why(m), kind, ttft, &text, usage));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if !done && !out.is_empty() {
+                chunks = chunks.saturating_add(1);
+            }
             if ttft.is_none() && !out.is_empty() {
                 ttft = Some(elapsed_ms(job.started));
             }

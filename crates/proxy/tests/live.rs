@@ -214,6 +214,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", api_key_env = "KEY
         env: Box::new(env),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);
@@ -447,6 +448,7 @@ upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
     assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
@@ -515,6 +517,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
@@ -593,6 +596,7 @@ upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-t
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
@@ -637,6 +641,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
@@ -850,6 +855,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
@@ -888,6 +894,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = 
             env: Box::new(|_| None),
             record: None,
             speed: 1.0,
+            chaos: Default::default(),
         };
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);
@@ -969,6 +976,7 @@ name = "test/b"
             env: Box::new(|k| (k == "KEY_A").then(|| CANARY.to_string())),
             record: Some((trace.clone(), prompts)),
             speed: 1.0,
+            chaos: Default::default(),
         };
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);

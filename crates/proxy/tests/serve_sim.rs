@@ -100,6 +100,7 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
         env: Box::new(|_| None),
         record: None,
         speed: 1.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     for stream in [false, true] {
@@ -144,6 +145,7 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
                 env: Box::new(|_| None),
                 record: None,
                 speed: 1.0,
+                chaos: Default::default(),
             };
             let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
             tx.send(format!("http://{}/v1", p.addr)).unwrap();
@@ -218,6 +220,7 @@ fn a_flight_agrees_with_the_simulation() {
                 env: Box::new(|_| None),
                 record: None,
                 speed,
+                chaos: Default::default(),
             };
             let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
             tx.send(format!("http://{}/v1", p.addr)).unwrap();
@@ -278,6 +281,7 @@ upstream = {{ kind = "anthropic", base_url = "{base}/sim/fast/v1" }}
         env: Box::new(|_| None),
         record: None,
         speed: 20.0,
+        chaos: Default::default(),
     };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post(&format!("http://{}/v1/chat/completions", p.addr), false).await;

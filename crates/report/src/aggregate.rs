@@ -67,6 +67,8 @@ pub struct Aggregator {
     quality_n: u64,
     windows: FaultWindows,
     series: Series,
+    /// Live runs: chaos injections.
+    chaos: Option<ChaosSection>,
 }
 
 /// Significant figures of the latency histograms: 3 keeps every percentile
@@ -102,7 +104,34 @@ impl Aggregator {
                 scenario.endpoints.iter().map(|e| e.faults.iter().map(|f| f.kind.as_str()).collect()).collect(),
             ),
             series: Series::new(scenario.endpoints.len()),
+            chaos: None,
         }
+    }
+
+    /// Live runs: gives the report a `chaos` section (zero until
+    /// something is injected).
+    pub fn enable_chaos(&mut self) {
+        self.chaos.get_or_insert_with(ChaosSection::default);
+    }
+
+    /// Live runs: an attempt met the fault of chaos rule `rule`, of `kind`.
+    pub fn chaos_injected(&mut self, rule: &str, kind: &str) {
+        let c = self.chaos.get_or_insert_with(ChaosSection::default);
+        c.injected += 1;
+        *c.by_rule.entry(rule.to_string()).or_insert(0) += 1;
+        *c.by_kind.entry(kind.to_string()).or_insert(0) += 1;
+    }
+
+    /// Live runs: names a new fault of `endpoint` (a chaos rule's active
+    /// period); returns the index its `FaultWindow` events carry.
+    pub fn chaos_fault(&mut self, endpoint: EndpointIdx, kind: &str, rule: &str) -> u16 {
+        self.windows.add_fault(endpoint.0, kind, rule)
+    }
+
+    /// Live runs: the open window of `fault` on `endpoint` ends at `at`
+    /// (its chaos rule was removed).
+    pub fn close_window(&mut self, endpoint: EndpointIdx, fault: u16, at: u64) {
+        self.windows.close(endpoint.0, fault, at);
     }
 
     /// Requests that have finished.
@@ -210,6 +239,7 @@ impl Aggregator {
             quality: QualitySection {
                 mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
             },
+            chaos: self.chaos.clone(),
             timeseries: self.series.build(&self.endpoint_names, &latency),
         }
     }

@@ -142,8 +142,9 @@ impl Window {
 /// [`MAX_LISTED_WINDOWS`] by start in detail, the others by count.
 #[derive(Debug)]
 pub(crate) struct FaultWindows {
-    /// Per endpoint, the kind name of each of its faults.
-    fault_names: Vec<Vec<&'static str>>,
+    /// Per endpoint, the kind name of each of its faults, and for a live
+    /// chaos rule's window the rule's name.
+    fault_names: Vec<Vec<(std::borrow::Cow<'static, str>, Option<String>)>>,
     /// The listed windows, at most [`MAX_LISTED_WINDOWS`], in no order.
     windows: Vec<Window>,
     /// Every window announced, listed or not.
@@ -173,7 +174,10 @@ impl FaultWindows {
         let n = fault_names.len();
         let tracking = fault_names.iter().any(|f| !f.is_empty());
         FaultWindows {
-            fault_names,
+            fault_names: fault_names
+                .into_iter()
+                .map(|f| f.into_iter().map(|k| (std::borrow::Cow::Borrowed(k), None)).collect())
+                .collect(),
             windows: Vec::new(),
             total: 0,
             last: None,
@@ -333,6 +337,29 @@ impl FaultWindows {
         }
     }
 
+    /// Names a new fault of `endpoint` (a live chaos rule); its index.
+    pub(crate) fn add_fault(&mut self, endpoint: u16, kind: &str, rule: &str) -> u16 {
+        let Some(list) = self.fault_names.get_mut(usize::from(endpoint)) else { return u16::MAX };
+        list.push((std::borrow::Cow::Owned(kind.to_string()), Some(rule.to_string())));
+        u16::try_from(list.len() - 1).unwrap_or(u16::MAX)
+    }
+
+    /// The open-ended windows of `fault` on `endpoint` end at `at`: from
+    /// then on they count no failures, and their recovery is looked for.
+    pub(crate) fn close(&mut self, endpoint: u16, fault: u16, at: u64) {
+        let e = usize::from(endpoint);
+        for (i, w) in self.windows.iter_mut().enumerate() {
+            if w.endpoint == endpoint && w.fault == fault && w.end == u64::MAX {
+                w.end = at.max(w.start);
+                if w.recovered_at.is_none()
+                    && let Some(a) = self.awaiting.get_mut(e)
+                {
+                    a.push(i as u32);
+                }
+            }
+        }
+    }
+
     /// The index of the last listed window in the report's order.
     fn last_listed(&self) -> Option<u32> {
         self.windows.iter().enumerate().max_by_key(|(_, w)| w.key()).map(|(i, _)| i as u32)
@@ -386,7 +413,8 @@ impl FaultWindows {
                 let fault = self.fault_names.get(e).and_then(|f| f.get(usize::from(w.fault)));
                 FaultWindowSection {
                     endpoint: endpoint_names.get(e).cloned().unwrap_or_default(),
-                    fault: fault.map_or_else(|| format!("fault #{}", w.fault), |f| (*f).to_string()),
+                    fault: fault.map_or_else(|| format!("fault #{}", w.fault), |f| f.0.to_string()),
+                    rule: fault.and_then(|f| f.1.clone()),
                     start_ms: w.start,
                     end_ms: (w.end != u64::MAX).then_some(w.end),
                     detected_after_ms: w.detected_at.map(|t| t.saturating_sub(w.start)),
@@ -450,6 +478,32 @@ mod tests {
         assert_eq!(rows.first().map(|r| r.start_ms), Some(0));
         assert_eq!(rows.last().map(|r| r.start_ms), Some((MAX_LISTED_WINDOWS as u64 - 1) * 10));
         assert!(rows.iter().all(|r| r.failed_requests == 1), "listed windows are still tracked");
+    }
+
+    /// A live chaos rule: named when it starts, its window open until the
+    /// rule is removed, then recovery is looked for.
+    #[test]
+    fn a_chaos_rule_window_is_closed_when_the_rule_goes() {
+        let mut w = FaultWindows::new(vec![vec!["outage"], vec![]]);
+        let f = w.add_fault(1, "status", "b-503");
+        assert_eq!(f, 0);
+        w.window(1, f, 100, u64::MAX);
+        w.arrived(0);
+        w.attempt_started(150, 0, 1, 1);
+        w.attempt_finished(160, 1, false);
+        w.steered_away(160, 1);
+        w.finished(170, 0, true);
+        w.attempt_finished(200, 1, true);
+        w.close(1, f, 300);
+        w.attempt_finished(350, 1, true);
+        let rows = w.sections(&names());
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!((r.fault.as_str(), r.rule.as_deref()), ("status", Some("b-503")));
+        assert_eq!((r.start_ms, r.end_ms), (100, Some(300)));
+        assert_eq!(r.detected_after_ms, Some(60));
+        assert_eq!(r.failed_requests, 1);
+        assert_eq!(r.recovered_after_ms, Some(50), "the first success after the rule went");
     }
 
     /// The list holds the first windows by start, whatever the announcement order.

@@ -83,6 +83,10 @@ pub struct Report {
     pub policy_error_first: Option<PolicyErrorSample>,
     /// Quality.
     pub quality: QualitySection,
+    /// Live reports only: the chaos faults the proxy injected; absent from
+    /// simulated runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<ChaosSection>,
     /// Bucketed series for charts (not a SPEC key).
     #[serde(skip_serializing)]
     pub timeseries: TimeSeries,
@@ -218,13 +222,28 @@ pub struct FailoverSection {
     pub windows_omitted: u64,
 }
 
+/// `chaos` (live reports): injected faults in all, by rule and by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChaosSection {
+    /// Attempts that met an injected fault.
+    pub injected: u64,
+    /// By the rule's name.
+    pub by_rule: BTreeMap<String, u64>,
+    /// By the fault's kind (`status`, `stall`, ...).
+    pub by_kind: BTreeMap<String, u64>,
+}
+
 /// One fault window of `failover.windows`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FaultWindowSection {
     /// The endpoint the fault hit.
     pub endpoint: String,
-    /// The fault's kind (`outage`, `rate_limit_burst`, ...).
+    /// The fault's kind (`outage`, `rate_limit_burst`, ...; a chaos
+    /// rule's fault kind in a live report).
     pub fault: String,
+    /// Live reports: the chaos rule whose active period this window is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// Start of the window.
     pub start_ms: u64,
     /// End of the window (exclusive); `null` when it lasts to the end of the run.

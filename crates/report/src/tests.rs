@@ -307,6 +307,7 @@ fn fault_windows_report_detection_failures_and_recovery() {
             FaultWindowSection {
                 endpoint: "a/x".into(),
                 fault: "outage".into(),
+                rule: None,
                 start_ms: 1000,
                 end_ms: Some(5000),
                 detected_after_ms: Some(200),
@@ -316,6 +317,7 @@ fn fault_windows_report_detection_failures_and_recovery() {
             FaultWindowSection {
                 endpoint: "b/y".into(),
                 fault: "hang".into(),
+                rule: None,
                 start_ms: 6000,
                 end_ms: None,
                 detected_after_ms: None,
