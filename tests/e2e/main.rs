@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod check;
+mod live;
 mod run;
 mod trace;
 mod whatif;

@@ -256,6 +256,7 @@ impl<P: Planner> Executor<P> {
             fallback: None,
             wait: None,
             committed: false,
+            refused_window: None,
         });
         if rejected {
             self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);

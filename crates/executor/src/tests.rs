@@ -522,6 +522,25 @@ fn endpoints_whose_window_cannot_hold_the_request_are_skipped() {
     assert_eq!(outcome_of(&recs), (Outcome::Failed(FailReason::Upstream(ErrorKind::ContextExceeded)), 0));
 }
 
+/// Live mode: an upstream refuses a request for its length although the
+/// scenario's window (and the proxy's count) said it fits. Failover goes
+/// only to a larger window; an unlimited window that refused leaves none.
+#[test]
+fn after_a_context_length_refusal_only_a_larger_window_is_tried() {
+    let chain = Plan::chain(vec![EndpointIdx(0), EndpointIdx(1), EndpointIdx(2)]);
+    let mut setup = Setup::new(chain.clone());
+    setup.facts[0].context_window = Some(8_000);
+    setup.facts[1].context_window = Some(8_000);
+    setup.facts[2].context_window = Some(128_000);
+    let recs = run_setup(setup, &[step(10, Some(ErrorKind::ContextExceeded)), step(10, None)], 1);
+    let went: Vec<EndpointIdx> = starts(&recs).iter().map(|s| s.2).collect();
+    assert_eq!(went, [EndpointIdx(0), EndpointIdx(2)], "the equal window is skipped");
+    assert_eq!(outcome_of(&recs), (Outcome::Succeeded, 2));
+    // Every window unlimited: none is larger than the one that refused.
+    let recs = run_setup(Setup::new(chain), &[step(10, Some(ErrorKind::ContextExceeded)), step(10, None)], 1);
+    assert_eq!(outcome_of(&recs), (Outcome::Failed(FailReason::Upstream(ErrorKind::ContextExceeded)), 1));
+}
+
 #[test]
 fn a_request_the_budget_cannot_cover_is_rejected_before_any_attempt() {
     let mut setup = Setup::new(Plan::chain(vec![EndpointIdx(0)]));

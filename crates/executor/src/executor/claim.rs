@@ -152,6 +152,10 @@ impl<P: Planner> Executor<P> {
             if f.is_dead(e) || !keep(e) {
                 continue;
             }
+            if f.window_too_small(self.facts[e.get()].context_window) {
+                skips.context = true;
+                continue;
+            }
             let state = &mut self.endpoints[e.get()];
             if state.not_before > now {
                 skips.held_off = true;

@@ -124,6 +124,14 @@ impl<P: Planner> Executor<P> {
         {
             f.mark_dead(endpoint);
         }
+        // A refusal for the request's length (not a request over the TPM,
+        // which comes as a 429): only a larger window can take it.
+        if err.kind == ErrorKind::ContextExceeded && err.status != Some(429) {
+            let window = self.facts[endpoint.get()].context_window;
+            if let Some(f) = self.flight_mut(id) {
+                f.refused_for_length(window);
+            }
+        }
     }
 
     fn after_error(

@@ -102,11 +102,33 @@ pub(super) struct Flight {
     pub(super) wait: Option<Box<Waiting>>,
     /// The first byte of an answer reached the client: no silent failover.
     pub(super) committed: bool,
+    /// After an upstream context-length refusal: the refusing endpoint's
+    /// window (`Some(None)`: unlimited, so no window is larger). Failover
+    /// goes only to endpoints with a larger window (SPEC, live mode).
+    pub(super) refused_window: Option<Option<u32>>,
 }
 
 // === impl Flight ===
 
 impl Flight {
+    /// Whether an endpoint with `window` is no larger than one that refused
+    /// the request for its length (`None` = unlimited).
+    pub(super) fn window_too_small(&self, window: Option<u32>) -> bool {
+        match self.refused_window {
+            None => false,
+            Some(None) => true,
+            Some(Some(refused)) => window.is_some_and(|w| w <= refused),
+        }
+    }
+
+    /// Notes a context-length refusal by an endpoint with `window`.
+    pub(super) fn refused_for_length(&mut self, window: Option<u32>) {
+        self.refused_window = Some(match (self.refused_window, window) {
+            (Some(None), _) | (_, None) => None,
+            (Some(Some(a)), Some(b)) => Some(a.max(b)),
+            (None, Some(b)) => Some(b),
+        });
+    }
     /// Whether `endpoint` is done for this request (a fatal error there).
     pub(super) fn is_dead(&self, endpoint: EndpointIdx) -> bool {
         self.tried.iter().any(|t| t.endpoint == endpoint && t.dead)
