@@ -137,6 +137,25 @@ impl ChaosFault {
         }
     }
 
+    /// The fault with its durations (written on the scenario's clock, like
+    /// everything in a scenario) turned into wall time by `to_wall`: at
+    /// `--speed 20` a `"2s"` Retry-After is 100 ms of wall time.
+    pub(crate) fn on_wall_clock(&self, to_wall: impl Fn(u64) -> u64) -> ChaosFault {
+        let mut f = self.clone();
+        match &mut f {
+            ChaosFault::Status { retry_after, .. } => {
+                if let Some(ms) = retry_after.as_deref().and_then(|r| parse_duration_ms(r).ok()) {
+                    *retry_after = Some(format!("{}ms", to_wall(ms)));
+                }
+            }
+            ChaosFault::Delay { ms } | ChaosFault::TtftDelay { ms } | ChaosFault::Stall { ms, .. } => {
+                *ms = to_wall(*ms)
+            }
+            _ => {}
+        }
+        f
+    }
+
     /// The `Retry-After` of a status fault, in milliseconds.
     pub(crate) fn retry_after_ms(&self) -> Option<u64> {
         match self {
@@ -543,6 +562,16 @@ fault = { kind = "hang" }
         let hits = (0..n).filter(|_| s.pick("a/x", &req, &RequestHeaders::new(), &[]).is_some()).count();
         // Binomial(10000, 0.2): sd 40; 5 sd either side.
         assert!((1800..=2200).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn durations_are_on_the_experiments_clock() {
+        let to_wall = |ms: u64| ms.div_ceil(20);
+        let f = ChaosFault::Status { status: 429, retry_after: Some("2s".into()), body: None };
+        assert_eq!(f.on_wall_clock(to_wall).retry_after_ms(), Some(100));
+        let f = ChaosFault::Stall { after_tokens: 3, ms: 1000 };
+        assert_eq!(f.on_wall_clock(to_wall), ChaosFault::Stall { after_tokens: 3, ms: 50 });
+        assert_eq!(ChaosFault::Hang {}.on_wall_clock(to_wall), ChaosFault::Hang {});
     }
 
     #[test]

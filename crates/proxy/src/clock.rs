@@ -35,6 +35,12 @@ impl LiveClock {
         (wall_ms as f64 * self.speed) as u64
     }
 
+    /// This clock's milliseconds as wall milliseconds (rounded up, so a
+    /// non-zero span stays non-zero).
+    pub(crate) fn to_wall(&self, ms: u64) -> u64 {
+        (ms as f64 / self.speed).ceil() as u64
+    }
+
     /// The tokio instant of `ms` on this clock.
     pub(crate) fn instant(&self, ms: u64) -> tokio::time::Instant {
         let wall = (ms.min(10 * 365 * 86_400_000) as f64 / self.speed).min(1e13);

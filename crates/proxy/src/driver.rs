@@ -661,7 +661,10 @@ impl Driver {
             deadline: (cutoffs.deadline_at != u64::MAX).then(|| self.clock.instant(cutoffs.deadline_at)),
             client,
             driver: self.tx.clone(),
-            chaos: injection.clone(),
+            chaos: injection.clone().map(|mut inj| {
+                inj.fault = inj.fault.on_wall_clock(|ms| self.clock.to_wall(ms));
+                inj
+            }),
         };
         let handle = self.runtime.spawn(run_attempt(self.http.clone(), job));
         self.attempts.insert(id, (handle.abort_handle(), endpoint, injection));
