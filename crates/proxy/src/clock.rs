@@ -37,7 +37,7 @@ impl LiveClock {
 
     /// This clock's milliseconds as wall milliseconds (rounded up, so a
     /// non-zero span stays non-zero).
-    pub(crate) fn to_wall(&self, ms: u64) -> u64 {
+    pub(crate) fn wall_ms(&self, ms: u64) -> u64 {
         (ms as f64 / self.speed).ceil() as u64
     }
 

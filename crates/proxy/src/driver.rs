@@ -662,7 +662,7 @@ impl Driver {
             client,
             driver: self.tx.clone(),
             chaos: injection.clone().map(|mut inj| {
-                inj.fault = inj.fault.on_wall_clock(|ms| self.clock.to_wall(ms));
+                inj.fault = inj.fault.on_wall_clock(|ms| self.clock.wall_ms(ms));
                 inj
             }),
         };
