@@ -90,6 +90,9 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     writeln!(o, "  status   {}", statuses.join(", "))?;
     let l = &report.latency_ms;
     let t = &report.ttft_ms;
+    let clock =
+        if report.speed == 1.0 { String::new() } else { format!("   (experiment ms: wall x {})", report.speed) };
+    writeln!(o, "  200s     p50/p90/p99 of answers with status 200{clock}")?;
     writeln!(o, "  latency  p50 {} ms   p90 {} ms   p99 {} ms   max {} ms", l.p50, l.p90, l.p99, l.max)?;
     writeln!(o, "  ttfb     p50 {} ms   p90 {} ms   p99 {} ms", t.p50, t.p90, t.p99)?;
     if !report.endpoints.is_empty() {

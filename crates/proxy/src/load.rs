@@ -37,9 +37,13 @@ pub struct LoadReport {
     pub answered_twice: u64,
     /// Answers by HTTP status.
     pub by_status: BTreeMap<u16, u64>,
-    /// End-to-end latency of answered requests, ms.
+    /// End-to-end latency of answers with status 200, in the experiment's
+    /// milliseconds (the wall clock times `speed`, so comparable with the
+    /// scenario and the proxy's report); an error answer's speed says
+    /// nothing of the answers'.
     pub latency_ms: Percentiles,
-    /// Time to the first byte of the body, ms (streams: the first chunk).
+    /// Time to the first byte of the body of answers with status 200, in
+    /// the experiment's milliseconds (streams: the first chunk).
     pub ttft_ms: Percentiles,
     /// Answers by `x-windtunnel-endpoint`, where the target says.
     pub endpoints: BTreeMap<String, u64>,
@@ -61,15 +65,17 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
+    /// From a histogram of microseconds, rounded to milliseconds.
     fn of(h: &Histogram<u64>) -> Percentiles {
         if h.is_empty() {
             return Percentiles::default();
         }
+        let ms = |us: u64| us.saturating_add(500) / 1000;
         Percentiles {
-            p50: h.value_at_quantile(0.5),
-            p90: h.value_at_quantile(0.9),
-            p99: h.value_at_quantile(0.99),
-            max: h.max(),
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
         }
     }
 }
@@ -124,6 +130,7 @@ pub fn run_load(
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
         let mut sent = 0u64;
+        let speed = opts.speed;
         for req in requests {
             let due = start + Duration::from_secs_f64(req.at_ms as f64 / opts.speed / 1000.0);
             tokio::time::sleep_until(due).await;
@@ -132,7 +139,7 @@ pub fn run_load(
             progress(sent);
             let (client, url, tally, key) = (client.clone(), url.clone(), tally.clone(), opts.api_key.clone());
             tasks.push(tokio::spawn(async move {
-                one(&client, &url, key.as_ref(), &req, &tally).await;
+                one(&client, &url, key.as_ref(), &req, &tally, speed).await;
                 drop(permit);
             }));
         }
@@ -155,7 +162,14 @@ pub fn run_load(
     })
 }
 
-async fn one(client: &reqwest::Client, url: &str, key: Option<&Secret>, req: &Request, tally: &Mutex<Tally>) {
+async fn one(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&Secret>,
+    req: &Request,
+    tally: &Mutex<Tally>,
+    speed: f64,
+) {
     let id = req.id().to_string();
     let messages = match req.messages.as_deref().and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()) {
         Some(m) => m,
@@ -178,7 +192,8 @@ async fn one(client: &reqwest::Client, url: &str, key: Option<&Secret>, req: &Re
         rb = rb.bearer_auth(k.expose());
     }
     let started = tokio::time::Instant::now();
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    // Experiment microseconds: the wall clock times the speed.
+    let us = |d: Duration| (d.as_secs_f64() * speed * 1e6).min(u64::MAX as f64) as u64;
     let Ok(mut resp) = rb.send().await else {
         if let Ok(mut t) = tally.lock() {
             t.report.lost += 1;
@@ -214,10 +229,13 @@ async fn one(client: &reqwest::Client, url: &str, key: Option<&Secret>, req: &Re
         *t.report.endpoints.entry(e).or_insert(0) += 1;
     }
     *t.seen.entry(answered_id.unwrap_or(id)).or_insert(0) += 1;
+    if status != 200 {
+        return;
+    }
     if let Some(h) = t.latency.as_mut() {
-        let _ = h.record(ms(latency));
+        let _ = h.record(us(latency));
     }
     if let (Some(h), Some(f)) = (t.ttft.as_mut(), first) {
-        let _ = h.record(ms(f));
+        let _ = h.record(us(f));
     }
 }

@@ -295,3 +295,70 @@ upstream = {{ kind = "anthropic", base_url = "{base}/sim/fast/v1" }}
     let report = p.shutdown().await.unwrap();
     assert_eq!(report.outcomes.succeeded, 2);
 }
+
+/// serve-sim under `load` at speed 10 reproduces what its scenario
+/// configures: the 429 share of a `rate_limit_burst` with probability 0.1,
+/// and the TTFT distribution (lognormal, median 400 ms, p99 2,000 ms), as
+/// the client measures them. Tolerances: the 429 share within 3 points
+/// (about 4 binomial standard deviations at 1,500 requests); the TTFT
+/// median within 10% and its p99 within 25%, each plus 5 wall
+/// milliseconds of the HTTP path's own time (50 scenario ms at speed 10),
+/// in the scenario's milliseconds (`load` reports the wall clock times the
+/// speed). The HTTP path costs about 2.6 wall ms at the median: a fixed
+/// 400 ms TTFT measures 426 ms here at speed 10.
+#[test]
+fn serve_sim_under_load_reproduces_its_429_share_and_ttft() {
+    const TTFT: &str = r#"
+name = "ttft"
+policy = { chain = ["sim/t"] }
+[[endpoints]]
+name = "sim/t"
+latency = { ttft_ms = { dist = "lognormal", median = 400, p99 = 2000 }, tokens_per_s = { dist = "fixed", value = 1000 } }
+[[endpoints.faults]]
+kind = "rate_limit_burst"
+start = "0s"
+probability = 0.1
+"#;
+    let speed = 10.0;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let scenario = windtunnel_config::parse_scenario(TTFT, std::path::Path::new("ttft.toml"), &[]).unwrap();
+            let app = windtunnel_proxy::serve_sim_router(&scenario, speed);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop_rx.await.unwrap_or(()) })
+                .await
+                .unwrap();
+        })
+    });
+    let addr = rx.recv().unwrap();
+    // 1,500 streamed requests of 5 tokens, one every 50 virtual ms (5 ms of wall time).
+    let n = 1_500u64;
+    let requests = (0..n).map(|i| {
+        let mut r = windtunnel_core::Request::new(i, i * 50, 20, 5);
+        r.id = Some(format!("t-{i}").as_str().into());
+        r.stream = true;
+        r
+    });
+    let opts = windtunnel_proxy::LoadOptions {
+        target: format!("http://{addr}/sim/t/v1"),
+        speed,
+        api_key: None,
+        max_inflight: 512,
+    };
+    let load = windtunnel_proxy::run_load(requests, &opts, |_| {}).unwrap();
+    stop_tx.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!((load.sent, load.answered, load.lost, load.answered_twice), (n, n, 0, 0), "{load:?}");
+    let share = load.by_status.get(&429).copied().unwrap_or(0) as f64 / n as f64;
+    assert!((share - 0.1).abs() <= 0.03, "429 share {share}: {load:?}");
+    let (p50, p99) = (load.ttft_ms.p50 as f64, load.ttft_ms.p99 as f64);
+    let http = 5.0 * speed;
+    eprintln!("measured: 429 share {share}, TTFT p50 {p50} ms, p99 {p99} ms");
+    assert!((p50 - 400.0).abs() <= 0.10 * 400.0 + http, "TTFT median {p50} ms against 400: {load:?}");
+    assert!((p99 - 2000.0).abs() <= 0.25 * 2000.0 + http, "TTFT p99 {p99} ms against 2000: {load:?}");
+}
