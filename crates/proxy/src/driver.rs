@@ -231,6 +231,9 @@ struct Client {
     bodies: Vec<(EndpointIdx, Bytes)>,
     /// The last failure, for the client's error.
     last_error: Option<(AttemptError, String)>,
+    /// Endpoints that answered this request with a rate 429: the client's
+    /// `Retry-After` is when the first of them may be tried again.
+    rate_limited: Vec<EndpointIdx>,
     /// A committed stream's text so far, for a mid-stream rescue.
     text: String,
     /// `--record`: the request as it arrived, and the output tokens its answer had.
@@ -479,6 +482,7 @@ impl Driver {
                         committed: false,
                         bodies: Vec::new(),
                         last_error: None,
+                        rate_limited: Vec::new(),
                         text: String::new(),
                         record,
                         served_output: None,
@@ -522,6 +526,9 @@ impl Driver {
                         Err(e) => {
                             if c.committed {
                                 c.text.push_str(&outcome.text);
+                            }
+                            if e.0.kind == ErrorKind::RateLimited && !c.rate_limited.contains(&endpoint) {
+                                c.rate_limited.push(endpoint);
                             }
                             c.last_error = Some(e);
                         }
@@ -745,9 +752,19 @@ impl Driver {
             _ => (500, "internal", "the request ended without an answer".into()),
         };
         let retry_after_s = (status == 429 && kind == "rate_limited").then(|| {
+            // When the first endpoint that refused it may be tried again;
+            // refused before any attempt, when the first endpoint held off
+            // now comes back (an endpoint free now did not stop it).
             let now = self.now();
-            let soonest =
-                (0..self.facts.len()).map(|i| self.executor.not_before(EndpointIdx(i as u16))).min().unwrap_or(0);
+            let soonest = if client.rate_limited.is_empty() {
+                (0..self.facts.len())
+                    .map(|i| self.executor.not_before(EndpointIdx(i as u16)))
+                    .filter(|t| *t > now)
+                    .min()
+                    .unwrap_or(now)
+            } else {
+                client.rate_limited.iter().map(|e| self.executor.not_before(*e)).min().unwrap_or(now)
+            };
             soonest.saturating_sub(now).div_ceil(1000).max(1)
         });
         ClientEvent::Error {

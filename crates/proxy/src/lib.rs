@@ -47,6 +47,8 @@
 //! - thiserror: [`ProxyError`].
 //! - windtunnel-harness: the invariant checker's world and the policy's
 //!   description, shared with `run` so live and simulated reports agree.
+//! - (tests) wiremock: the upstream conformance suite's mock providers;
+//!   tempfile, proptest.
 
 mod chaos;
 mod clock;

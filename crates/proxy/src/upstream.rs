@@ -221,6 +221,17 @@ async fn read_body(mut resp: reqwest::Response, by: Instant) -> Result<Vec<u8>, 
     }
 }
 
+/// Usage counted by the proxy, for an answer that did not report it.
+fn counted_usage(chat: &ChatRequest, answer: &str) -> Usage {
+    Usage { prompt_tokens: estimate_tokens(&chat.prompt_text()), completion_tokens: estimate_tokens(answer) }
+}
+
+/// Whether an OpenAI chunk's JSON carries output beyond its text: a tool
+/// or function call (a role-only chunk does not).
+fn carries_output(chunk: &str) -> bool {
+    chunk.contains("\"tool_calls\"") || chunk.contains("\"function_call\"")
+}
+
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -266,6 +277,8 @@ async fn whole(resp: reqwest::Response, job: &AttemptJob) -> AttemptOutcome {
                     _ => {}
                 }
             }
+            // No usage in the answer: counted, so the request is billed.
+            let usage = usage.or_else(|| Some(counted_usage(&job.chat, &text)));
             AttemptOutcome { result: Ok(()), ttft_ms: ttft, usage, body: Some(body), text }
         }
         Err(e) => AttemptOutcome { result: Err(e), ttft_ms: ttft, usage: None, body: None, text: String::new() },
@@ -293,6 +306,8 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
         )
     });
     let mut chunks: u32 = 0;
+    // Chunks without output, held until the first token commits the request.
+    let mut held: Vec<String> = Vec::new();
     let cut = |msg: &str, kind: ErrorKind, ttft: Option<u64>, text: &str, usage: Option<Usage>| AttemptOutcome {
         result: Err((AttemptError::new(kind), msg.to_string())),
         ttft_ms: ttft,
@@ -329,12 +344,15 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
             Err(_) => return Some(cut("a malformed stream", ErrorKind::Malformed, ttft, &text, usage)),
         };
         for ev in events {
-            // Each event as OpenAI chunks to forward, or the end.
-            let (out, done): (Vec<String>, bool) = match anthropic.as_mut() {
+            // Each event as OpenAI chunks to forward, or the end; `content`:
+            // they carry output (text or a tool call), not only a role.
+            let mut content = false;
+            let (mut out, done): (Vec<String>, bool) = match anthropic.as_mut() {
                 Some(a) => match a.on_event(&ev) {
                     Ok(chunks) => {
                         for c in &chunks {
                             if let Some(t) = c["choices"][0]["delta"]["content"].as_str() {
+                                content |= !t.is_empty();
                                 text.push_str(t);
                             }
                         }
@@ -342,13 +360,16 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                         if finished {
                             usage = Some(a.usage());
                         }
-                        (chunks.iter().map(|c| sse_data(&c.to_string())).collect(), finished)
+                        let data: Vec<String> = chunks.iter().map(|c| c.to_string()).collect();
+                        content |= data.iter().any(|d| carries_output(d));
+                        (data.iter().map(|d| sse_data(d)).collect(), finished)
                     }
                     Err((e, m)) => return Some(cut(&m, e.kind, ttft, &text, usage)),
                 },
                 None => match parse_openai_event(&ev.data) {
                     Ok(StreamItem::Done) => (Vec::new(), true),
                     Ok(StreamItem::Chunk { text: t, usage: u, .. }) => {
+                        content = !t.is_empty() || carries_output(&ev.data);
                         text.push_str(&t);
                         if u.is_some() {
                             usage = u;
@@ -360,7 +381,7 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
             };
             // The fault fires before its chunk, or before the end of an answer shorter than it asks for.
             if let Some(inj) = pending
-                && (done || !out.is_empty())
+                && (done || content)
             {
                 let due = match inj.fault {
                     ChaosFault::Stall { after_tokens, .. }
@@ -404,14 +425,22 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                     }
                 }
             }
-            if !done && !out.is_empty() {
+            if !done && content {
                 chunks = chunks.saturating_add(1);
             }
-            if ttft.is_none() && !out.is_empty() {
+            if ttft.is_none() && content {
                 ttft = Some(elapsed_ms(job.started));
             }
-            if !committed && !out.is_empty() {
-                // The first token: may this attempt start the client's answer?
+            if !committed {
+                // Chunks without output (the role chunk, a ping) wait for the
+                // first token: a stream that dies before it still fails over
+                // unseen.
+                held.append(&mut out);
+                if !content && !done {
+                    continue;
+                }
+                // The first token (or an answer without one): may this
+                // attempt start the client's answer?
                 ttft = Some(elapsed_ms(job.started));
                 let (tx, rx) = oneshot::channel();
                 if job.driver.send(DriverMsg::FirstToken { id: job.id, reply: tx }).is_err() {
@@ -421,6 +450,7 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                     Ok(true) => committed = true,
                     _ => return None,
                 }
+                out = std::mem::take(&mut held);
             }
             for data in out {
                 if job.client.send(ClientEvent::Data(Bytes::from(data))).is_err() {
@@ -432,12 +462,7 @@ async fn stream(mut resp: reqwest::Response, job: &AttemptJob) -> Option<Attempt
                 if ttft.is_none() {
                     ttft = Some(elapsed_ms(job.started));
                 }
-                let usage = usage.or_else(|| {
-                    Some(Usage {
-                        prompt_tokens: estimate_tokens(&job.chat.prompt_text()),
-                        completion_tokens: estimate_tokens(&text),
-                    })
-                });
+                let usage = usage.or_else(|| Some(counted_usage(&job.chat, &text)));
                 return Some(AttemptOutcome { result: Ok(()), ttft_ms: ttft, usage, body: None, text });
             }
         }
