@@ -49,6 +49,17 @@ impl SimState {
         let now = self.now();
         Duration::from_secs_f64(at.saturating_sub(now) as f64 / self.speed / 1000.0)
     }
+
+    /// Waits until `at`, on the scenario's clock. A time already passed
+    /// returns at once: even a zero sleep waits for the timer's next
+    /// millisecond tick, which at a high speed-up would stretch a stream of
+    /// many tokens several times over.
+    async fn wait_until(&self, at: u64) {
+        let d = self.until(at);
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
 }
 
 /// The router of `serve-sim` for `scenario` at `speed`.
@@ -138,7 +149,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
             if scheduled.done_at == NEVER {
                 std::future::pending::<()>().await;
             }
-            tokio::time::sleep(s.until(scheduled.done_at)).await;
+            s.wait_until(scheduled.done_at).await;
             let status = e.status.unwrap_or(match e.kind {
                 ErrorKind::RateLimited | ErrorKind::QuotaExceeded => 429,
                 ErrorKind::ContextExceeded | ErrorKind::BadRequest => 400,
@@ -168,7 +179,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
         (Ok(_), None) => error(500, "internal", "a simulated answer without a first token"),
         // A whole answer (or a failure after its first token, for a non-stream: a cut body).
         (result, Some(first)) if !chat.stream => {
-            tokio::time::sleep(s.until(scheduled.done_at)).await;
+            s.wait_until(scheduled.done_at).await;
             if result.is_err() {
                 return error(502, "upstream_error", "simulated failure after the first token");
             }
@@ -204,7 +215,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                         return None;
                     }
                     if i == tokens {
-                        tokio::time::sleep(st.until(first + span)).await;
+                        st.wait_until(first + span).await;
                         let end = match (kind, dialect) {
                             (None, Dialect::OpenAi) => {
                                 let last = openai_chunk(&id, &model, None, Some("stop"), Some(usage));
@@ -228,7 +239,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                         return Some((Ok::<_, std::io::Error>(Bytes::from(end)), i + 1));
                     }
                     let at = first + span * u64::from(i) / u64::from(tokens);
-                    tokio::time::sleep(st.until(at)).await;
+                    st.wait_until(at).await;
                     let frame = match dialect {
                         Dialect::OpenAi => sse_data(&openai_chunk(&id, &model, Some("x "), None, None).to_string()),
                         Dialect::Anthropic => {
@@ -272,6 +283,6 @@ pub fn serve(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         ready(listener.local_addr()?);
-        axum::serve(listener, app).with_graceful_shutdown(crate::shutdown_signal()).await
+        axum::serve(crate::no_delay(listener), app).with_graceful_shutdown(crate::shutdown_signal()).await
     })
 }

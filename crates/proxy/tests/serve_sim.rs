@@ -177,7 +177,8 @@ upstream = {{ kind = "openai", base_url = "{base}/sim/fast/v1" }}
 
 /// Fidelity: the quickstart's first minute replayed by `run` and flown by
 /// `load` → proxy → serve-sim at speed 50 gives outcome counts within 2% and
-/// cost within 5%, and every invariant holds on both event logs.
+/// cost within 5%, latency p50 and p90 within 10% (plus 3 wall ms), and
+/// every invariant holds on both event logs.
 #[test]
 fn a_flight_agrees_with_the_simulation() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -199,7 +200,7 @@ fn a_flight_agrees_with_the_simulation() {
             let app = windtunnel_proxy::serve_sim_router(&sim2, speed);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let sim_addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            tokio::spawn(async move { axum::serve(windtunnel_proxy::no_delay(listener), app).await.unwrap() });
             // The same scenario, its endpoints pointed at serve-sim.
             let mut live = String::new();
             for line in text.lines() {
@@ -251,6 +252,16 @@ fn a_flight_agrees_with_the_simulation() {
     assert!((fc - rc).abs() <= 0.05 * rc, "flight ${fc} vs run ${rc}");
     assert!(flight.invariants.iter().all(|i| i.violations == 0), "{:?}", flight.invariants);
     assert!(run.invariants.iter().all(|i| i.violations == 0), "{:?}", run.invariants);
+    // Latency: the median and p90 within 10%, plus 3 wall ms of HTTP path
+    // per answer (times the speed on the scenario's clock). The p99 of a
+    // minute's 290 requests is three answers: too few to hold to a bound.
+    let slack = 3.0 * speed;
+    for (what, f, r) in
+        [("p50", flight.latency_ms.p50, run.latency_ms.p50), ("p90", flight.latency_ms.p90, run.latency_ms.p90)]
+    {
+        eprintln!("latency {what}: flight {f} ms, run {r} ms");
+        assert!((f as f64 - r as f64).abs() <= 0.10 * r as f64 + slack, "latency {what}: flight {f} ms, run {r} ms");
+    }
 }
 
 /// The Anthropic dialect: serve-sim answers Messages calls in Anthropic's
