@@ -14,7 +14,7 @@
 //! - OpenAI's error shape ([`error_body`]);
 //! - the one classifier from status + headers + body to SPEC's error kinds,
 //!   Retry-After included ([`classify`]);
-//! - prompt measurement before routing ([`estimate_tokens`], [`detect_lang`]).
+//! - token counting (`o200k_base`) and language detection ([`count_tokens`], [`detect_lang`]).
 //!
 //! It must not touch: sockets, files, the clock, tokio, an HTTP client or
 //! server, the executor, the policy or the config. Every function is pure
@@ -52,7 +52,7 @@
 //! - `sse`: [`SseDecoder`], [`SseEvent`], [`SseError`], [`sse_data`], [`sse_event`].
 //! - `classify`: [`classify`] and the error-body reader the parsers share.
 //! - `retry_after`: `retry-after-ms`, `retry-after`, rate-limit reset headers.
-//! - `text`: [`estimate_tokens`], [`detect_lang`].
+//! - `text`: [`count_tokens`], [`synthetic_text`], [`detect_lang`].
 //! - `usage`: [`Usage`].
 //!
 //! # Dependencies
@@ -62,6 +62,9 @@
 //! - `thiserror`: [`RequestError`] and [`SseError`].
 //! - `httpdate`: a `Retry-After` may be an HTTP date in any of RFC 9110's
 //!   three formats; hyper already pulls this crate into the build.
+//! - `tiktoken-rs`: OpenAI's `o200k_base` byte-pair encoding for
+//!   [`count_tokens`] (the issue asked for a real BPE count where an upstream
+//!   reports no usage); its tables are compiled in, so no download at run time.
 //!
 //! # Where things happen
 //! | what | where |
@@ -78,7 +81,7 @@
 //! | Anthropic's `message_stop` ends a stream | `anthropic.rs`, [`AnthropicStream::on_event`] |
 //! | stop reasons are mapped (`max_tokens` → `length`) | `anthropic.rs`, `finish_reason` |
 //! | an oversized SSE event is refused | `sse.rs`, `SseDecoder::check_size` |
-//! | prompt tokens are estimated | `text.rs`, [`estimate_tokens`] |
+//! | prompt and answer tokens are counted | `text.rs`, [`count_tokens`] |
 
 mod anthropic;
 mod classify;
@@ -94,7 +97,7 @@ pub use classify::{MAX_MESSAGE_CHARS, classify};
 pub use openai::{StreamItem, error_body, openai_chunk, parse_openai_event, parse_openai_response};
 pub use request::{ANTHROPIC_DEFAULT_MAX_TOKENS, ChatRequest, RequestError};
 pub use sse::{MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent, sse_data, sse_event};
-pub use text::{detect_lang, estimate_tokens};
+pub use text::{count_tokens, detect_lang, synthetic_text, warm_tokenizer};
 pub use usage::Usage;
 
 #[cfg(test)]

@@ -1,45 +1,53 @@
-//! Measuring prompt text without a tokenizer: [`estimate_tokens`] and
-//! [`detect_lang`].
+//! Measuring prompt text: [`count_tokens`] and [`detect_lang`].
 //!
-//! Why not a real BPE tokenizer? The proxy counts prompt tokens *before*
-//! routing only to check context fit and reserve budget; the bill comes from
-//! the upstream's own `usage`. A tokenizer table would add megabytes and a
-//! dependency for a number that is then multiplied by the endpoint's
-//! `tokenizer_ratio` anyway. The estimate is deterministic and easy to
-//! invert, which `load` needs: `4 × n` ASCII characters are exactly `n`
-//! tokens.
+//! Tokens are counted with OpenAI's `o200k_base` byte-pair encoding (the
+//! GPT-4o family's), through `tiktoken-rs`. The proxy counts a prompt before
+//! routing (context fit, budget reservation) and an answer whose upstream
+//! reported no usage (the bill); each endpoint's `tokenizer` ratio then
+//! turns the count into that endpoint's tokens, as in the simulator. One
+//! reference encoding for every provider is what the scenario's ratios are
+//! relative to: the trace's token counts are the same reference.
 
-/// Characters per token for text outside the CJK scripts: the usual rule of
-/// thumb for English under OpenAI's BPE tokenizers (about 4 characters, or
-/// three quarters of a word, per token).
-const CHARS_PER_TOKEN: u64 = 4;
+use std::sync::OnceLock;
 
-/// Rough token count of text: a stand-in for a BPE tokenizer, and an
-/// estimate only.
-///
-/// Each CJK character (Han, kana, Hangul, CJK punctuation and full-width
-/// forms) is one token; every other character (letters of any other script,
-/// digits, punctuation, whitespace) counts a quarter: the total is
-/// `cjk + ceil(other / 4)`. Deterministic; saturates at `u32::MAX`.
+/// Tokens of `text` under `o200k_base`, special-token text counted as
+/// ordinary text (a prompt cannot smuggle a control token into the count).
+/// Deterministic; saturates at `u32::MAX`. The tables load once per process,
+/// on first use ([`warm_tokenizer`] loads them ahead).
 ///
 /// ```
-/// use windtunnel_openai::estimate_tokens;
-/// assert_eq!(estimate_tokens(""), 0);
-/// assert_eq!(estimate_tokens("abcd"), 1);
-/// assert_eq!(estimate_tokens("Hello, world"), 3);
-/// assert_eq!(estimate_tokens("你好世界"), 4);
+/// use windtunnel_openai::count_tokens;
+/// assert_eq!(count_tokens(""), 0);
+/// assert_eq!(count_tokens("hello world"), 2);
 /// ```
-pub fn estimate_tokens(text: &str) -> u32 {
-    let mut wide: u64 = 0;
-    let mut other: u64 = 0;
-    for c in text.chars() {
-        if is_wide(c) {
-            wide += 1;
-        } else {
-            other += 1;
-        }
+pub fn count_tokens(text: &str) -> u32 {
+    if text.is_empty() {
+        return 0;
     }
-    u32::try_from(wide + other.div_ceil(CHARS_PER_TOKEN)).unwrap_or(u32::MAX)
+    u32::try_from(bpe().count_ordinary(text)).unwrap_or(u32::MAX)
+}
+
+/// Loads the tokenizer's tables now, so the first request does not pay for
+/// it (about 0.1 s in a release build).
+pub fn warm_tokenizer() {
+    let _ = bpe();
+}
+
+fn bpe() -> &'static tiktoken_rs::CoreBPE {
+    static BPE: OnceLock<&'static tiktoken_rs::CoreBPE> = OnceLock::new();
+    BPE.get_or_init(tiktoken_rs::o200k_base_singleton)
+}
+
+/// Text that [`count_tokens`] counts as exactly `tokens` tokens: `" x"`
+/// repeated (each a single `o200k_base` token, never merged across the
+/// space). For `load`'s synthetic prompts.
+///
+/// ```
+/// use windtunnel_openai::{count_tokens, synthetic_text};
+/// assert_eq!(count_tokens(&synthetic_text(500)), 500);
+/// ```
+pub fn synthetic_text(tokens: u32) -> String {
+    " x".repeat(tokens as usize)
 }
 
 /// Language of a prompt from its script: `"zh"` (Han), `"ja"`
@@ -106,43 +114,30 @@ fn is_hangul(u: u32) -> bool {
     matches!(u, 0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7AF | 0xD7B0..=0xD7FF)
 }
 
-/// Characters a BPE tokenizer spends about one token on: the CJK scripts,
-/// CJK symbols and punctuation (`。`, `「`) and full-width forms.
-fn is_wide(c: char) -> bool {
-    let u = c as u32;
-    is_han(u) || is_kana(u) || is_hangul(u) || matches!(u, 0x3000..=0x303F | 0xFF00..=0xFFEF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn latin_text_is_about_four_characters_per_token() {
-        assert_eq!(estimate_tokens(""), 0);
-        assert_eq!(estimate_tokens("a"), 1);
-        assert_eq!(estimate_tokens("abcd"), 1);
-        assert_eq!(estimate_tokens("abcde"), 2);
-        assert_eq!(estimate_tokens(&"x".repeat(4_000)), 1_000);
-        // Non-ASCII letters count per character, not per byte.
-        assert_eq!(estimate_tokens("éééé"), 1);
-    }
-
-    #[test]
-    fn cjk_characters_are_one_token_each() {
-        assert_eq!(estimate_tokens("你好"), 2);
-        assert_eq!(estimate_tokens("こんにちは"), 5);
-        assert_eq!(estimate_tokens("안녕하세요"), 5);
-        assert_eq!(estimate_tokens("你好。"), 3);
-        // Mixed: 2 wide + ceil(6 / 4).
-        assert_eq!(estimate_tokens("你好 hello"), 4);
-    }
-
-    #[test]
-    fn estimate_is_deterministic_and_monotone_in_length() {
+    fn counts_as_openais_o200k_base() {
+        // Reference counts from OpenAI's tiktoken (o200k_base).
+        assert_eq!(count_tokens(""), 0);
+        assert_eq!(count_tokens("hello world"), 2);
+        assert_eq!(count_tokens("Hello, world!"), 4);
+        assert_eq!(count_tokens("The quick brown fox jumps over the lazy dog."), 10);
+        // Special-token text is ordinary text.
+        assert!(count_tokens("<|endoftext|>") > 1);
+        // More text, more tokens; CJK is counted, not estimated per byte.
         let text = "The quick brown fox jumps over the lazy dog. ".repeat(50);
-        assert_eq!(estimate_tokens(&text), estimate_tokens(&text));
-        assert!(estimate_tokens(&text) >= estimate_tokens(&text[..100]));
+        assert!(count_tokens(&text) >= count_tokens(&text[..100]));
+        assert!((1..=6).contains(&count_tokens("你好世界")));
+    }
+
+    #[test]
+    fn synthetic_text_counts_exactly() {
+        for n in [0, 1, 2, 3, 7, 100, 999, 4_096, 32_000] {
+            assert_eq!(count_tokens(&synthetic_text(n)), n, "{n}");
+        }
     }
 
     #[test]

@@ -170,6 +170,8 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
     if !addr.ip().is_loopback() && client_keys.is_empty() {
         return Err(ProxyError::Exposed { addr, env: scenario.proxy.client_keys_env.clone() });
     }
+    // The tokenizer's tables, loaded before the first request needs them.
+    tokio::task::spawn_blocking(windtunnel_openai::warm_tokenizer).await.ok();
     let admin = env(&scenario.proxy.admin_token_env).filter(|t| !t.is_empty()).map(|t| Arc::new(Secret::new(t)));
     let mut upstreams = Vec::with_capacity(scenario.endpoints.len());
     for e in &scenario.endpoints {

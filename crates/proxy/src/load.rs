@@ -94,9 +94,9 @@ pub struct LoadOptions {
     pub max_inflight: usize,
 }
 
-/// Text that the token estimate counts as `tokens` tokens.
+/// Text that the proxy's tokenizer counts as `tokens` tokens.
 pub fn synthetic_prompt(tokens: u32) -> String {
-    "abcd".repeat(tokens as usize)
+    windtunnel_openai::synthetic_text(tokens)
 }
 
 #[derive(Default)]

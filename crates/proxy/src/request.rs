@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use windtunnel_core::{Request, Sym};
-use windtunnel_openai::{ChatRequest, detect_lang, estimate_tokens};
+use windtunnel_openai::{ChatRequest, count_tokens, detect_lang};
 
 /// `max_tokens` assumed when the client sets none: what budgets reserve and
 /// context fit counts. OpenAI's own default is the model's whole output cap.
@@ -35,7 +35,7 @@ impl Incoming {
     /// Errors are messages for a 400 answer.
     pub(crate) fn new(seq: u64, now_ms: u64, chat: ChatRequest, headers: &dyn Headers) -> Result<Incoming, String> {
         let text = chat.prompt_text();
-        let input = estimate_tokens(&text);
+        let input = count_tokens(&text);
         let max_tokens = chat.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
         let mut r = Request::new(seq, now_ms, input, max_tokens);
         r.max_tokens = max_tokens;

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use windtunnel_config::Scenario;
 use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, ErrorKind, NEVER, Request, Started, Streams};
-use windtunnel_openai::{ChatRequest, error_body, estimate_tokens, openai_chunk, sse_data, sse_event};
+use windtunnel_openai::{ChatRequest, count_tokens, error_body, openai_chunk, sse_data, sse_event};
 use windtunnel_sim::SimEndpoint;
 
 /// What the routes share.
@@ -64,6 +64,7 @@ impl SimState {
 
 /// The router of `serve-sim` for `scenario` at `speed`.
 pub fn router(scenario: &Scenario, speed: f64) -> Router {
+    windtunnel_openai::warm_tokenizer();
     let streams = Streams::from_seed(scenario.seed);
     let endpoints = scenario
         .endpoints
@@ -128,7 +129,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
     };
     let max_tokens = chat.max_tokens.unwrap_or(crate::request::DEFAULT_MAX_TOKENS);
     let now = s.now();
-    let mut req = Request::new(seq, now, estimate_tokens(&chat.prompt_text()), max_tokens);
+    let mut req = Request::new(seq, now, count_tokens(&chat.prompt_text()), max_tokens);
     req.stream = chat.stream;
     let start = AttemptStart { req: &req, endpoint: EndpointIdx(idx as u16), attempt: 1, endpoint_attempt: 1 };
     let scheduled = {

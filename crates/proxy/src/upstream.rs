@@ -23,8 +23,8 @@ use windtunnel_config::UpstreamKind;
 use windtunnel_core::{AttemptError, ErrorKind};
 use windtunnel_executor::AttemptId;
 use windtunnel_openai::{
-    AnthropicStream, ChatRequest, SseDecoder, StreamItem, Usage, anthropic_response_to_openai, classify, error_body,
-    estimate_tokens, parse_openai_event, parse_openai_response, sse_data,
+    AnthropicStream, ChatRequest, SseDecoder, StreamItem, Usage, anthropic_response_to_openai, classify, count_tokens,
+    error_body, parse_openai_event, parse_openai_response, sse_data,
 };
 
 /// The most bytes of a non-streamed answer or an error body read.
@@ -223,7 +223,7 @@ async fn read_body(mut resp: reqwest::Response, by: Instant) -> Result<Vec<u8>, 
 
 /// Usage counted by the proxy, for an answer that did not report it.
 fn counted_usage(chat: &ChatRequest, answer: &str) -> Usage {
-    Usage { prompt_tokens: estimate_tokens(&chat.prompt_text()), completion_tokens: estimate_tokens(answer) }
+    Usage { prompt_tokens: count_tokens(&chat.prompt_text()), completion_tokens: count_tokens(answer) }
 }
 
 /// Whether an OpenAI chunk's JSON carries output beyond its text: a tool

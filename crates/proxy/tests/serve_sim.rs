@@ -59,8 +59,9 @@ async fn simulated_endpoints_answer_with_their_latency_limits_and_faults() {
     assert_eq!(r.status(), 200);
     assert!(took >= Duration::from_millis(35) && took < Duration::from_secs(2), "{took:?}");
     let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    // The prompt counts 2 tokens (8 characters), the answer max_tokens: what the simulator bills.
-    assert_eq!((v["usage"]["prompt_tokens"].as_u64(), v["usage"]["completion_tokens"].as_u64()), (Some(2), Some(20)));
+    // The prompt counts 3 tokens (o200k_base splits digits in threes: 123 456 78),
+    // the answer max_tokens: what the simulator bills.
+    assert_eq!((v["usage"]["prompt_tokens"].as_u64(), v["usage"]["completion_tokens"].as_u64()), (Some(3), Some(20)));
 
     let text = post(&format!("{base}/sim/fast/v1/chat/completions"), true).await.text().await.unwrap();
     assert_eq!(text.matches("\"x \"").count(), 20, "{text}");
