@@ -85,7 +85,7 @@ fn key_at(text: &str, at: usize) -> Option<&str> {
 /// Keys whose value is a table: an array there is refused as such, not as
 /// the table's first field read by position (serde reads a struct from a
 /// sequence too).
-const TABLE_KEYS: [&str; 16] = [
+const TABLE_KEYS: [&str; 17] = [
     "trace",
     "synthetic",
     "assert",
@@ -99,6 +99,7 @@ const TABLE_KEYS: [&str; 16] = [
     "breaker",
     "retry",
     "budgets",
+    "cache",
     "sla",
     "ttft_ms",
     "tokens_per_s",

@@ -38,6 +38,16 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub(crate) assert: RawAssert,
     pub(crate) proxy: Option<RawProxy>,
+    pub(crate) cache: Option<Spanned<RawCache>>,
+}
+
+/// `[cache]`: the gateway's exact-match response cache.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCache {
+    pub(crate) ttl: Option<Spanned<RawDuration>>,
+    pub(crate) max_entries: Option<Spanned<u64>>,
+    pub(crate) latency_ms: Option<u64>,
 }
 
 /// `[proxy]`: live mode's listener and secrets (names of environment variables).

@@ -40,6 +40,28 @@ pub struct Scenario {
     pub policy_params: Vec<(String, String)>,
     /// `[proxy]` (defaults when absent).
     pub proxy: ProxySpec,
+    /// `[cache]`: the gateway's response cache; `None` without the table.
+    pub cache: Option<CacheSpec>,
+}
+
+/// `[cache]`: an exact-match response cache in front of the policy. A
+/// request whose `prompt_hash` was answered within `ttl_ms` is served from
+/// it: outcome `cached`, cost 0, after `latency_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// `ttl` (default 1 h): how long an answer stays servable.
+    pub ttl_ms: u64,
+    /// `max_entries` (default 100,000): beyond it, the least recently used
+    /// entry goes.
+    pub max_entries: u64,
+    /// `latency_ms` (default 5): the time a hit takes.
+    pub latency_ms: u64,
+}
+
+impl Default for CacheSpec {
+    fn default() -> CacheSpec {
+        CacheSpec { ttl_ms: 3_600_000, max_entries: 100_000, latency_ms: 5 }
+    }
 }
 
 impl Scenario {

@@ -10,13 +10,13 @@
 use crate::catalog::{Catalog, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
-    RawAssert, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
+    RawAssert, RawCache, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
     RawPriceChange, RawProxy, RawScenario, RawSynthetic, RawTrace, RawUpstream,
 };
 use crate::spec::{
-    AssertSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec, InvariantSelection,
-    LatencySpec, PolicySpec, PriceChange, ProxySpec, QualitySpec, RateLimitSpec, Scenario, SlaSpec, TokenizerSpec,
-    TraceSource, TraceSpec, UpstreamKind, UpstreamSpec,
+    AssertSpec, CacheSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec,
+    InvariantSelection, LatencySpec, PolicySpec, PriceChange, ProxySpec, QualitySpec, RateLimitSpec, Scenario, SlaSpec,
+    TokenizerSpec, TraceSource, TraceSpec, UpstreamKind, UpstreamSpec,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -164,7 +164,22 @@ impl Validator<'_> {
             assert,
             policy_params: Vec::new(),
             proxy: self.proxy(raw.proxy.as_ref())?,
+            cache: raw.cache.as_ref().map(|c| self.cache(c.get_ref())).transpose()?,
         })
+    }
+
+    fn cache(&self, c: &RawCache) -> Result<CacheSpec, ConfigError> {
+        let mut spec = CacheSpec::default();
+        if let Some(t) = &c.ttl {
+            spec.ttl_ms = self.positive_duration(t, "cache.ttl")?;
+        }
+        if let Some(n) = &c.max_entries {
+            spec.max_entries = self.positive_int(n, "cache.max_entries")?;
+        }
+        if let Some(l) = c.latency_ms {
+            spec.latency_ms = l;
+        }
+        Ok(spec)
     }
 
     fn proxy(&self, p: Option<&RawProxy>) -> Result<ProxySpec, ConfigError> {

@@ -39,8 +39,11 @@ pub struct Request {
     pub deadline_ms: Option<u64>,
     /// Free-form tags, values as JSON text.
     pub tags: Option<Box<BTreeMap<String, String>>>,
-    /// Hash of the prompt prefix, for cached-input pricing and response caching.
+    /// Hash of the prompt prefix, for cached-input pricing.
     pub prefix_hash: Option<u64>,
+    /// Identity of the whole prompt, for the gateway's response cache: two
+    /// requests with one `prompt_hash` ask the same thing.
+    pub prompt_hash: Option<u64>,
     /// Raw chat messages as JSON text, kept only for live replay.
     pub messages: Option<Box<str>>,
 }
@@ -67,6 +70,7 @@ impl Request {
             deadline_ms: None,
             tags: None,
             prefix_hash: None,
+            prompt_hash: None,
             messages: None,
         }
     }

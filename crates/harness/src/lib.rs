@@ -30,6 +30,7 @@ mod error;
 mod lint_samples;
 mod relay;
 mod replay;
+mod response_cache;
 mod source;
 mod whatif;
 

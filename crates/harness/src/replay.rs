@@ -8,13 +8,14 @@
 //! simulated endpoints; the event log flows to the sinks as it is written.
 
 use crate::relay::{RelayError, relayed};
+use crate::response_cache::ResponseCache;
 use crate::{RunError, source::Requests};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, PerKind, Planner,
-    PolicyErrorTally, Scheduled, Started, Streams, Sym,
+    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome,
+    PerKind, Planner, PolicyErrorTally, Request, Scheduled, Started, Streams, Sym, TokenRatio,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
@@ -29,6 +30,8 @@ enum Pending {
     Attempt { id: AttemptId, endpoint: EndpointIdx, scheduled: Scheduled, cut: bool, cancelled: bool },
     /// A wake-up (retry backoff, hedge delay).
     Wake { flight: FlightId, kind: WakeKind, token: u32 },
+    /// A request served from the response cache, answered at the key's time.
+    Cached { req: Box<Request> },
 }
 
 /// Pending entries live in a slab; the heap orders small keys into it.
@@ -245,6 +248,7 @@ pub fn run_with<P: Planner>(
         first_policy_error: replayed.policy_errors.first,
     };
     let mut report = aggregator.report(head);
+    report.cache.saved_usd = replayed.cache_saved;
     report.set_invariants(checker.finish().into_iter().map(invariant_entry).collect());
     report.evaluate(&scenario.assert);
     Ok(report)
@@ -259,6 +263,8 @@ pub struct Replayed {
     pub skipped_lines: u64,
     /// Policy hook calls that failed (the default chain served instead), and the first.
     pub policy_errors: PolicyErrorTally,
+    /// What the response cache's hits would have cost (`[cache]`).
+    pub cache_saved: Nanodollars,
 }
 
 /// Replays a scenario with any planner into `log` and nothing else: no
@@ -285,7 +291,15 @@ pub fn replay<P: Planner>(
         outstanding: Outstanding::default(),
         agenda: Agenda::new(),
         actions: Vec::new(),
+        cache: scenario.cache.map(|spec| CacheState {
+            cache: ResponseCache::new(spec),
+            hashed: std::collections::HashMap::new(),
+            saved: Nanodollars::ZERO,
+        }),
     };
+    if sim.cache.is_some() {
+        sim.executor.keep_concluded();
+    }
     let deadlines = ClassDeadlines::new(scenario);
     let mut next = requests.next_request()?;
     let mut last_arrival = 0u64;
@@ -315,8 +329,14 @@ pub fn replay<P: Planner>(
             now = req.at_ms;
             last_arrival = now;
             announce_faults(&mut sim.sims, now, log);
-            let deadline = deadlines.get(&req.class);
-            sim.executor.submit(now, req, deadline, log, &mut sim.actions);
+            if let Some(req) = sim.serve_from_cache(now, req, scenario, log) {
+                let deadline = deadlines.get(&req.class);
+                let hash = req.prompt_hash;
+                let flight = sim.executor.submit(now, req, deadline, log, &mut sim.actions);
+                if let (Some(c), Some(h)) = (sim.cache.as_mut(), hash) {
+                    c.hashed.insert(flight, h);
+                }
+            }
             next = requests.next_request()?;
             arrivals += 1;
             if arrivals.is_multiple_of(PROGRESS_EVERY)
@@ -326,6 +346,7 @@ pub fn replay<P: Planner>(
             }
         }
         sim.carry_out_actions(now, log)?;
+        sim.fill_cache(now);
     }
     if let Some(p) = progress.as_mut() {
         p(arrivals, now);
@@ -334,6 +355,7 @@ pub fn replay<P: Planner>(
         requests: arrivals,
         skipped_lines: requests.skipped(),
         policy_errors: sim.executor.policy_errors().clone(),
+        cache_saved: sim.cache.map_or(Nanodollars::ZERO, |c| c.saved),
     })
 }
 
@@ -347,6 +369,18 @@ struct Simulation<P> {
     agenda: Agenda,
     /// The executor's actions not yet carried out.
     actions: Vec<Action>,
+    /// `[cache]`: the response cache, and the prompt of each request in
+    /// flight that may fill it.
+    cache: Option<CacheState>,
+}
+
+/// The response cache and what the replay needs beside it.
+struct CacheState {
+    cache: ResponseCache,
+    /// Requests in flight with a `prompt_hash`: their answer fills the cache.
+    hashed: std::collections::HashMap<FlightId, u64>,
+    /// What the hits would have cost.
+    saved: Nanodollars,
 }
 
 impl<P: Planner> Simulation<P> {
@@ -373,8 +407,59 @@ impl<P: Planner> Simulation<P> {
                 self.agenda.release(idx);
                 self.executor.on_wake(now, flight, kind, token, log, &mut self.actions);
             }
+            Some(Pending::Cached { req }) => {
+                log.record(&Event::Finished {
+                    at: now,
+                    req,
+                    outcome: Outcome::Cached,
+                    attempts: 0,
+                    endpoint: None,
+                    ttft_ms: None,
+                    cost: Nanodollars::ZERO,
+                    quality: None,
+                });
+                self.agenda.release(idx);
+            }
         }
         true
+    }
+
+    /// `[cache]`: a request whose prompt was answered within the TTL is
+    /// served from the cache (it arrives, and is answered after the cache's
+    /// latency, never reaching the policy or an endpoint); `None` then, else
+    /// the request back, to be routed.
+    fn serve_from_cache(
+        &mut self,
+        now: u64,
+        req: Request,
+        scenario: &Scenario,
+        log: &mut impl EventSink,
+    ) -> Option<Request> {
+        let (Some(c), Some(hash)) = (self.cache.as_mut(), req.prompt_hash) else { return Some(req) };
+        let Some(endpoint) = c.cache.lookup(hash, now) else { return Some(req) };
+        // Saved: this request priced on the endpoint that answered its prompt.
+        if let Some(e) = scenario.endpoints.get(endpoint.get()) {
+            let facts = e.facts();
+            let ratio = facts.tokenizer.for_request(&req);
+            let (input, output) =
+                (TokenRatio::count(ratio, req.input_tokens), TokenRatio::count(ratio, req.output_tokens));
+            c.saved += facts.price_at(now).cost(u64::from(input), 0, u64::from(output));
+        }
+        log.record(&Event::Arrived { at: now, req: &req });
+        let at = now.saturating_add(c.cache.latency_ms());
+        self.agenda.push(at, Pending::Cached { req: Box::new(req) });
+        None
+    }
+
+    /// `[cache]`: the answers of requests that ended go into the cache.
+    fn fill_cache(&mut self, now: u64) {
+        let Some(c) = self.cache.as_mut() else { return };
+        for done in self.executor.take_concluded() {
+            let Some(hash) = c.hashed.remove(&done.flight) else { continue };
+            if let (Outcome::Succeeded, Some(endpoint)) = (done.outcome, done.endpoint) {
+                c.cache.store(hash, endpoint, now);
+            }
+        }
     }
 
     /// Carries out the executor's actions at `now`: starts attempts on the

@@ -348,3 +348,60 @@ mod relay_failures {
         assert_eq!(sink.0, sent);
     }
 }
+
+/// `[cache]`: a repeated prompt within the TTL is served from the cache
+/// (outcome `cached`, no attempt, no cost), one after it is not; the saving
+/// is the hit priced on the endpoint that answered, to the nano-dollar.
+#[test]
+fn the_response_cache_serves_repeats_within_its_ttl_and_prices_what_it_saved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Prompt 7 at 0 s (answered by a/x), again at 30 s (a hit) and at 200 s
+    // (after the 100 s TTL: a miss, which fills the cache again), then at
+    // 210 s (a hit). Prompt 8 once. A request without a hash never hits.
+    let lines = [
+        r#"{"at_ms": 0, "id": "p7-1", "input_tokens": 1000, "output_tokens": 100, "prompt_hash": 7}"#,
+        r#"{"at_ms": 1000, "id": "p8-1", "input_tokens": 1000, "output_tokens": 100, "prompt_hash": "eight"}"#,
+        r#"{"at_ms": 2000, "id": "none", "input_tokens": 1000, "output_tokens": 100}"#,
+        r#"{"at_ms": 30000, "id": "p7-2", "input_tokens": 1000, "output_tokens": 300, "prompt_hash": 7}"#,
+        r#"{"at_ms": 40000, "id": "none-2", "input_tokens": 1000, "output_tokens": 100}"#,
+        r#"{"at_ms": 200000, "id": "p7-3", "input_tokens": 1000, "output_tokens": 100, "prompt_hash": 7}"#,
+        r#"{"at_ms": 210000, "id": "p7-4", "input_tokens": 2000, "output_tokens": 50, "prompt_hash": 7}"#,
+    ];
+    std::fs::write(dir.path().join("t.jsonl"), lines.join("\n") + "\n").expect("write trace");
+    let toml = r#"
+name = "cache"
+policy = { chain = ["a/x"] }
+[trace]
+path = "t.jsonl"
+format = "jsonl"
+[cache]
+ttl = "100s"
+max_entries = 10
+latency_ms = 7
+[[endpoints]]
+name = "a/x"
+price = { input_per_mtok = 1.0, output_per_mtok = 2.0 }
+latency = { ttft_ms = 100, tokens_per_s = 100 }
+"#;
+    let s = parse_scenario(toml, &dir.path().join("cache.toml"), &[]).expect("valid scenario");
+    let report = run(&s, RunOptions::default()).expect("run");
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (5, 2), "{:?}", report.outcomes);
+    // A hit never reaches an endpoint.
+    assert_eq!(report.attempts.total, 5);
+    assert_eq!((report.cache.hits, report.cache.hit_rate), (2, 2.0 / 7.0));
+    // p7-2: 1,000 in at $1 + 300 out at $2 per Mtok; p7-4: 2,000 in + 50 out.
+    let saved = (1_000 * 1_000 + 300 * 2_000) + (2_000 * 1_000 + 50 * 2_000);
+    assert_eq!(report.cache.saved_usd.0, saved);
+    // Billed: only the five answered requests.
+    assert_eq!(report.cost.total_usd.0, 4 * (1_000 * 1_000 + 100 * 2_000) + (1_000 * 1_000 + 100 * 2_000));
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+    // Without [cache], every request is routed.
+    let s = parse_scenario(
+        &toml.replace("[cache]\nttl = \"100s\"\nmax_entries = 10\nlatency_ms = 7\n", ""),
+        &dir.path().join("c.toml"),
+        &[],
+    )
+    .expect("valid scenario");
+    let report = run(&s, RunOptions::default()).expect("run");
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached, report.cache.saved_usd.0), (7, 0, 0));
+}

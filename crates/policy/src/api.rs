@@ -51,6 +51,7 @@ fn register_request(engine: &mut Engine) {
     engine.register_get("lang", |r: &mut ReqView| r.lang());
     engine.register_get("tags", |r: &mut ReqView| r.tags());
     engine.register_get("deadline_ms", |r: &mut ReqView| r.deadline_ms());
+    engine.register_get("prompt_hash", |r: &mut ReqView| r.prompt_hash());
     engine.register_fn("to_string", |r: &mut ReqView| format!("request {}", r.id()));
     engine.register_fn("to_debug", |r: &mut ReqView| format!("request {}", r.id()));
 }

@@ -239,6 +239,13 @@ impl Aggregator {
             quality: QualitySection {
                 mean: if self.quality_n > 0 { self.quality_sum / self.quality_n as f64 } else { 0.0 },
             },
+            // Hits are the `cached` outcomes; what they saved is known to the
+            // driver (the replay loop), which fills in `saved_usd`.
+            cache: CacheSection {
+                hits: self.cached,
+                hit_rate: rate(self.cached, self.requests),
+                ..CacheSection::default()
+            },
             chaos: self.chaos.clone(),
             timeseries: self.series.build(&self.endpoint_names, &latency),
         }

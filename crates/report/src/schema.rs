@@ -83,6 +83,8 @@ pub struct Report {
     pub policy_error_first: Option<PolicyErrorSample>,
     /// Quality.
     pub quality: QualitySection,
+    /// The gateway's response cache and the providers' prompt caches.
+    pub cache: CacheSection,
     /// Live reports only: the chaos faults the proxy injected; absent from
     /// simulated runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,6 +222,23 @@ pub struct FailoverSection {
     /// Windows not listed in `windows` because of the cap:
     /// `windows_total - windows.len()`.
     pub windows_omitted: u64,
+}
+
+/// `cache`: what the gateway's response cache (`[cache]`) served and saved,
+/// and the input tokens providers' prompt caches billed at the cached price.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CacheSection {
+    /// Requests served from the response cache (outcome `cached`).
+    pub hits: u64,
+    /// `hits` over all requests (0 without requests).
+    pub hit_rate: f64,
+    /// What the hits would have cost: each priced on the endpoint that
+    /// answered its prompt, with its own tokens, at the price of its arrival.
+    pub saved_usd: Nanodollars,
+    /// Input tokens billed as cached by providers' prompt caches.
+    pub prompt_cached_tokens: u64,
+    /// What those tokens saved against the full input price.
+    pub prompt_cache_saved_usd: Nanodollars,
 }
 
 /// `chaos` (live reports): injected faults in all, by rule and by kind.

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use windtunnel_core::{Request, Sym};
 
 /// The fields a line may carry, in the order the writer writes them.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "at_ms",
     "id",
     "tenant",
@@ -52,6 +52,7 @@ const FIELDS: [&str; 14] = [
     "lang",
     "deadline_ms",
     "prefix_hash",
+    "prompt_hash",
     "tags",
     "messages",
 ];
@@ -67,8 +68,9 @@ const STREAM: usize = 8;
 const LANG: usize = 9;
 const DEADLINE_MS: usize = 10;
 const PREFIX_HASH: usize = 11;
-const TAGS: usize = 12;
-const MESSAGES: usize = 13;
+const PROMPT_HASH: usize = 12;
+const TAGS: usize = 13;
+const MESSAGES: usize = 14;
 
 /// The value SPEC gives an absent `tenant` or `class`.
 const DEFAULT: &str = "default";
@@ -196,6 +198,12 @@ fn parse_line(text: &str, seq: u64, interner: &mut Interner) -> Result<Request, 
             Err(_) => f.u64().map_err(|_| f.invalid_type("a non-negative integer or a string"))?,
         });
     }
+    if let Some(f) = field(PROMPT_HASH) {
+        req.prompt_hash = Some(match f.str() {
+            Ok(s) => fnv1a64(&s),
+            Err(_) => f.u64().map_err(|_| f.invalid_type("a non-negative integer or a string"))?,
+        });
+    }
     if let Some(f) = field(TAGS) {
         req.tags = Some(Box::new(f.tags()?));
     }
@@ -302,6 +310,9 @@ fn encode(buf: &mut Vec<u8>, req: &Request) -> io::Result<()> {
     }
     if let Some(hash) = req.prefix_hash {
         write!(buf, ",\"{}\":{hash}", FIELDS[PREFIX_HASH])?;
+    }
+    if let Some(hash) = req.prompt_hash {
+        write!(buf, ",\"{}\":{hash}", FIELDS[PROMPT_HASH])?;
     }
     if let Some(tags) = &req.tags {
         write!(buf, ",\"{}\":{{", FIELDS[TAGS])?;

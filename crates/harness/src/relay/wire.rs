@@ -471,6 +471,9 @@ impl Decoder {
             deadline_ms: h.optional(F4, deadline),
             tags: None,
             prefix_hash: h.optional(F5, prefix),
+            // Not carried: no report or invariant reads it (the cache's
+            // figures travel beside the event log).
+            prompt_hash: None,
             messages: None,
         };
         sink.record(&Event::Arrived { at, req: self.open_request(req) });

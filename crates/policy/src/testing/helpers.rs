@@ -254,7 +254,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-const REQUEST_KEYS: [&str; 12] = [
+const REQUEST_KEYS: [&str; 13] = [
     "id",
     "tenant",
     "class",
@@ -267,6 +267,7 @@ const REQUEST_KEYS: [&str; 12] = [
     "deadline_ms",
     "tags",
     "at_ms",
+    "prompt_hash",
 ];
 
 fn request(m: &Map) -> Result<ReqView, String> {
@@ -291,6 +292,7 @@ fn request(m: &Map) -> Result<ReqView, String> {
     r.max_tokens = f.tokens("max_tokens")?.unwrap_or(output);
     r.stream = f.boolean("stream")?.unwrap_or(false);
     r.deadline_ms = f.whole("deadline_ms")?;
+    r.prompt_hash = f.whole("prompt_hash")?;
     let tags = f.map("tags")?.map_or(Tags::None, Tags::Map);
     Ok(ReqView::from_parts(r, tags))
 }

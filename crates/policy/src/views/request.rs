@@ -57,6 +57,7 @@ impl ReqView {
             deadline_ms: req.deadline_ms,
             tags: None,
             prefix_hash: req.prefix_hash,
+            prompt_hash: req.prompt_hash,
             messages: None,
         };
         ReqView::from_parts(copy, tags)
@@ -100,6 +101,11 @@ impl ReqView {
     /// `req.deadline_ms` or `()`.
     pub(crate) fn deadline_ms(&self) -> Dynamic {
         self.0.req.deadline_ms.map_or(Dynamic::UNIT, |d| Dynamic::from_int(super::int(d)))
+    }
+
+    /// `req.prompt_hash`: the prompt's identity as 16 hex digits, or `()`.
+    pub(crate) fn prompt_hash(&self) -> Dynamic {
+        self.0.req.prompt_hash.map_or(Dynamic::UNIT, |h| format!("{h:016x}").into())
     }
 
     /// `req.tags`: a map, or `()` without tags. Trace values are JSON text:

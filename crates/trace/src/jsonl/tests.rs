@@ -276,6 +276,7 @@ prop_compose! {
         deadline_ms in proptest::option::of(any::<u64>()),
         tags in proptest::option::of(prop::collection::btree_map(name(), any::<String>(), 0..4)),
         prefix_hash in proptest::option::of(any::<u64>()),
+        prompt_hash in proptest::option::of(any::<u64>()),
         messages in proptest::option::of(messages()),
         same_max in any::<bool>(),
     ) -> Request {
@@ -295,6 +296,7 @@ prop_compose! {
             deadline_ms,
             tags: tags.map(Box::new),
             prefix_hash,
+            prompt_hash,
             messages: messages.map(Into::into),
         }
     }

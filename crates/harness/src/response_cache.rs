@@ -1,0 +1,158 @@
+//! The gateway's exact-match response cache (`[cache]`), as the simulator
+//! runs it: a request whose `prompt_hash` was answered within `ttl` is served
+//! from the cache, never reaching the policy or an endpoint.
+//!
+//! It owns the entries (which prompt was answered, by which endpoint, when)
+//! and their eviction: an entry older than `ttl` is gone, and beyond
+//! `max_entries` the least recently used one goes first. It must not touch
+//! the executor or the event log; the replay loop decides what a hit means.
+//!
+//! Memory: one entry per distinct `prompt_hash` answered, at most
+//! `max_entries` of them (about 80 bytes each with the recency index), so a
+//! long trace does not grow it past that bound.
+//!
+//! What it does not model: an answer is stored when it completes, so a
+//! second request for the same prompt arriving while the first is still in
+//! flight misses (no request coalescing), as with most gateway caches.
+
+use std::collections::{BTreeMap, HashMap};
+use windtunnel_config::CacheSpec;
+use windtunnel_core::EndpointIdx;
+
+/// One answered prompt.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// When the answer was stored.
+    stored_at: u64,
+    /// Which endpoint answered.
+    endpoint: EndpointIdx,
+    /// Its position in the recency order.
+    stamp: u64,
+}
+
+/// The cache's entries and their recency.
+#[derive(Debug)]
+pub(crate) struct ResponseCache {
+    spec: CacheSpec,
+    entries: HashMap<u64, Entry>,
+    /// Last use → prompt hash: the first is the least recently used.
+    recency: BTreeMap<u64, u64>,
+    next_stamp: u64,
+}
+
+impl ResponseCache {
+    pub(crate) fn new(spec: CacheSpec) -> ResponseCache {
+        ResponseCache { spec, entries: HashMap::new(), recency: BTreeMap::new(), next_stamp: 0 }
+    }
+
+    /// How long a hit takes.
+    pub(crate) fn latency_ms(&self) -> u64 {
+        self.spec.latency_ms
+    }
+
+    /// Entries held now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The endpoint whose answer to `hash` can be served at `now`, if any; a
+    /// hit becomes the most recently used entry, an expired entry is dropped.
+    pub(crate) fn lookup(&mut self, hash: u64, now: u64) -> Option<EndpointIdx> {
+        let e = *self.entries.get(&hash)?;
+        if now.saturating_sub(e.stored_at) >= self.spec.ttl_ms {
+            self.entries.remove(&hash);
+            self.recency.remove(&e.stamp);
+            return None;
+        }
+        self.recency.remove(&e.stamp);
+        let stamp = self.stamp();
+        self.recency.insert(stamp, hash);
+        if let Some(entry) = self.entries.get_mut(&hash) {
+            entry.stamp = stamp;
+        }
+        Some(e.endpoint)
+    }
+
+    /// Stores `endpoint`'s answer to `hash` at `now` (replacing an older
+    /// one), evicting the least recently used entries beyond `max_entries`.
+    pub(crate) fn store(&mut self, hash: u64, endpoint: EndpointIdx, now: u64) {
+        let stamp = self.stamp();
+        if let Some(old) = self.entries.insert(hash, Entry { stored_at: now, endpoint, stamp }) {
+            self.recency.remove(&old.stamp);
+        }
+        self.recency.insert(stamp, hash);
+        while self.entries.len() as u64 > self.spec.max_entries {
+            let Some((_, oldest)) = self.recency.pop_first() else { break };
+            self.entries.remove(&oldest);
+        }
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.next_stamp += 1;
+        self.next_stamp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cache(ttl_ms: u64, max_entries: u64) -> ResponseCache {
+        ResponseCache::new(CacheSpec { ttl_ms, max_entries, latency_ms: 5 })
+    }
+
+    #[test]
+    fn an_answer_is_served_until_its_ttl_and_not_after() {
+        let mut c = cache(1_000, 10);
+        assert_eq!(c.lookup(7, 0), None);
+        c.store(7, EndpointIdx(2), 100);
+        assert_eq!(c.lookup(7, 100), Some(EndpointIdx(2)));
+        assert_eq!(c.lookup(7, 1_099), Some(EndpointIdx(2)));
+        // A hit does not extend the TTL: it counts from the answer.
+        assert_eq!(c.lookup(7, 1_100), None);
+        assert_eq!(c.len(), 0);
+        assert_eq!(c.lookup(8, 100), None);
+    }
+
+    #[test]
+    fn beyond_max_entries_the_least_recently_used_goes() {
+        let mut c = cache(u64::MAX, 2);
+        c.store(1, EndpointIdx(0), 0);
+        c.store(2, EndpointIdx(0), 1);
+        // 1 is used, so 2 is now the least recently used.
+        assert!(c.lookup(1, 2).is_some());
+        c.store(3, EndpointIdx(0), 3);
+        assert_eq!(c.len(), 2);
+        assert!(c.lookup(2, 4).is_none());
+        assert!(c.lookup(1, 4).is_some() && c.lookup(3, 4).is_some());
+        // Storing a prompt again replaces it, never duplicates it.
+        c.store(3, EndpointIdx(1), 5);
+        assert_eq!((c.len(), c.lookup(3, 6)), (2, Some(EndpointIdx(1))));
+    }
+
+    proptest! {
+        /// Whatever the sequence, the cache never holds more than
+        /// `max_entries`, its recency index matches its entries, and a hit is
+        /// always an answer stored within the TTL.
+        #[test]
+        fn bounded_consistent_and_fresh(ops in prop::collection::vec((any::<bool>(), 0u64..20, 0u64..50), 1..300)) {
+            let mut c = cache(100, 5);
+            let mut now = 0;
+            let mut stored: HashMap<u64, u64> = HashMap::new();
+            for (store, hash, dt) in ops {
+                now += dt;
+                if store {
+                    c.store(hash, EndpointIdx(0), now);
+                    stored.insert(hash, now);
+                } else if c.lookup(hash, now).is_some() {
+                    let at = stored[&hash];
+                    prop_assert!(now - at < 100, "hit on an answer stored at {at}, now {now}");
+                }
+                prop_assert!(c.entries.len() <= 5);
+                prop_assert_eq!(c.entries.len(), c.recency.len());
+            }
+        }
+    }
+}
