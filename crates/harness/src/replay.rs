@@ -293,7 +293,7 @@ pub fn replay<P: Planner>(
         actions: Vec::new(),
         cache: scenario.cache.map(|spec| CacheState {
             cache: ResponseCache::new(spec),
-            hashed: std::collections::HashMap::new(),
+            hashed: std::collections::BTreeMap::new(),
             saved: Nanodollars::ZERO,
         }),
     };
@@ -378,7 +378,7 @@ struct Simulation<P> {
 struct CacheState {
     cache: ResponseCache,
     /// Requests in flight with a `prompt_hash`: their answer fills the cache.
-    hashed: std::collections::HashMap<FlightId, u64>,
+    hashed: std::collections::BTreeMap<FlightId, u64>,
     /// What the hits would have cost.
     saved: Nanodollars,
 }

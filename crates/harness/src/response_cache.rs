@@ -8,14 +8,14 @@
 //! the executor or the event log; the replay loop decides what a hit means.
 //!
 //! Memory: one entry per distinct `prompt_hash` answered, at most
-//! `max_entries` of them (about 80 bytes each with the recency index), so a
+//! `max_entries` of them (about 100 bytes each with the recency index), so a
 //! long trace does not grow it past that bound.
 //!
 //! What it does not model: an answer is stored when it completes, so a
 //! second request for the same prompt arriving while the first is still in
 //! flight misses (no request coalescing), as with most gateway caches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use windtunnel_config::CacheSpec;
 use windtunnel_core::EndpointIdx;
 
@@ -34,7 +34,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct ResponseCache {
     spec: CacheSpec,
-    entries: HashMap<u64, Entry>,
+    entries: BTreeMap<u64, Entry>,
     /// Last use → prompt hash: the first is the least recently used.
     recency: BTreeMap<u64, u64>,
     next_stamp: u64,
@@ -42,7 +42,7 @@ pub(crate) struct ResponseCache {
 
 impl ResponseCache {
     pub(crate) fn new(spec: CacheSpec) -> ResponseCache {
-        ResponseCache { spec, entries: HashMap::new(), recency: BTreeMap::new(), next_stamp: 0 }
+        ResponseCache { spec, entries: BTreeMap::new(), recency: BTreeMap::new(), next_stamp: 0 }
     }
 
     /// How long a hit takes.
@@ -140,7 +140,7 @@ mod tests {
         fn bounded_consistent_and_fresh(ops in prop::collection::vec((any::<bool>(), 0u64..20, 0u64..50), 1..300)) {
             let mut c = cache(100, 5);
             let mut now = 0;
-            let mut stored: HashMap<u64, u64> = HashMap::new();
+            let mut stored: BTreeMap<u64, u64> = BTreeMap::new();
             for (store, hash, dt) in ops {
                 now += dt;
                 if store {
