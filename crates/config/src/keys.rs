@@ -32,6 +32,7 @@ pub fn scenario_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("endpoints[].price_changes[]", fields::<RawPriceChange>()),
         ("assert", fields::<RawAssert>()),
         ("endpoints[].upstream", fields::<RawUpstream>()),
+        ("endpoints[].prompt_cache", fields::<RawPromptCache>()),
         ("proxy", fields::<RawProxy>()),
         ("cache", fields::<RawCache>()),
     ]

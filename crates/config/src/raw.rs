@@ -194,10 +194,20 @@ pub(crate) struct RawEndpoint {
     #[serde(default)]
     pub(crate) price_changes: Vec<RawPriceChange>,
     pub(crate) upstream: Option<Spanned<RawUpstream>>,
+    pub(crate) prompt_cache: Option<RawPromptCache>,
+}
+
+/// `prompt_cache = { ttl, min_tokens, block_tokens }`: provider prefix caching.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPromptCache {
+    pub(crate) ttl: Option<Spanned<RawDuration>>,
+    pub(crate) min_tokens: Option<u32>,
+    pub(crate) block_tokens: Option<Spanned<u32>>,
 }
 
 /// The keys of [`RawEndpoint`], for `--set endpoints.NAME.KEY` parsing.
-pub(crate) const ENDPOINT_KEYS: [&str; 13] = [
+pub(crate) const ENDPOINT_KEYS: [&str; 14] = [
     "name",
     "price",
     "context_window",
@@ -211,6 +221,7 @@ pub(crate) const ENDPOINT_KEYS: [&str; 13] = [
     "faults",
     "price_changes",
     "upstream",
+    "prompt_cache",
 ];
 
 /// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok }` or

@@ -477,7 +477,7 @@ fn unknown_key_lists_keys_when_none_is_near() {
         error(&edit("concurrency = 64", "zzz = 64")),
         "quick.toml:31:1: unknown key `zzz` in endpoints[0], expected one of `name`, `price`, `context_window`, \
          `max_output_tokens`, `tokenizer`, `latency`, `rate_limit`, `concurrency`, `errors`, `quality`, `faults`, \
-         `price_changes`, `upstream`"
+         `price_changes`, `upstream`, `prompt_cache`"
     );
     assert_eq!(
         error(&edit("seed = 42", "sed = 42")),

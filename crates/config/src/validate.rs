@@ -11,12 +11,12 @@ use crate::catalog::{Catalog, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
     RawAssert, RawCache, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
-    RawPriceChange, RawProxy, RawScenario, RawSynthetic, RawTrace, RawUpstream,
+    RawPriceChange, RawPromptCache, RawProxy, RawScenario, RawSynthetic, RawTrace, RawUpstream,
 };
 use crate::spec::{
     AssertSpec, CacheSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec,
-    InvariantSelection, LatencySpec, PolicySpec, PriceChange, ProxySpec, QualitySpec, RateLimitSpec, Scenario, SlaSpec,
-    TokenizerSpec, TraceSource, TraceSpec, UpstreamKind, UpstreamSpec,
+    InvariantSelection, LatencySpec, PolicySpec, PriceChange, PromptCacheSpec, ProxySpec, QualitySpec, RateLimitSpec,
+    Scenario, SlaSpec, TokenizerSpec, TraceSource, TraceSpec, UpstreamKind, UpstreamSpec,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -613,7 +613,22 @@ impl Validator<'_> {
             faults,
             price_changes,
             upstream: e.upstream.as_ref().map(|u| self.upstream(&t, e.name.get_ref(), u)).transpose()?,
+            prompt_cache: e.prompt_cache.as_ref().map(|p| self.prompt_cache(&t, p)).transpose()?,
         })
+    }
+
+    fn prompt_cache(&self, t: &str, p: &RawPromptCache) -> Result<PromptCacheSpec, ConfigError> {
+        let mut spec = PromptCacheSpec::default();
+        if let Some(ttl) = &p.ttl {
+            spec.ttl_ms = self.positive_duration(ttl, &format!("{t}.prompt_cache.ttl"))?;
+        }
+        if let Some(m) = p.min_tokens {
+            spec.min_tokens = m;
+        }
+        if let Some(b) = &p.block_tokens {
+            spec.block_tokens = self.positive_int(b, &format!("{t}.prompt_cache.block_tokens"))?;
+        }
+        Ok(spec)
     }
 
     /// The price in USD per Mtok and, for a catalog price, the catalog's

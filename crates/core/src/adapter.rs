@@ -16,7 +16,7 @@
 //! struct Fixed;
 //! impl Adapter for Fixed {
 //!     fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
-//!         let usage = Usage { input_tokens: a.req.input_tokens, output_tokens: a.req.output_tokens, cost: Default::default() };
+//!         let usage = Usage { input_tokens: a.req.input_tokens, output_tokens: a.req.output_tokens, ..Usage::default() };
 //!         Started::Scheduled(Scheduled {
 //!             started_at: now,
 //!             first_token_at: Some(now + 40),
@@ -52,6 +52,9 @@ pub struct AttemptStart<'a> {
 pub struct Usage {
     /// Input tokens as this endpoint tokenizes the prompt.
     pub input_tokens: u32,
+    /// Of `input_tokens`, those the endpoint's prompt cache held: billed at
+    /// the cached-input price.
+    pub cached_input_tokens: u32,
     /// Output tokens produced (and billed).
     pub output_tokens: u32,
     /// What the endpoint bills for them.
@@ -137,10 +140,12 @@ impl Scheduled {
                     let tokens = u64::from(full.output_tokens.max(1)) * (t - ft) / span;
                     (tokens as u32).clamp(1, full.output_tokens.max(1))
                 };
-                let cost = self.price.cost(u64::from(full.input_tokens), 0, u64::from(produced));
-                Usage { input_tokens: full.input_tokens, output_tokens: produced, cost }
+                let cached = full.cached_input_tokens.min(full.input_tokens);
+                let cost =
+                    self.price.cost(u64::from(full.input_tokens - cached), u64::from(cached), u64::from(produced));
+                Usage { input_tokens: full.input_tokens, cached_input_tokens: cached, output_tokens: produced, cost }
             }
-            _ => Usage { input_tokens: full.input_tokens, output_tokens: 0, cost: Nanodollars::ZERO },
+            _ => Usage { output_tokens: 0, cost: Nanodollars::ZERO, ..full },
         }
     }
 }
@@ -179,7 +184,8 @@ mod tests {
             cached_input: PricePerMtok::from_usd(1.0),
             long_context: None,
         };
-        let usage = Usage { input_tokens: 1000, output_tokens: 100, cost: price.cost(1000, 0, 100) };
+        let usage =
+            Usage { input_tokens: 1000, output_tokens: 100, cost: price.cost(1000, 0, 100), ..Usage::default() };
         Scheduled {
             started_at: 0,
             first_token_at: Some(100),

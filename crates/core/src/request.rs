@@ -41,6 +41,10 @@ pub struct Request {
     pub tags: Option<Box<BTreeMap<String, String>>>,
     /// Hash of the prompt prefix, for cached-input pricing.
     pub prefix_hash: Option<u64>,
+    /// Hashes of the prompt's consecutive blocks (Mooncake's `hash_ids`), for
+    /// providers' prompt caching: two prompts sharing their first `k` hashes
+    /// share their first `k` blocks.
+    pub hash_ids: Option<Box<[u64]>>,
     /// Identity of the whole prompt, for the gateway's response cache: two
     /// requests with one `prompt_hash` ask the same thing.
     pub prompt_hash: Option<u64>,
@@ -70,6 +74,7 @@ impl Request {
             deadline_ms: None,
             tags: None,
             prefix_hash: None,
+            hash_ids: None,
             prompt_hash: None,
             messages: None,
         }

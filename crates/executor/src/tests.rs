@@ -185,13 +185,18 @@ fn run_setup(setup: Setup, script: &[Step], n: u64) -> Vec<Rec> {
             match a {
                 Action::Cancel { id } => {
                     cancelled.push(id);
-                    let usage = Usage { input_tokens: 100, output_tokens: 1, cost: Nanodollars(7) };
+                    let usage = Usage { input_tokens: 100, output_tokens: 1, cost: Nanodollars(7), ..Usage::default() };
                     ex.on_cancelled(now, id, usage, &mut sink);
                 }
                 Action::Start { id, cutoffs, .. } => {
                     let step = &script[k % script.len()];
                     k += 1;
-                    let usage = Usage { input_tokens: 100, output_tokens: 10, cost: Nanodollars(step.cost) };
+                    let usage = Usage {
+                        input_tokens: 100,
+                        output_tokens: 10,
+                        cost: Nanodollars(step.cost),
+                        ..Usage::default()
+                    };
                     let (at, report) = match (&step.error, cutoffs.cut_at(Some(now + step.ms), now + step.ms, 0)) {
                         (_, Some(cut)) => {
                             (cut, AttemptReport::failure(AttemptError::new(ErrorKind::Timeout), usage, None))
@@ -673,7 +678,7 @@ fn a_committed_stream_fails_instead_of_failing_over() {
         if first_token {
             ex.on_first_token(100, id, &mut out);
         }
-        let usage = Usage { input_tokens: 100, output_tokens: 20, cost: Nanodollars(5) };
+        let usage = Usage { input_tokens: 100, output_tokens: 20, cost: Nanodollars(5), ..Usage::default() };
         let ttft = ttft_in_report.then_some(100);
         let report = AttemptReport::failure(AttemptError::new(ErrorKind::StreamCut), usage, ttft);
         ex.on_report(500, id, report, &mut sink, &mut out);

@@ -24,6 +24,10 @@ use windtunnel_report::{Aggregator, InvariantEntry, InvariantExample, Report, Re
 use windtunnel_sim::SimEndpoint;
 
 /// What the heap holds between now and its time.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "entries live in a reused slab; boxing the attempt would allocate once per attempt"
+)]
 enum Pending {
     /// An attempt that ends (`cut` = false) or is cut off (`cut` = true) at
     /// the key's time; `cancelled` once the executor gave it up earlier.

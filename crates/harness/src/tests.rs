@@ -405,3 +405,63 @@ latency = { ttft_ms = 100, tokens_per_s = 100 }
     let report = run(&s, RunOptions::default()).expect("run");
     assert_eq!((report.outcomes.succeeded, report.outcomes.cached, report.cache.saved_usd.0), (7, 0, 0));
 }
+
+/// `prompt_cache`: a prompt whose leading blocks the endpoint saw within
+/// the TTL bills them at the cached-input price, to the nano-dollar; the
+/// report counts the cached tokens and what they saved. Cached tokens never
+/// exceed the input.
+#[test]
+fn prompt_caching_bills_a_held_prefix_at_the_cached_price() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines = [
+        // Blocks 1, 2, 3: nothing held yet.
+        r#"{"at_ms": 0, "input_tokens": 1536, "output_tokens": 10, "hash_ids": [1, 2, 3]}"#,
+        // The same three blocks and one more: 3 × 512 tokens held.
+        r#"{"at_ms": 10000, "input_tokens": 2000, "output_tokens": 10, "hash_ids": [1, 2, 3, 4]}"#,
+        // A different first block: nothing held, though 2 and 3 are.
+        r#"{"at_ms": 20000, "input_tokens": 1536, "output_tokens": 10, "hash_ids": [9, 2, 3]}"#,
+        // Under min_tokens: never cached.
+        r#"{"at_ms": 30000, "input_tokens": 600, "output_tokens": 10, "hash_ids": [1]}"#,
+        // After the TTL (60 s since block 1 was last sent at 10 s): gone.
+        r#"{"at_ms": 200000, "input_tokens": 1536, "output_tokens": 10, "hash_ids": [1, 2, 3]}"#,
+        // Blocks that claim more tokens than the prompt has: capped at the input.
+        r#"{"at_ms": 210000, "input_tokens": 1024, "output_tokens": 10, "hash_ids": [1, 2, 3]}"#,
+    ];
+    std::fs::write(dir.path().join("p.jsonl"), lines.join("\n") + "\n").expect("write trace");
+    let toml = r#"
+name = "prefix"
+policy = { chain = ["a/x"] }
+[trace]
+path = "p.jsonl"
+format = "jsonl"
+[[endpoints]]
+name = "a/x"
+price = { input_per_mtok = 1.0, output_per_mtok = 2.0, cached_input_per_mtok = 0.1 }
+latency = { ttft_ms = 100, tokens_per_s = 100 }
+prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
+"#;
+    let s = parse_scenario(toml, &dir.path().join("prefix.toml"), &[]).expect("valid scenario");
+    let report = run(&s, RunOptions::default()).expect("run");
+    assert_eq!(report.outcomes.succeeded, 6);
+    // Nano-dollars: 1,000 per uncached input token, 100 per cached one, 2,000 per output token.
+    let out = 10 * 2_000;
+    let expected = (1_536 * 1_000 + out)
+        + (1_536 * 100 + 464 * 1_000 + out)
+        + (1_536 * 1_000 + out)
+        + (600 * 1_000 + out)
+        + (1_536 * 1_000 + out)
+        + (1_024 * 100 + out);
+    assert_eq!(report.cost.total_usd.0, expected);
+    assert_eq!(report.cache.prompt_cached_tokens, 1_536 + 1_024);
+    assert_eq!(report.cache.prompt_cache_saved_usd.0, (1_536 + 1_024) * 900);
+    // Without prompt_cache the same trace bills every input token in full.
+    let plain = parse_scenario(
+        &toml.replace("prompt_cache = { ttl = \"60s\", min_tokens = 1024, block_tokens = 512 }\n", ""),
+        &dir.path().join("plain.toml"),
+        &[],
+    )
+    .expect("valid scenario");
+    let report = run(&plain, RunOptions::default()).expect("run");
+    assert_eq!(report.cache.prompt_cached_tokens, 0);
+    assert_eq!(report.cost.total_usd.0, (1_536 * 3 + 2_000 + 600 + 1_024) * 1_000 + 6 * out);
+}

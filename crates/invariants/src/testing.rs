@@ -170,7 +170,7 @@ impl Log {
 }
 
 fn usage(cost: i64) -> Usage {
-    Usage { input_tokens: 100, output_tokens: 50, cost: Nanodollars(cost) }
+    Usage { input_tokens: 100, output_tokens: 50, cost: Nanodollars(cost), ..Usage::default() }
 }
 
 /// Asserts that `name` was broken `count` times and every other invariant

@@ -278,8 +278,7 @@ impl Driver {
                 let Some(i) = pick_index(self.open.len(), pick) else { return };
                 let Some((attempt, e)) = self.open[i].inflight.take() else { return };
                 let req = self.open[i].req.clone();
-                let usage =
-                    Usage { input_tokens: 0, output_tokens: 0, cost: Nanodollars(self.billable(&req, cost.into())) };
+                let usage = Usage { cost: Nanodollars(self.billable(&req, cost.into())), ..Usage::default() };
                 let endpoint = EndpointIdx(e);
                 if cancel {
                     self.checker.record(&Event::AttemptCancelled { at: now, req: &req, attempt, endpoint, usage });

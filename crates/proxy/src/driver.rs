@@ -555,7 +555,7 @@ impl Driver {
         let facts = &self.facts[endpoint.get()];
         let (input, output) = o.usage.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
         let cost = facts.price_at(now).cost(u64::from(input), 0, u64::from(output));
-        let usage = Usage { input_tokens: input, output_tokens: output, cost };
+        let usage = Usage { input_tokens: input, output_tokens: output, cost, ..Usage::default() };
         // The upstream task measures wall time; the executor runs on this clock.
         let ttft = o.ttft_ms.map(|t| self.clock.scale(t));
         match &o.result {

@@ -19,7 +19,8 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use windtunnel_config::{Scenario, SlaSpec};
 use windtunnel_core::{
-    AttemptReport, BreakerState, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome, Request, SymMap,
+    AttemptReport, BreakerState, EndpointFacts, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome,
+    Request, SymMap,
 };
 
 /// Per-endpoint counters, indexed by `EndpointIdx`.
@@ -69,6 +70,12 @@ pub struct Aggregator {
     series: Series,
     /// Live runs: chaos injections.
     chaos: Option<ChaosSection>,
+    /// Input tokens billed as cached by providers' prompt caches, and what
+    /// that saved against the full input price.
+    prompt_cached_tokens: u64,
+    prompt_cache_saved: Nanodollars,
+    /// Each endpoint's prices, for what prompt caching saved.
+    facts: Vec<EndpointFacts>,
 }
 
 /// Significant figures of the latency histograms: 3 keeps every percentile
@@ -92,6 +99,9 @@ impl Aggregator {
             cost: Nanodollars::ZERO,
             wasted: Nanodollars::ZERO,
             endpoints: vec![EndpointStats::default(); scenario.endpoints.len()],
+            prompt_cached_tokens: 0,
+            prompt_cache_saved: Nanodollars::ZERO,
+            facts: scenario.endpoints.iter().map(|e| e.facts()).collect(),
             latency: BinCounts::new(),
             latency_max: 0,
             ttft: BinCounts::new(),
@@ -244,6 +254,8 @@ impl Aggregator {
             cache: CacheSection {
                 hits: self.cached,
                 hit_rate: rate(self.cached, self.requests),
+                prompt_cached_tokens: self.prompt_cached_tokens,
+                prompt_cache_saved_usd: self.prompt_cache_saved,
                 ..CacheSection::default()
             },
             chaos: self.chaos.clone(),
@@ -263,8 +275,18 @@ impl EventSink for Aggregator {
             Event::AttemptStarted { at, req, attempt, endpoint, .. } => {
                 self.attempt_started(at, req.seq, attempt, endpoint)
             }
-            Event::AttemptFinished { at, endpoint, report, .. } => self.attempt_finished(at, endpoint, report),
-            Event::AttemptCancelled { at, endpoint, usage, .. } => self.attempt_cancelled(at, endpoint, usage.cost),
+            Event::AttemptFinished { at, endpoint, report, started_at, .. } => {
+                if report.usage.cached_input_tokens > 0 {
+                    self.prompt_cached(started_at, endpoint, report.usage.cached_input_tokens);
+                }
+                self.attempt_finished(at, endpoint, report);
+            }
+            Event::AttemptCancelled { at, endpoint, usage, .. } => {
+                if usage.cached_input_tokens > 0 {
+                    self.prompt_cached(at, endpoint, usage.cached_input_tokens);
+                }
+                self.attempt_cancelled(at, endpoint, usage.cost);
+            }
             Event::Breaker { at, endpoint, to, .. } => {
                 if to == BreakerState::Open {
                     self.windows.steered_away(at, endpoint.0);
@@ -313,6 +335,17 @@ impl Aggregator {
         }
         if report.result.is_err() {
             self.wasted += cost;
+        }
+    }
+
+    /// `tokens` of an attempt's input were billed as cached on `endpoint`:
+    /// counted, with what they saved at the price in force at `at`.
+    #[inline(never)]
+    fn prompt_cached(&mut self, at: u64, endpoint: EndpointIdx, tokens: u32) {
+        self.prompt_cached_tokens += u64::from(tokens);
+        if let Some(f) = self.facts.get(endpoint.get()) {
+            let p = f.price_at(at);
+            self.prompt_cache_saved += p.input.cost(u64::from(tokens)) - p.cached_input.cost(u64::from(tokens));
         }
     }
 

@@ -50,7 +50,7 @@ fn req(seq: u64, at_ms: u64) -> Request {
 }
 
 fn usage(cost: i64) -> Usage {
-    Usage { input_tokens: 100, output_tokens: 50, cost: Nanodollars(cost) }
+    Usage { input_tokens: 100, output_tokens: 50, cost: Nanodollars(cost), ..Usage::default() }
 }
 
 /// Writes events into an aggregator with little ceremony.

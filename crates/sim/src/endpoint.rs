@@ -22,6 +22,7 @@
 //! same draws (common random numbers).
 
 use crate::fault::FaultWindows;
+use crate::prompt_cache::PromptCache;
 use crate::queue::{Admission, Slots};
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
@@ -49,6 +50,8 @@ pub struct SimEndpoint {
     quality: Dist,
     /// Bills without drift at sub-nano-dollar token prices.
     biller: Biller,
+    /// `prompt_cache`: the prompt blocks this endpoint holds.
+    prompt_cache: Option<PromptCache>,
 }
 
 /// A draw per fault and the fixed per-attempt draws, taken in one order.
@@ -84,6 +87,7 @@ impl SimEndpoint {
             draws: streams.keyed(&format!("endpoint:{name}")),
             quality: Dist::Normal { mean: spec.quality.mean, sd: spec.quality.sd },
             biller: Biller::default(),
+            prompt_cache: spec.prompt_cache.map(PromptCache::new),
             spec: spec.clone(),
         }
     }
@@ -247,6 +251,26 @@ impl SimEndpoint {
     }
 
     /// Step 5: service from `service_start` (after the queue, step 4):
+    /// `prompt_cache`: the input tokens (as counted here) of the prompt's
+    /// leading blocks this endpoint holds, at most the whole input. A trace
+    /// line with only the older `prefix_hash` is a one-block prompt.
+    fn cached_input(&mut self, now: u64, req: &windtunnel_core::Request, input: u32) -> u32 {
+        let Some(cache) = self.prompt_cache.as_mut() else { return 0 };
+        let one;
+        let blocks: &[u64] = match (&req.hash_ids, req.prefix_hash) {
+            (Some(ids), _) => ids,
+            (None, Some(p)) => {
+                one = [p];
+                &one
+            }
+            (None, None) => return 0,
+        };
+        let held = cache.send(now, input, blocks);
+        let reference = u64::from(held) * u64::from(cache.block_tokens());
+        let ratio = self.facts.tokenizer.for_request(req);
+        TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
+    }
+
     /// TTFT, then decode at the drawn speed, both slowed by a latency spike;
     /// the queue slot, if any, is held until the attempt ends.
     fn serve(&mut self, now: u64, d: &Draws, service: &Service, admission: Option<Admission>) -> Started {
@@ -290,15 +314,16 @@ impl SimEndpoint {
         first_token_at: u64,
         price: &Price,
     ) -> (Option<u64>, u64, AttemptReport) {
-        let &Service { input, output, spike, after_ttft, stream } = service;
+        let &Service { input, cached, output, spike, after_ttft, stream } = service;
         let decode_ms = |tokens: u32| whole_ms(f64::from(tokens) * 1000.0 / d.tokens_per_s * spike);
         let biller = &mut self.biller;
         let mut bill = |out: u32| Usage {
             input_tokens: input,
+            cached_input_tokens: cached,
             output_tokens: out,
-            cost: biller.bill(price, u64::from(input), 0, u64::from(out)),
+            cost: biller.bill(price, u64::from(input - cached), u64::from(cached), u64::from(out)),
         };
-        let unbilled = Usage { input_tokens: input, ..Usage::default() };
+        let unbilled = Usage { input_tokens: input, cached_input_tokens: cached, ..Usage::default() };
         let queue_ttft = Some(first_token_at - now);
         match after_ttft {
             Some(FaultKind::ErrorRate { status }) => {
@@ -337,6 +362,8 @@ impl SimEndpoint {
 struct Service {
     /// Prompt tokens as this endpoint counts them.
     input: u32,
+    /// Of `input`, the tokens the prompt cache held.
+    cached: u32,
     /// Tokens of the answer, as this endpoint counts them, at most `max_tokens`.
     output: u32,
     /// The product of the active latency spikes' multipliers (1 without one).
@@ -365,11 +392,14 @@ impl Adapter for SimEndpoint {
             FaultVerdict::Hang => return self.hang(now, input),
             FaultVerdict::Serve { spike, after_ttft } => (spike, after_ttft),
         };
-        let service = Service { input, output, spike, after_ttft, stream: req.stream };
         // 3. Rate limits.
         if let Some(err) = self.take_rate_limits(now, u64::from(input) + u64::from(max_tokens)) {
             return self.refuse(now, err, input);
         }
+        // The prompt reaches the model: its leading blocks this endpoint
+        // holds are cached input.
+        let cached = self.cached_input(now, req, input);
+        let service = Service { input, cached, output, spike, after_ttft, stream: req.stream };
         // 4. Queue.
         let admission = self.slots.as_mut().map(|s| s.admit(now));
         // 5. Service.

@@ -30,6 +30,7 @@
 
 mod endpoint;
 mod fault;
+mod prompt_cache;
 mod queue;
 mod rate_limit;
 

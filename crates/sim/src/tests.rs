@@ -25,6 +25,7 @@ fn spec(name: &str) -> EndpointSpec {
         faults: Vec::new(),
         price_changes: Vec::new(),
         upstream: None,
+        prompt_cache: None,
     }
 }
 

@@ -156,6 +156,7 @@ impl Iterator for Generator {
             deadline_ms: None,
             tags: None,
             prefix_hash: None,
+            hash_ids: None,
             prompt_hash: None,
             messages: None,
         };

@@ -262,7 +262,13 @@ impl<'a> Field<'a> {
 
     /// A JSON array of non-negative integers: its first element and its
     /// length, without collecting it.
+    #[cfg(test)]
     pub(crate) fn first_and_len(&self) -> Result<(Option<u64>, u64), Bad> {
+        self.u64_array().map(|all| (all.first().copied(), all.len() as u64))
+    }
+
+    /// An array of non-negative integers (`hash_ids`), in order.
+    pub(crate) fn u64_array(&self) -> Result<Box<[u64]>, Bad> {
         if !self.text().starts_with('[') {
             return Err(self.invalid_type("an array of integers"));
         }
@@ -282,7 +288,7 @@ impl<'a> Field<'a> {
                 },
             });
         }
-        Ok((seen.first, seen.len))
+        Ok(seen.all.into_boxed_slice())
     }
 }
 
@@ -415,8 +421,9 @@ impl<'de> Visitor<'de> for ObjectsVisitor<'_, 'de> {
 /// What [`ArrayVisitor`] saw.
 #[derive(Default)]
 struct ArraySeen<'a> {
-    first: Option<u64>,
     len: u64,
+    /// Every element, in order, while all are valid.
+    all: Vec<u64>,
     bad: Option<(u64, &'a RawValue)>,
 }
 
@@ -438,8 +445,8 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_, 'de> {
                 matches!(raw.get().as_bytes().first(), Some(b'0'..=b'9')).then(|| integer_text(raw.get())).flatten();
             match ok {
                 Some(v) => {
-                    if self.seen.len == 0 {
-                        self.seen.first = Some(v);
+                    if self.seen.bad.is_none() {
+                        self.seen.all.push(v);
                     }
                 }
                 None => {

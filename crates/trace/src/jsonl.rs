@@ -39,7 +39,7 @@ use std::sync::Arc;
 use windtunnel_core::{Request, Sym};
 
 /// The fields a line may carry, in the order the writer writes them.
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "at_ms",
     "id",
     "tenant",
@@ -53,6 +53,7 @@ const FIELDS: [&str; 15] = [
     "deadline_ms",
     "prefix_hash",
     "prompt_hash",
+    "hash_ids",
     "tags",
     "messages",
 ];
@@ -69,8 +70,9 @@ const LANG: usize = 9;
 const DEADLINE_MS: usize = 10;
 const PREFIX_HASH: usize = 11;
 const PROMPT_HASH: usize = 12;
-const TAGS: usize = 13;
-const MESSAGES: usize = 14;
+const HASH_IDS: usize = 13;
+const TAGS: usize = 14;
+const MESSAGES: usize = 15;
 
 /// The value SPEC gives an absent `tenant` or `class`.
 const DEFAULT: &str = "default";
@@ -204,6 +206,9 @@ fn parse_line(text: &str, seq: u64, interner: &mut Interner) -> Result<Request, 
             Err(_) => f.u64().map_err(|_| f.invalid_type("a non-negative integer or a string"))?,
         });
     }
+    if let Some(f) = field(HASH_IDS) {
+        req.hash_ids = Some(f.u64_array()?);
+    }
     if let Some(f) = field(TAGS) {
         req.tags = Some(Box::new(f.tags()?));
     }
@@ -313,6 +318,16 @@ fn encode(buf: &mut Vec<u8>, req: &Request) -> io::Result<()> {
     }
     if let Some(hash) = req.prompt_hash {
         write!(buf, ",\"{}\":{hash}", FIELDS[PROMPT_HASH])?;
+    }
+    if let Some(ids) = &req.hash_ids {
+        write!(buf, ",\"{}\":[", FIELDS[HASH_IDS])?;
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write!(buf, "{id}")?;
+        }
+        buf.push(b']');
     }
     if let Some(tags) = &req.tags {
         write!(buf, ",\"{}\":{{", FIELDS[TAGS])?;

@@ -90,9 +90,10 @@ fn parse_line(text: &str, seq: u64) -> Result<(u64, Request), Bad> {
     let output = required(OUTPUT_LENGTH)?.u32()?;
     let mut req = Request::new(seq, 0, input, output);
     if let Some(raw) = present(values.get(HASH_IDS).copied().flatten()) {
-        let (first, len) = Field { line: text, name: "hash_ids", raw }.first_and_len()?;
-        req.prefix_hash = first;
-        req.tags = Some(Box::new(BTreeMap::from([("prefix_blocks".to_string(), len.to_string())])));
+        let ids = Field { line: text, name: "hash_ids", raw }.u64_array()?;
+        req.prefix_hash = ids.first().copied();
+        req.tags = Some(Box::new(BTreeMap::from([("prefix_blocks".to_string(), ids.len().to_string())])));
+        req.hash_ids = Some(ids);
     }
     Ok((ms, req))
 }

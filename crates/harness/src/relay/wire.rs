@@ -238,13 +238,15 @@ fn attempt_started(out: &mut Chunk, event: &Event<'_>) {
 #[inline(always)]
 fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
     let Event::AttemptFinished { at, req, attempt, endpoint, started_at, report } = *event else { return };
-    // Ok: the quality's bits. Err: kind and status, and the Retry-After.
+    // Ok: the quality's bits, and the cached input tokens. Err: kind,
+    // status and cached input tokens, and the Retry-After.
+    let cached = u64::from(report.usage.cached_input_tokens);
     let (f_result, a, b) = match &report.result {
-        Ok(r) => (0, r.quality.to_bits(), 0),
+        Ok(r) => (0, r.quality.to_bits(), cached),
         Err(e) => {
             let (f_status, status) = opt(F2, e.status.map(u64::from));
             let (f_retry, retry) = opt(F3, e.retry_after_ms);
-            (F0 | f_status | f_retry, e.kind.index() as u64 | status << 8, retry)
+            (F0 | f_status | f_retry, e.kind.index() as u64 | status << 8 | cached << 32, retry)
         }
     };
     let (f_ttft, ttft) = opt(F1, report.ttft_ms);
@@ -288,6 +290,7 @@ fn rare(out: &mut Chunk, event: &Event<'_>) {
             req.seq,
             pair(usage.input_tokens, usage.output_tokens),
             usage.cost.0 as u64,
+            u64::from(usage.cached_input_tokens),
         ]),
         Event::Breaker { at, endpoint, from, to } => {
             out.put([header(kind::BREAKER, 0, endpoint.0, pair32(from as u16, to as u16)), at])
@@ -473,6 +476,7 @@ impl Decoder {
             prefix_hash: h.optional(F5, prefix),
             // Not carried: no report or invariant reads it (the cache's
             // figures travel beside the event log).
+            hash_ids: None,
             prompt_hash: None,
             messages: None,
         };
@@ -500,16 +504,18 @@ impl Decoder {
     #[inline(always)]
     fn attempt_finished<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
         let [at, seq, started_at, a, b, ttft, tokens, cost] = words.take::<8>()?;
-        let result = if h.has(F0) {
-            Err(AttemptError {
+        let (result, cached) = if h.has(F0) {
+            let err = AttemptError {
                 kind: error_kind(a & 0xFF)?,
-                status: h.optional(F2, a >> 8).map(|s| s as u16),
+                status: h.optional(F2, (a >> 8) & 0xFFFF).map(|s| s as u16),
                 retry_after_ms: h.optional(F3, b),
-            })
+            };
+            (Err(err), a >> 32)
         } else {
-            Ok(Response { quality: f64::from_bits(a) })
+            (Ok(Response { quality: f64::from_bits(a) }), b)
         };
-        let report = AttemptReport { result, ttft_ms: h.optional(F1, ttft), usage: usage(tokens, cost) };
+        let usage = Usage { cached_input_tokens: cached as u32, ..usage(tokens, cost) };
+        let report = AttemptReport { result, ttft_ms: h.optional(F1, ttft), usage };
         let req = self.req(seq);
         let (attempt, endpoint) = (h.high(), h.endpoint());
         sink.record(&Event::AttemptFinished { at, req, attempt, endpoint, started_at, report: &report });
@@ -540,8 +546,8 @@ impl Decoder {
         let (endpoint, high) = (h.endpoint(), h.high());
         match h.kind() {
             kind::ATTEMPT_CANCELLED => {
-                let [at, seq, tokens, cost] = words.take::<4>()?;
-                let usage = usage(tokens, cost);
+                let [at, seq, tokens, cost, cached] = words.take::<5>()?;
+                let usage = Usage { cached_input_tokens: cached as u32, ..usage(tokens, cost) };
                 sink.record(&Event::AttemptCancelled { at, req: self.req(seq), attempt: high, endpoint, usage });
             }
             kind::BREAKER => {
@@ -610,7 +616,7 @@ fn unpair(w: u64) -> (u32, u32) {
 #[inline(always)]
 fn usage(tokens: u64, cost: u64) -> Usage {
     let (input_tokens, output_tokens) = unpair(tokens);
-    Usage { input_tokens, output_tokens, cost: Nanodollars(cost as i64) }
+    Usage { input_tokens, cached_input_tokens: 0, output_tokens, cost: Nanodollars(cost as i64) }
 }
 
 #[cfg(test)]
@@ -648,8 +654,9 @@ mod tests {
     }
 
     fn usage() -> impl Strategy<Value = Usage> {
-        (any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(i, o, c)| Usage {
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(i, k, o, c)| Usage {
             input_tokens: i,
+            cached_input_tokens: k,
             output_tokens: o,
             cost: Nanodollars(c),
         })

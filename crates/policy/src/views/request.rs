@@ -57,6 +57,7 @@ impl ReqView {
             deadline_ms: req.deadline_ms,
             tags: None,
             prefix_hash: req.prefix_hash,
+            hash_ids: None,
             prompt_hash: req.prompt_hash,
             messages: None,
         };

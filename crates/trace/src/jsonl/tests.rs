@@ -277,6 +277,7 @@ prop_compose! {
         tags in proptest::option::of(prop::collection::btree_map(name(), any::<String>(), 0..4)),
         prefix_hash in proptest::option::of(any::<u64>()),
         prompt_hash in proptest::option::of(any::<u64>()),
+        hash_ids in proptest::option::of(prop::collection::vec(any::<u64>(), 0..5)),
         messages in proptest::option::of(messages()),
         same_max in any::<bool>(),
     ) -> Request {
@@ -296,6 +297,7 @@ prop_compose! {
             deadline_ms,
             tags: tags.map(Box::new),
             prefix_hash,
+            hash_ids: hash_ids.map(|h| h.into_boxed_slice()),
             prompt_hash,
             messages: messages.map(Into::into),
         }
