@@ -224,25 +224,7 @@ pub struct EndpointSpec {
     pub prompt_cache: Option<PromptCacheSpec>,
 }
 
-/// `prompt_cache = { ttl, min_tokens, block_tokens }`: the endpoint keeps
-/// the prompt blocks (`hash_ids`) it saw for `ttl_ms`; a prompt's leading
-/// blocks seen within that time are cached input, billed at
-/// `cached_input_per_mtok`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PromptCacheSpec {
-    /// `ttl` (default 5 min): how long a block stays cached after it was last sent.
-    pub ttl_ms: u64,
-    /// `min_tokens` (default 1,024): shorter prompts (as counted here) are never cached.
-    pub min_tokens: u32,
-    /// `block_tokens` (default 512): reference tokens per `hash_ids` block.
-    pub block_tokens: u32,
-}
-
-impl Default for PromptCacheSpec {
-    fn default() -> PromptCacheSpec {
-        PromptCacheSpec { ttl_ms: 300_000, min_tokens: 1024, block_tokens: 512 }
-    }
-}
+pub use windtunnel_core::PromptCacheSpec;
 
 /// The API dialect of an upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,6 +288,7 @@ impl EndpointSpec {
             },
             prices,
             quality: self.quality.mean,
+            prompt_cache: self.prompt_cache,
         }
     }
 }

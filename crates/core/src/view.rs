@@ -79,6 +79,8 @@ pub struct EndpointFacts {
     pub prices: Vec<(u64, Price)>,
     /// Expected answer quality (configured, or measured), for ranking.
     pub quality: f64,
+    /// `prompt_cache`: provider prefix caching, if the endpoint has it.
+    pub prompt_cache: Option<crate::PromptCacheSpec>,
 }
 
 impl EndpointFacts {
@@ -125,6 +127,14 @@ impl EndpointFacts {
     /// the answer will turn out to be, which no live gateway knows.
     pub fn est_cost(&self, req: &Request, t: u64) -> Nanodollars {
         self.max_cost(req, t)
+    }
+
+    /// [`EndpointFacts::est_cost`] with `cached` of the input tokens (as
+    /// counted here) billed at the cached-input price.
+    pub fn est_cost_cached(&self, req: &Request, t: u64, cached: u32) -> Nanodollars {
+        let (input, max) = self.tokens(req);
+        let cached = cached.min(input);
+        self.price_at(t).cost(u64::from(input - cached), u64::from(cached), u64::from(max))
     }
 }
 
@@ -180,6 +190,10 @@ pub struct RouteContext<'a> {
     pub health: &'a [Health],
     /// Tenants' budgets.
     pub budgets: &'a dyn Budgets,
+    /// Per endpoint, the request's input tokens (as counted there) that the
+    /// endpoint's prompt cache holds, as the gateway estimates it from what it
+    /// sent; empty when no endpoint has `prompt_cache`.
+    pub cached_tokens: &'a [u32],
 }
 
 impl RouteContext<'_> {
@@ -305,6 +319,7 @@ mod tests {
             tokenizer: TokenRatio { ratio: 1.1, lang: vec![(Arc::from("zh"), 1.6)] },
             prices: vec![(0, p(2.0)), (1000, p(1.0))],
             quality: 0.9,
+            prompt_cache: None,
         }
     }
 
@@ -352,7 +367,7 @@ mod tests {
             Health { breaker: BreakerState::Open, ..Health::default() },
             Health { rate_limited_until_ms: 501, ..Health::default() },
         ];
-        let ctx = RouteContext { now_ms: 500, facts: &facts, health: &health, budgets: &NoBudgets };
+        let ctx = RouteContext { now_ms: 500, facts: &facts, health: &health, budgets: &NoBudgets, cached_tokens: &[] };
         assert!(ctx.healthy(EndpointIdx(0)));
         assert!(!ctx.healthy(EndpointIdx(1)));
         assert!(!ctx.healthy(EndpointIdx(2)));

@@ -40,8 +40,8 @@ use flight::Flight;
 use std::collections::BTreeMap;
 use windtunnel_core::{
     AttemptReport, EndpointFacts, EndpointIdx, ErrorKind, Event, EventSink, FailReason, Health, KeyedStream,
-    Nanodollars, Outcome, Plan, Planner, PolicyErrorTally, PolicySettings, RejectReason, Request, RouteContext,
-    Streams, Usage,
+    Nanodollars, Outcome, Plan, Planner, PolicyErrorTally, PolicySettings, PromptCache, RejectReason, Request,
+    RouteContext, Streams, Usage, prompt_blocks,
 };
 
 /// Why the executor wants to be woken.
@@ -115,6 +115,13 @@ pub struct Executor<P> {
     /// Per endpoint: whether it continues an assistant message, for a
     /// mid-stream rescue (live mode); empty = no rescues (the simulator).
     rescuers: Vec<bool>,
+    /// Per endpoint with `prompt_cache`: the prompt blocks the gateway sent
+    /// it within the TTL (its estimate of the provider's cache).
+    prefixes: Vec<Option<PromptCache>>,
+    /// Per endpoint, the routed request's cached input tokens (empty when no
+    /// endpoint has `prompt_cache`), for the policy's `cached_tokens` and
+    /// `est_cost`.
+    cached_view: Vec<u32>,
 }
 
 /// How a request ended, for a live driver to answer its client.
@@ -152,6 +159,8 @@ impl<P: Planner> Executor<P> {
             })
             .collect();
         let health_view = facts.iter().map(|f| Health { quality: f.quality, ..Health::default() }).collect();
+        let prefixes: Vec<Option<PromptCache>> = facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect();
+        let cached_view = if prefixes.iter().any(Option::is_some) { vec![0; facts.len()] } else { Vec::new() };
         Executor {
             planner,
             settings,
@@ -167,6 +176,8 @@ impl<P: Planner> Executor<P> {
             policy_errors: PolicyErrorTally::default(),
             concluded: None,
             rescuers: Vec::new(),
+            prefixes,
+            cached_view,
         }
     }
 
@@ -183,6 +194,22 @@ impl<P: Planner> Executor<P> {
     /// The request of a flight, for the driver's adapter calls.
     pub fn request(&self, flight: FlightId) -> Option<&Request> {
         self.flight(flight).map(|f| &f.req)
+    }
+
+    /// Per endpoint, `req`'s input tokens its prompt cache holds at `now`,
+    /// into `cached_view`.
+    fn estimate_cached(&mut self, now: u64, req: &Request) {
+        let blocks = prompt_blocks(req);
+        for (i, slot) in self.cached_view.iter_mut().enumerate() {
+            *slot = match (self.prefixes.get(i).and_then(Option::as_ref), &blocks) {
+                (Some(cache), Some(blocks)) => {
+                    let f = &self.facts[i];
+                    let input = f.tokens(req).0;
+                    cache.tokens(cache.held(now, input, blocks), f.tokenizer.for_request(req), input)
+                }
+                _ => 0,
+            };
+        }
     }
 
     /// When `endpoint` may next be tried (a Retry-After or a quota bench).
@@ -221,7 +248,16 @@ impl<P: Planner> Executor<P> {
             h.rate_limited_until_ms = e.not_before;
             h.inflight = e.health.inflight();
         }
-        let ctx = RouteContext { now_ms: now, facts: &self.facts, health: &self.health_view, budgets: &self.ledger };
+        if !self.cached_view.is_empty() {
+            self.estimate_cached(now, &req);
+        }
+        let ctx = RouteContext {
+            now_ms: now,
+            facts: &self.facts,
+            health: &self.health_view,
+            budgets: &self.ledger,
+            cached_tokens: &self.cached_view,
+        };
         let routed = self.planner.route(&req, &ctx);
         let plan = match routed {
             Ok(mut plan) => {

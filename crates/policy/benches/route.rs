@@ -56,6 +56,7 @@ fn facts() -> Vec<EndpointFacts> {
                 },
             )],
             quality: 0.75 + 0.025 * i as f64,
+            prompt_cache: None,
         })
         .collect()
 }
@@ -97,7 +98,13 @@ fn route(c: &mut Criterion) {
         let mut policy = Policy::load(&file, &facts, &[]).expect("policy loads");
         g.bench_function(&name, |b| {
             b.iter(|| {
-                let ctx = RouteContext { now_ms: 1_000, facts: &facts, health: &health, budgets: &tenants };
+                let ctx = RouteContext {
+                    now_ms: 1_000,
+                    facts: &facts,
+                    health: &health,
+                    budgets: &tenants,
+                    cached_tokens: &[],
+                };
                 black_box(policy.route(black_box(&req), &ctx).expect("route"))
             })
         });

@@ -97,6 +97,7 @@ fn register_endpoint(engine: &mut Engine) {
     engine.register_get("max_output_tokens", |e: &mut EndpointView| e.max_output_tokens());
     engine.register_fn("fits", |e: &mut EndpointView, r: ReqView| e.fits(&r));
     engine.register_fn("est_cost", |e: &mut EndpointView, r: ReqView| e.est_cost(&r));
+    engine.register_fn("cached_tokens", |e: &mut EndpointView, r: ReqView| e.cached_tokens(&r));
     engine.register_fn("max_cost", |e: &mut EndpointView, r: ReqView| e.max_cost(&r));
     engine.register_fn("tokens", |e: &mut EndpointView, r: ReqView| e.tokens(&r));
     engine.register_fn("to_string", |e: &mut EndpointView| e.name().to_string());

@@ -239,6 +239,7 @@ impl Policy {
             now_ms: 0,
             budgets: BudgetView::Table(BTreeMap::new()),
             params: params.clone(),
+            cached: Vec::new(),
         });
         Ok(Policy {
             file: file.to_string(),
@@ -326,6 +327,8 @@ impl Policy {
                 s.health.extend_from_slice(ctx.health);
                 s.now_ms = ctx.now_ms;
                 s.budgets = budgets;
+                s.cached.clear();
+                s.cached.extend_from_slice(ctx.cached_tokens);
             }
             None => {
                 self.snap = Rc::new(Snapshot {
@@ -334,6 +337,7 @@ impl Policy {
                     now_ms: ctx.now_ms,
                     budgets,
                     params: self.params.clone(),
+                    cached: ctx.cached_tokens.to_vec(),
                 });
             }
         }

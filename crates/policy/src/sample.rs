@@ -97,6 +97,7 @@ pub(crate) fn facts(
             Price { input, output: PricePerMtok::from_usd(price_out), cached_input: input, long_context: None },
         )],
         quality,
+        prompt_cache: None,
     }
 }
 

@@ -59,7 +59,13 @@ impl World {
     }
 
     pub(crate) fn ctx(&self) -> RouteContext<'_> {
-        RouteContext { now_ms: self.now_ms, facts: &self.facts, health: &self.health, budgets: &NoBudgets }
+        RouteContext {
+            now_ms: self.now_ms,
+            facts: &self.facts,
+            health: &self.health,
+            budgets: &NoBudgets,
+            cached_tokens: &[],
+        }
     }
 
     pub(crate) fn policy(&self, src: &str) -> Policy {

@@ -22,13 +22,13 @@
 //! same draws (common random numbers).
 
 use crate::fault::FaultWindows;
-use crate::prompt_cache::PromptCache;
 use crate::queue::{Admission, Slots};
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
     Adapter, AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind,
-    KeyedStream, MAX_DURATION_MS, NEVER, Price, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio, Usage,
+    KeyedStream, MAX_DURATION_MS, NEVER, Price, PromptCache, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio,
+    Usage, prompt_blocks,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -256,19 +256,9 @@ impl SimEndpoint {
     /// line with only the older `prefix_hash` is a one-block prompt.
     fn cached_input(&mut self, now: u64, req: &windtunnel_core::Request, input: u32) -> u32 {
         let Some(cache) = self.prompt_cache.as_mut() else { return 0 };
-        let one;
-        let blocks: &[u64] = match (&req.hash_ids, req.prefix_hash) {
-            (Some(ids), _) => ids,
-            (None, Some(p)) => {
-                one = [p];
-                &one
-            }
-            (None, None) => return 0,
-        };
-        let held = cache.send(now, input, blocks);
-        let reference = u64::from(held) * u64::from(cache.block_tokens());
-        let ratio = self.facts.tokenizer.for_request(req);
-        TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
+        let Some(blocks) = prompt_blocks(req) else { return 0 };
+        let held = cache.send(now, input, &blocks);
+        cache.tokens(held, self.facts.tokenizer.for_request(req), input)
     }
 
     /// TTFT, then decode at the drawn speed, both slowed by a latency spike;

@@ -30,7 +30,6 @@
 
 mod endpoint;
 mod fault;
-mod prompt_cache;
 mod queue;
 mod rate_limit;
 

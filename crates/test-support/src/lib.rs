@@ -23,6 +23,7 @@ pub fn facts(name: &str) -> EndpointFacts {
         tokenizer: TokenRatio::default(),
         prices: vec![(0, Price::default())],
         quality: 0.9,
+        prompt_cache: None,
     }
 }
 

@@ -5,7 +5,7 @@
 use super::claim::Claim;
 use super::flight::{AttemptId, FlightId, Running};
 use super::{Action, Executor, breaker_event, hedge};
-use windtunnel_core::{Event, EventSink, Planner, Usage};
+use windtunnel_core::{Event, EventSink, Planner, Usage, prompt_blocks};
 
 /// When the driver cuts an attempt short and reports a timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +87,11 @@ impl<P: Planner> Executor<P> {
             cutoffs,
         });
         hedge::schedule(now, id, f, out);
+        if let Some(Some(cache)) = self.prefixes.get_mut(endpoint.get())
+            && let Some(blocks) = prompt_blocks(&f.req)
+        {
+            cache.send(now, tokens.0, &blocks);
+        }
     }
 
     /// Removes a running attempt, settles its money and health; returns it.

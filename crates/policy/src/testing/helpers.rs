@@ -298,7 +298,7 @@ fn request(m: &Map) -> Result<ReqView, String> {
 }
 
 const CONTEXT_KEYS: [&str; 4] = ["now_ms", "endpoints", "budgets", "params"];
-const ENDPOINT_KEYS: [&str; 16] = [
+const ENDPOINT_KEYS: [&str; 17] = [
     "name",
     "price_in",
     "price_out",
@@ -315,11 +315,13 @@ const ENDPOINT_KEYS: [&str; 16] = [
     "error_rate",
     "inflight",
     "rate_limited_until_ms",
+    "cached_tokens",
 ];
 
 fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
     let f = Fields::new(m, "context", &CONTEXT_KEYS)?;
     let now_ms = f.whole("now_ms")?.unwrap_or(0);
+    let mut cached: Vec<u32> = Vec::new();
     let (facts, health) = match f.get("endpoints") {
         None => sample::world(&[]),
         Some(v) => {
@@ -328,8 +330,10 @@ fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
             };
             let mut facts: Vec<EndpointFacts> = Vec::with_capacity(arr.len());
             let mut health = Vec::with_capacity(arr.len());
+            cached.clear();
             for (n, item) in arr.into_iter().enumerate() {
-                let (fa, he) = endpoint(&item.flatten(), n, now_ms)?;
+                let (fa, he, ca) = endpoint(&item.flatten(), n, now_ms)?;
+                cached.push(ca);
                 if facts.iter().any(|x| x.id == fa.id) {
                     return Err(format!("context: endpoints[{n}]: `{}` is listed twice", fa.id));
                 }
@@ -368,13 +372,15 @@ fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
         now_ms,
         budgets: BudgetView::Table(budgets),
         params: Rc::new(params),
+        cached,
     })))
 }
 
 /// `endpoints[n]` of a context: a name or a map.
-fn endpoint(v: &Dynamic, n: usize, now_ms: u64) -> Result<(EndpointFacts, Health), String> {
+fn endpoint(v: &Dynamic, n: usize, now_ms: u64) -> Result<(EndpointFacts, Health, u32), String> {
     if let Some(name) = string(v) {
-        return Ok(sample::endpoint(&name));
+        let (facts, h) = sample::endpoint(&name);
+        return Ok((facts, h, 0));
     }
     let Some(m) = v.clone().try_cast::<Map>() else {
         return Err(format!("context: endpoints[{n}] is {}, expected a name or a map", type_label(v)));
@@ -465,7 +471,7 @@ fn endpoint(v: &Dynamic, n: usize, now_ms: u64) -> Result<(EndpointFacts, Health
             return Err(format!("{}: `healthy: {healthy}` contradicts the other keys ({why})", f.what));
         }
     }
-    Ok((facts, h))
+    Ok((facts, h, f.tokens("cached_tokens")?.unwrap_or(0)))
 }
 
 fn error(m: &Map) -> Result<ErrView, String> {

@@ -273,7 +273,8 @@ fn context_now_params_and_budgets() {
     let mut p = Policy::from_source("p.rhai", src, &w.facts, &[("max_p95_ms".into(), "1800".into())]).unwrap();
     let mut r = req();
     r.tenant = Sym::from("acme");
-    let ctx = RouteContext { now_ms: 1_000, facts: &w.facts, health: &w.health, budgets: &AcmeBudget };
+    let ctx =
+        RouteContext { now_ms: 1_000, facts: &w.facts, health: &w.health, budgets: &AcmeBudget, cached_tokens: &[] };
     let m = p.probe("probe", &r, &ctx).unwrap().cast::<Map>();
     assert_eq!(get(&m, "now").as_int().unwrap(), 1_000);
     assert_eq!(get(&m, "p").as_int().unwrap(), 1_800);

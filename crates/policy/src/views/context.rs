@@ -117,6 +117,9 @@ pub(crate) struct Snapshot {
     pub(crate) budgets: BudgetView,
     /// Parameter values (defaults from `settings()` with overrides applied).
     pub(crate) params: Rc<Map>,
+    /// Per endpoint, the routed request's input tokens its prompt cache
+    /// holds (empty: none anywhere).
+    pub(crate) cached: Vec<u32>,
 }
 
 impl Snapshot {
@@ -128,7 +131,13 @@ impl Snapshot {
             now_ms: 0,
             budgets: BudgetView::Table(BTreeMap::new()),
             params: Rc::new(Map::new()),
+            cached: Vec::new(),
         })
+    }
+
+    /// The routed request's input tokens endpoint `i`'s prompt cache holds.
+    pub(crate) fn cached(&self, i: u16) -> u32 {
+        self.cached.get(usize::from(i)).copied().unwrap_or(0)
     }
 
     /// Health of endpoint `i` (default when the driver passed fewer).

@@ -121,9 +121,16 @@ impl EndpointView {
         self.facts().fits(req.request())
     }
 
-    /// `e.est_cost(req)` in USD.
+    /// `e.est_cost(req)` in USD: cached input (`cached_tokens`) at its price.
     pub(crate) fn est_cost(&self, req: &ReqView) -> f64 {
-        self.facts().est_cost(req.request(), self.snap.now_ms).as_usd()
+        self.facts().est_cost_cached(req.request(), self.snap.now_ms, self.snap.cached(self.idx)).as_usd()
+    }
+
+    /// `e.cached_tokens(req)`: of the routed request's input tokens (as
+    /// counted here), those this endpoint's prompt cache holds, as far as
+    /// the gateway can tell from what it sent there.
+    pub(crate) fn cached_tokens(&self, _req: &ReqView) -> INT {
+        INT::from(self.snap.cached(self.idx))
     }
 
     /// `e.max_cost(req)` in USD: the cost if the answer is `max_tokens` long.

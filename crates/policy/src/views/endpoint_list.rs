@@ -38,7 +38,7 @@ impl EndpointList {
     pub(crate) fn by_cost(&self, req: &ReqView) -> EndpointList {
         let s = &self.snap;
         let mut keyed: Vec<(Nanodollars, u16)> =
-            self.items.iter().map(|&i| (s.facts(i).est_cost(req.request(), s.now_ms), i)).collect();
+            self.items.iter().map(|&i| (s.facts(i).est_cost_cached(req.request(), s.now_ms, s.cached(i)), i)).collect();
         keyed.sort_by_key(|&(c, _)| c);
         EndpointList::new(s.clone(), keyed.into_iter().map(|(_, i)| i).collect())
     }
@@ -88,7 +88,7 @@ impl EndpointList {
     pub(crate) fn cheaper_than(&self, usd: f64, req: &ReqView) -> EndpointList {
         let s = &self.snap;
         let limit = Nanodollars::from_usd(usd);
-        self.keep(|i| s.facts(i).est_cost(req.request(), s.now_ms) < limit)
+        self.keep(|i| s.facts(i).est_cost_cached(req.request(), s.now_ms, s.cached(i)) < limit)
     }
 
     /// `healthy()`: breaker not open, not rate limited.

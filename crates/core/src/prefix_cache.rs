@@ -1,21 +1,54 @@
-//! A simulated endpoint's prompt cache (`prompt_cache`): which prompt blocks
-//! (`hash_ids`) the provider has seen recently, so that a prompt whose
-//! leading blocks it holds is billed, for those tokens, at the cached-input
-//! price, as providers bill prefix caching.
+//! An endpoint's prompt cache (`prompt_cache`): which prompt blocks
+//! (`hash_ids`) it has been sent recently, so that a prompt whose leading
+//! blocks it holds is billed, for those tokens, at the cached-input price, as
+//! providers bill prefix caching.
 //!
-//! It owns the blocks and their expiry; the endpoint decides when an attempt
-//! reaches the model (after refusals, faults and rate limits) and bills.
+//! Two users, one bookkeeping: the simulated endpoint (the provider's cache,
+//! written when an attempt reaches the model, and billed) and the executor
+//! (the gateway's estimate of it, written when it sends an attempt, which
+//! `cached_tokens(req)` and `est_cost` show policies). It owns the blocks
+//! and their expiry, never the billing.
 //!
 //! Memory: one entry per distinct block sent to this endpoint within `ttl`
 //! (two tree nodes, about 80 bytes); blocks older than that are dropped as
 //! time passes, so a long trace holds only its last `ttl` of blocks.
 
+use crate::{Request, TokenRatio};
 use std::collections::{BTreeMap, BTreeSet};
-use windtunnel_config::PromptCacheSpec;
+
+/// `prompt_cache = { ttl, min_tokens, block_tokens }`: an endpoint keeps the
+/// prompt blocks (`hash_ids`) it was sent for `ttl_ms`; a prompt's leading
+/// blocks seen within that time are cached input, billed at
+/// `cached_input_per_mtok`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PromptCacheSpec {
+    /// `ttl` (default 5 min): how long a block stays cached after it was last sent.
+    pub ttl_ms: u64,
+    /// `min_tokens` (default 1,024): shorter prompts (as counted here) are never cached.
+    pub min_tokens: u32,
+    /// `block_tokens` (default 512): reference tokens per `hash_ids` block.
+    pub block_tokens: u32,
+}
+
+impl Default for PromptCacheSpec {
+    fn default() -> PromptCacheSpec {
+        PromptCacheSpec { ttl_ms: 300_000, min_tokens: 1024, block_tokens: 512 }
+    }
+}
+
+/// The blocks of `req`'s prompt: its `hash_ids`, or a one-block prompt of
+/// the older `prefix_hash`; `None` without either.
+pub fn prompt_blocks(req: &Request) -> Option<std::borrow::Cow<'_, [u64]>> {
+    match (&req.hash_ids, req.prefix_hash) {
+        (Some(ids), _) => Some(std::borrow::Cow::Borrowed(ids)),
+        (None, Some(p)) => Some(std::borrow::Cow::Owned(vec![p])),
+        (None, None) => None,
+    }
+}
 
 /// The blocks an endpoint holds.
 #[derive(Clone, Debug)]
-pub(crate) struct PromptCache {
+pub struct PromptCache {
     spec: PromptCacheSpec,
     /// Block hash → when it was last sent.
     last_sent: BTreeMap<u64, u64>,
@@ -24,7 +57,8 @@ pub(crate) struct PromptCache {
 }
 
 impl PromptCache {
-    pub(crate) fn new(spec: PromptCacheSpec) -> PromptCache {
+    /// An empty cache.
+    pub fn new(spec: PromptCacheSpec) -> PromptCache {
         PromptCache { spec, last_sent: BTreeMap::new(), by_time: BTreeSet::new() }
     }
 
@@ -33,7 +67,7 @@ impl PromptCache {
     /// endpoint still held, after which all its blocks are held anew. A
     /// prompt under `min_tokens` is neither served from nor written to the
     /// cache.
-    pub(crate) fn send(&mut self, now: u64, input: u32, blocks: &[u64]) -> u32 {
+    pub fn send(&mut self, now: u64, input: u32, blocks: &[u64]) -> u32 {
         if input < self.spec.min_tokens || blocks.is_empty() {
             return 0;
         }
@@ -48,9 +82,20 @@ impl PromptCache {
         held
     }
 
-    /// Reference tokens per block.
-    pub(crate) fn block_tokens(&self) -> u32 {
-        self.spec.block_tokens
+    /// The number of leading blocks of a prompt of `input` tokens this
+    /// endpoint holds at `now`, without sending it.
+    pub fn held(&self, now: u64, input: u32, blocks: &[u64]) -> u32 {
+        if input < self.spec.min_tokens {
+            return 0;
+        }
+        let live = |b: &u64| self.last_sent.get(b).is_some_and(|&at| now.saturating_sub(at) < self.spec.ttl_ms);
+        blocks.iter().take_while(|b| live(b)).count() as u32
+    }
+
+    /// `held` blocks as input tokens counted with `ratio`, at most `input`.
+    pub fn tokens(&self, held: u32, ratio: f64, input: u32) -> u32 {
+        let reference = u64::from(held) * u64::from(self.spec.block_tokens);
+        TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
     }
 
     /// Blocks held now.
