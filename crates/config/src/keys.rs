@@ -33,6 +33,7 @@ pub fn scenario_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("assert", fields::<RawAssert>()),
         ("endpoints[].upstream", fields::<RawUpstream>()),
         ("endpoints[].prompt_cache", fields::<RawPromptCache>()),
+        ("endpoints[].price_schedule[]", fields::<RawScheduleWindow>()),
         ("proxy", fields::<RawProxy>()),
         ("cache", fields::<RawCache>()),
     ]

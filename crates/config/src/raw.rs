@@ -142,6 +142,7 @@ pub(crate) struct RawTrace {
     pub(crate) speed: Option<Spanned<f64>>,
     pub(crate) skip_bad_lines: Option<bool>,
     pub(crate) synthetic: Option<Spanned<RawSynthetic>>,
+    pub(crate) start_at: Option<Spanned<String>>,
 }
 
 /// `[trace.synthetic]`.
@@ -195,6 +196,19 @@ pub(crate) struct RawEndpoint {
     pub(crate) price_changes: Vec<RawPriceChange>,
     pub(crate) upstream: Option<Spanned<RawUpstream>>,
     pub(crate) prompt_cache: Option<RawPromptCache>,
+    #[serde(default)]
+    pub(crate) price_schedule: Vec<RawScheduleWindow>,
+}
+
+/// `[[endpoints.price_schedule]]`: a daily window (UTC) with its own prices.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScheduleWindow {
+    pub(crate) from: Spanned<String>,
+    pub(crate) to: Spanned<String>,
+    pub(crate) input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) output_per_mtok: Option<Spanned<f64>>,
+    pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
 }
 
 /// `prompt_cache = { ttl, min_tokens, block_tokens }`: provider prefix caching.
@@ -207,7 +221,7 @@ pub(crate) struct RawPromptCache {
 }
 
 /// The keys of [`RawEndpoint`], for `--set endpoints.NAME.KEY` parsing.
-pub(crate) const ENDPOINT_KEYS: [&str; 14] = [
+pub(crate) const ENDPOINT_KEYS: [&str; 15] = [
     "name",
     "price",
     "context_window",
@@ -222,6 +236,7 @@ pub(crate) const ENDPOINT_KEYS: [&str; 14] = [
     "price_changes",
     "upstream",
     "prompt_cache",
+    "price_schedule",
 ];
 
 /// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok }` or

@@ -162,6 +162,9 @@ pub struct TraceSpec {
     pub speed: f64,
     /// `skip_bad_lines`: skip and count bad lines instead of failing.
     pub skip_bad_lines: bool,
+    /// `start_at`: the time of day (ms since midnight UTC) of the run's time
+    /// 0, for daily price schedules (default 0: midnight).
+    pub start_ms_of_day: u64,
 }
 
 /// A file or a generator.
@@ -222,6 +225,9 @@ pub struct EndpointSpec {
     pub upstream: Option<UpstreamSpec>,
     /// `prompt_cache`: provider prefix caching; `None` without the key.
     pub prompt_cache: Option<PromptCacheSpec>,
+    /// `[[endpoints.price_schedule]]`: daily price windows, placed on the
+    /// run's clock by the trace's `start_at`; `None` without windows.
+    pub price_schedule: Option<windtunnel_core::DailySchedule>,
 }
 
 pub use windtunnel_core::PromptCacheSpec;
@@ -289,6 +295,7 @@ impl EndpointSpec {
             prices,
             quality: self.quality.mean,
             prompt_cache: self.prompt_cache,
+            schedule: self.price_schedule.clone().map(Box::new),
         }
     }
 }

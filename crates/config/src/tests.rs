@@ -207,6 +207,7 @@ fn good_scenario_parses_to_spec_values() {
             limit_ms: Some(3_600_000),
             speed: 2.0,
             skip_bad_lines: true,
+            start_ms_of_day: 0,
         }
     );
     assert_eq!(s.sla["interactive"], SlaSpec { latency_ms: Some(3000), ttft_ms: Some(800), deadline_ms: Some(15000) });
@@ -477,7 +478,7 @@ fn unknown_key_lists_keys_when_none_is_near() {
         error(&edit("concurrency = 64", "zzz = 64")),
         "quick.toml:31:1: unknown key `zzz` in endpoints[0], expected one of `name`, `price`, `context_window`, \
          `max_output_tokens`, `tokenizer`, `latency`, `rate_limit`, `concurrency`, `errors`, `quality`, `faults`, \
-         `price_changes`, `upstream`, `prompt_cache`"
+         `price_changes`, `upstream`, `prompt_cache`, `price_schedule`"
     );
     assert_eq!(
         error(&edit("seed = 42", "sed = 42")),
@@ -863,4 +864,31 @@ fn every_fault_kind_name_parses_back_to_its_kind() {
         let s = Fixture::new().parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.endpoints[0].faults[0].kind.as_str(), name);
     }
+}
+
+#[test]
+fn price_schedules_and_start_at_are_read_and_bad_times_are_named() {
+    let text = |start: &str, from: &str| {
+        format!(
+            "policy = {{ chain = [\"a/x\"] }}\n[trace]\npath = \"t.jsonl\"\nstart_at = \"{start}\"\n[[endpoints]]\nname = \"a/x\"\n\
+             [[endpoints.price_schedule]]\nfrom = \"{from}\"\nto = \"00:30\"\noutput_per_mtok = 1.0\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.jsonl"), "").unwrap();
+    let file = dir.path().join("s.toml");
+    let s = parse_scenario(&text("2023-11-16T09:30:00Z", "16:30"), &file, &[]).unwrap();
+    assert_eq!(s.trace.start_ms_of_day, (9 * 60 + 30) * 60_000);
+    let sched = s.endpoints[0].price_schedule.as_ref().unwrap();
+    assert_eq!(
+        (sched.offset_ms, sched.windows[0].from_ms, sched.windows[0].to_ms),
+        (34_200_000, 59_400_000, 1_800_000)
+    );
+    let err = parse_scenario(&text("09:30", "16:30"), &file, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("s.toml:4:") && err.contains("trace.start_at") && err.contains("2023-11-16T09:00:00Z"),
+        "{err}"
+    );
+    let err = parse_scenario(&text("2023-11-16T09:30:00Z", "25:00"), &file, &[]).unwrap_err().to_string();
+    assert!(err.contains("s.toml:8:") && err.contains("endpoints[0].price_schedule[0].from"), "{err}");
 }

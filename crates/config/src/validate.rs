@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
     RawAssert, RawCache, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
-    RawPriceChange, RawPromptCache, RawProxy, RawScenario, RawSynthetic, RawTrace, RawUpstream,
+    RawPriceChange, RawPromptCache, RawProxy, RawScenario, RawScheduleWindow, RawSynthetic, RawTrace, RawUpstream,
 };
 use crate::spec::{
     AssertSpec, CacheSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec,
@@ -23,7 +23,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 use windtunnel_core::{
-    Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars, Price, PricePerMtok, parse_duration_ms,
+    DAY_MS, DailySchedule, DailyWindow, Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars,
+    Price, PricePerMtok, parse_duration_ms,
 };
 use windtunnel_trace::{ArrivalPattern, SpecError, SyntheticSpec, TraceFormat};
 
@@ -111,7 +112,13 @@ impl Validator<'_> {
         }
         let trace = match &raw.trace {
             Some(t) => self.trace(t)?,
-            None => TraceSpec { source: TraceSource::None, limit_ms: None, speed: 1.0, skip_bad_lines: false },
+            None => TraceSpec {
+                source: TraceSource::None,
+                limit_ms: None,
+                speed: 1.0,
+                skip_bad_lines: false,
+                start_ms_of_day: 0,
+            },
         };
         let mut endpoints = Vec::with_capacity(raw.endpoints.len());
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -121,7 +128,11 @@ impl Validator<'_> {
                 return Err(self.err(e.name.span(), kind));
             }
             seen.insert(e.name.get_ref(), i);
-            endpoints.push(self.endpoint(i, e, catalog.as_ref().map(|(c, p)| (c, *p)))?);
+            let mut spec = self.endpoint(i, e, catalog.as_ref().map(|(c, p)| (c, *p)))?;
+            if let Some(s) = spec.price_schedule.as_mut() {
+                s.offset_ms = trace.start_ms_of_day;
+            }
+            endpoints.push(spec);
         }
         if endpoints.is_empty() {
             return Err(self.err(self.text.len()..self.text.len(), ConfigErrorKind::NoEndpoints));
@@ -417,7 +428,73 @@ impl Validator<'_> {
                 .transpose()?
                 .unwrap_or(1.0),
             skip_bad_lines: raw.skip_bad_lines.unwrap_or(false),
+            start_ms_of_day: match &raw.start_at {
+                Some(v) => self.start_at(v)?,
+                None => 0,
+            },
         })
+    }
+
+    /// `start_at`: an RFC 3339 UTC time (`2023-11-16T09:00:00Z`); its time
+    /// of day in ms since midnight.
+    fn start_at(&self, v: &Spanned<String>) -> Result<u64, ConfigError> {
+        let text = v.get_ref().as_str();
+        let time = text
+            .split_once('T')
+            .map(|(_, t)| t.strip_suffix('Z').or_else(|| t.strip_suffix("+00:00")).unwrap_or("x"))
+            .and_then(time_of_day_ms);
+        time.ok_or_else(|| {
+            self.err(
+                v.span(),
+                ConfigErrorKind::InvalidValue {
+                    key: "trace.start_at".into(),
+                    found: format!("`{text}`"),
+                    expected: "a UTC time such as `2023-11-16T09:00:00Z`".into(),
+                },
+            )
+        })
+    }
+
+    /// `[[endpoints.price_schedule]]`: daily windows, each price key left out
+    /// taking the endpoint's base price.
+    fn price_schedule(
+        &self,
+        t: &str,
+        base: PriceUsd,
+        raw: &[RawScheduleWindow],
+    ) -> Result<Option<DailySchedule>, ConfigError> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let mut windows = Vec::with_capacity(raw.len());
+        for (j, w) in raw.iter().enumerate() {
+            let key = format!("{t}.price_schedule[{j}]");
+            let clock = |v: &Spanned<String>, k: &str| {
+                time_of_day_ms(v.get_ref()).filter(|ms| *ms < DAY_MS).ok_or_else(|| {
+                    self.err(
+                        v.span(),
+                        ConfigErrorKind::InvalidValue {
+                            key: format!("{key}.{k}"),
+                            found: format!("`{}`", v.get_ref()),
+                            expected: "a UTC time of day such as `16:30` or `00:30:00`".into(),
+                        },
+                    )
+                })
+            };
+            let (from_ms, to_ms) = (clock(&w.from, "from")?, clock(&w.to, "to")?);
+            if from_ms == to_ms {
+                let kind = ConfigErrorKind::InvalidValue {
+                    key: format!("{key}.to"),
+                    found: format!("`{}`", w.to.get_ref()),
+                    expected: "a time other than `from` (a window of no length)".into(),
+                };
+                return Err(self.err(w.to.span(), kind));
+            }
+            let mut usd = base;
+            self.price_keys(&mut usd, &key, &w.input_per_mtok, &w.output_per_mtok, &w.cached_input_per_mtok)?;
+            windows.push(DailyWindow { from_ms, to_ms, price: usd.to_price() });
+        }
+        Ok(Some(DailySchedule { offset_ms: 0, windows }))
     }
 
     fn synthetic(&self, s: &Spanned<RawSynthetic>) -> Result<SyntheticSpec, ConfigError> {
@@ -595,6 +672,7 @@ impl Validator<'_> {
             faults.push(self.fault(&format!("{t}.faults[{j}]"), f)?);
         }
         let price_changes = self.price_changes(&t, price, &e.price_changes)?;
+        let price_schedule = self.price_schedule(&t, price, &e.price_schedule)?;
         Ok(EndpointSpec {
             id: EndpointId::new(e.name.get_ref()),
             price: price.to_price(),
@@ -614,6 +692,7 @@ impl Validator<'_> {
             price_changes,
             upstream: e.upstream.as_ref().map(|u| self.upstream(&t, e.name.get_ref(), u)).transpose()?,
             prompt_cache: e.prompt_cache.as_ref().map(|p| self.prompt_cache(&t, p)).transpose()?,
+            price_schedule,
         })
     }
 
@@ -1074,4 +1153,20 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => e.to_string(),
     }
+}
+
+/// `HH:MM` or `HH:MM:SS` (24 h) as milliseconds since midnight; `24:00` is
+/// the end of the day.
+fn time_of_day_ms(text: &str) -> Option<u64> {
+    let mut parts = text.split(':');
+    let h: u64 = parts.next()?.parse().ok()?;
+    let m: u64 = parts.next()?.parse().ok()?;
+    let s: u64 = match parts.next() {
+        Some(s) => s.parse().ok()?,
+        None => 0,
+    };
+    if parts.next().is_some() || m > 59 || s > 59 || h > 24 || (h == 24 && (m, s) != (0, 0)) {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + s) * 1000)
 }

@@ -71,7 +71,7 @@ pub use rng::{KeyedStream, Rng, Streams};
 pub use seq_map::SeqMap;
 pub use sym_map::SymMap;
 pub use view::{
-    BreakerSettings, BreakerState, Budgets, EndpointFacts, Health, JitterKind, NoBudgets, PolicySettings, ResponseInfo,
-    RetrySettings, RouteContext, TokenRatio,
+    BreakerSettings, BreakerState, Budgets, DAY_MS, DailySchedule, DailyWindow, EndpointFacts, Health, JitterKind,
+    NoBudgets, PolicySettings, ResponseInfo, RetrySettings, RouteContext, TokenRatio,
 };
 pub use xml::{is_line_control, plain_line, xml_escape};

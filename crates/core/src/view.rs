@@ -81,11 +81,61 @@ pub struct EndpointFacts {
     pub quality: f64,
     /// `prompt_cache`: provider prefix caching, if the endpoint has it.
     pub prompt_cache: Option<crate::PromptCacheSpec>,
+    /// `price_schedule`: recurring daily price windows, if any.
+    pub schedule: Option<Box<DailySchedule>>,
+}
+
+/// Milliseconds in a day.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// Recurring daily price windows (`[[endpoints.price_schedule]]`), in UTC.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DailySchedule {
+    /// The time of day (ms since midnight UTC) at the run's time 0 (the
+    /// trace's `start_at`).
+    pub offset_ms: u64,
+    /// The windows, in file order: the first that holds a time wins.
+    pub windows: Vec<DailyWindow>,
+}
+
+/// One daily window: from `from_ms` (inclusive) to `to_ms` (exclusive),
+/// milliseconds since midnight UTC; `to_ms < from_ms` crosses midnight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DailyWindow {
+    /// Start, ms since midnight.
+    pub from_ms: u64,
+    /// End, ms since midnight.
+    pub to_ms: u64,
+    /// The price inside the window.
+    pub price: Price,
+}
+
+impl DailyWindow {
+    /// Whether the window holds `time_of_day` (ms since midnight).
+    pub fn holds(&self, time_of_day: u64) -> bool {
+        if self.from_ms <= self.to_ms {
+            (self.from_ms..self.to_ms).contains(&time_of_day)
+        } else {
+            time_of_day >= self.from_ms || time_of_day < self.to_ms
+        }
+    }
+}
+
+impl DailySchedule {
+    /// The window price in force at run time `t`, if a window holds it.
+    pub fn price_at(&self, t: u64) -> Option<Price> {
+        let tod = (self.offset_ms % DAY_MS + t % DAY_MS) % DAY_MS;
+        self.windows.iter().find(|w| w.holds(tod)).map(|w| w.price)
+    }
 }
 
 impl EndpointFacts {
-    /// The price in force at `t`.
+    /// The price in force at `t`: a daily window's, else the base price
+    /// (with its `price_changes`).
     pub fn price_at(&self, t: u64) -> Price {
+        if let Some(p) = self.schedule.as_ref().and_then(|s| s.price_at(t)) {
+            return p;
+        }
         let i = self.prices.partition_point(|(at, _)| *at <= t);
         self.prices.get(i.saturating_sub(1)).map(|p| p.1).unwrap_or_default()
     }
@@ -320,6 +370,7 @@ mod tests {
             prices: vec![(0, p(2.0)), (1000, p(1.0))],
             quality: 0.9,
             prompt_cache: None,
+            schedule: None,
         }
     }
 
@@ -371,5 +422,20 @@ mod tests {
         assert!(ctx.healthy(EndpointIdx(0)));
         assert!(!ctx.healthy(EndpointIdx(1)));
         assert!(!ctx.healthy(EndpointIdx(2)));
+    }
+
+    #[test]
+    fn a_daily_window_holds_its_times_across_midnight() {
+        let h = |x: u64| x * 3_600_000;
+        let price = Price::default();
+        let night = DailyWindow { from_ms: h(23), to_ms: h(1), price };
+        assert!(night.holds(h(23)) && night.holds(h(0)) && night.holds(h(1) - 1));
+        assert!(!night.holds(h(1)) && !night.holds(h(22)) && !night.holds(h(12)));
+        let day = DailyWindow { from_ms: h(9), to_ms: h(17), price };
+        assert!(day.holds(h(9)) && !day.holds(h(17)) && !day.holds(h(8)));
+        // Placed by the run's start: time 0 is 22:00, so 1 h in is 23:00.
+        let s = DailySchedule { offset_ms: h(22), windows: vec![night] };
+        assert!(s.price_at(0).is_none() && s.price_at(h(1)).is_some() && s.price_at(h(3)).is_none());
+        assert!(s.price_at(h(25)).is_some(), "the next day too");
     }
 }

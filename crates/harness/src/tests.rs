@@ -465,3 +465,41 @@ prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
     assert_eq!(report.cache.prompt_cached_tokens, 0);
     assert_eq!(report.cost.total_usd.0, (1_536 * 3 + 2_000 + 600 + 1_024) * 1_000 + 6 * out);
 }
+
+/// `price_schedule`: a daily window (UTC) across midnight, placed by the
+/// trace's `start_at`; the price at an attempt's start applies.
+#[test]
+fn a_daily_price_window_across_midnight_prices_the_attempts_inside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // start_at 16:00 UTC; the window is 23:00 to 01:00.
+    let lines = [
+        r#"{"at_ms": 0, "input_tokens": 1000, "output_tokens": 10}"#, // 16:00: base
+        r#"{"at_ms": 25200000, "input_tokens": 1000, "output_tokens": 10}"#, // 23:00: window
+        r#"{"at_ms": 30600000, "input_tokens": 1000, "output_tokens": 10}"#, // 00:30 next day: window
+        r#"{"at_ms": 32400000, "input_tokens": 1000, "output_tokens": 10}"#, // 01:00: base again
+        r#"{"at_ms": 111600000, "input_tokens": 1000, "output_tokens": 10}"#, // 23:00 a day later: window
+    ];
+    std::fs::write(dir.path().join("d.jsonl"), lines.join("\n") + "\n").expect("write trace");
+    let toml = r#"
+name = "offpeak"
+policy = { chain = ["a/x"] }
+[trace]
+path = "d.jsonl"
+format = "jsonl"
+start_at = "2024-05-01T16:00:00Z"
+[[endpoints]]
+name = "a/x"
+price = { input_per_mtok = 1.0, output_per_mtok = 2.0 }
+latency = { ttft_ms = 100, tokens_per_s = 100 }
+[[endpoints.price_schedule]]
+from = "23:00"
+to = "01:00"
+input_per_mtok = 0.5
+"#;
+    let s = parse_scenario(toml, &dir.path().join("offpeak.toml"), &[]).expect("valid scenario");
+    let report = run(&s, RunOptions::default()).expect("run");
+    let base = 1_000 * 1_000 + 10 * 2_000;
+    // In the window: input at half price, output (left out) at the base price.
+    let window = 1_000 * 500 + 10 * 2_000;
+    assert_eq!(report.cost.total_usd.0, 2 * base + 3 * window);
+}

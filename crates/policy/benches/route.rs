@@ -57,6 +57,7 @@ fn facts() -> Vec<EndpointFacts> {
             )],
             quality: 0.75 + 0.025 * i as f64,
             prompt_cache: None,
+            schedule: None,
         })
         .collect()
 }

@@ -98,6 +98,7 @@ pub(crate) fn facts(
         )],
         quality,
         prompt_cache: None,
+        schedule: None,
     }
 }
 

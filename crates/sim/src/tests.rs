@@ -26,6 +26,7 @@ fn spec(name: &str) -> EndpointSpec {
         price_changes: Vec::new(),
         upstream: None,
         prompt_cache: None,
+        price_schedule: None,
     }
 }
 

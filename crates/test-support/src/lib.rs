@@ -24,6 +24,7 @@ pub fn facts(name: &str) -> EndpointFacts {
         prices: vec![(0, Price::default())],
         quality: 0.9,
         prompt_cache: None,
+        schedule: None,
     }
 }
 
