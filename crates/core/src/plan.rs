@@ -28,6 +28,9 @@ pub struct Plan {
     /// open breaker, a quota bench), wait up to this long for the first to
     /// come free instead of failing at once. `None` = do not wait.
     pub max_wait_ms: Option<u64>,
+    /// Defer the first attempt this long after arrival (batch work waiting
+    /// for an off-peak window), at most until just before the deadline.
+    pub start_after_ms: Option<u64>,
 }
 
 impl Plan {
@@ -42,6 +45,7 @@ impl Plan {
             hedge_after_ms: None,
             deadline_ms: None,
             max_wait_ms: None,
+            start_after_ms: None,
         }
     }
 

@@ -244,6 +244,16 @@ pub struct RouteContext<'a> {
     /// endpoint's prompt cache holds, as the gateway estimates it from what it
     /// sent; empty when no endpoint has `prompt_cache`.
     pub cached_tokens: &'a [u32],
+    /// The UTC time of day (ms since midnight) at the driver's time 0: the
+    /// trace's `start_at` in simulation, the proxy's start in live mode.
+    pub start_of_day_ms: u64,
+}
+
+impl RouteContext<'_> {
+    /// The UTC time of day now, ms since midnight.
+    pub fn time_of_day_ms(&self) -> u64 {
+        (self.start_of_day_ms % DAY_MS + self.now_ms % DAY_MS) % DAY_MS
+    }
 }
 
 impl RouteContext<'_> {
@@ -418,7 +428,14 @@ mod tests {
             Health { breaker: BreakerState::Open, ..Health::default() },
             Health { rate_limited_until_ms: 501, ..Health::default() },
         ];
-        let ctx = RouteContext { now_ms: 500, facts: &facts, health: &health, budgets: &NoBudgets, cached_tokens: &[] };
+        let ctx = RouteContext {
+            now_ms: 500,
+            facts: &facts,
+            health: &health,
+            budgets: &NoBudgets,
+            cached_tokens: &[],
+            start_of_day_ms: 0,
+        };
         assert!(ctx.healthy(EndpointIdx(0)));
         assert!(!ctx.healthy(EndpointIdx(1)));
         assert!(!ctx.healthy(EndpointIdx(2)));

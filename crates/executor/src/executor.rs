@@ -55,6 +55,8 @@ pub enum WakeKind {
     /// bench): try the chain again now that the first has come free (plan
     /// `max_wait_ms`).
     Wait,
+    /// The deferred first attempt is due (plan `start_after_ms`).
+    Start,
 }
 
 /// What the driver must do.
@@ -122,6 +124,8 @@ pub struct Executor<P> {
     /// endpoint has `prompt_cache`), for the policy's `cached_tokens` and
     /// `est_cost`.
     cached_view: Vec<u32>,
+    /// The UTC time of day at time 0, for `ctx.time_of_day_ms`.
+    start_of_day_ms: u64,
 }
 
 /// How a request ended, for a live driver to answer its client.
@@ -178,7 +182,14 @@ impl<P: Planner> Executor<P> {
             rescuers: Vec::new(),
             prefixes,
             cached_view,
+            start_of_day_ms: 0,
         }
+    }
+
+    /// Sets the UTC time of day (ms since midnight) at time 0: the trace's
+    /// `start_at` in simulation, the wall clock at start in live mode.
+    pub fn set_start_of_day(&mut self, ms: u64) {
+        self.start_of_day_ms = ms;
     }
 
     /// Failed policy calls (route, on_error, accept): the count and the first.
@@ -257,6 +268,7 @@ impl<P: Planner> Executor<P> {
             health: &self.health_view,
             budgets: &self.ledger,
             cached_tokens: &self.cached_view,
+            start_of_day_ms: self.start_of_day_ms,
         };
         let routed = self.planner.route(&req, &ctx);
         let plan = match routed {
@@ -297,6 +309,17 @@ impl<P: Planner> Executor<P> {
         if rejected {
             self.finish(now, id, Outcome::Rejected(RejectReason::Policy), log);
             return id;
+        }
+        // Deferred (plan `start_after_ms`): the first attempt waits, but
+        // never past the deadline.
+        if let Some(Some(f)) = self.flights.get(id.slot as usize)
+            && let Some(defer) = f.plan.start_after_ms
+        {
+            let at = now.saturating_add(defer).min(f.deadline_at.saturating_sub(1)).max(now);
+            if at > now {
+                out.push(Action::Wake { flight: id, at, kind: WakeKind::Start, token: f.wake_token });
+                return id;
+            }
         }
         self.advance(now, id, 0, None, log, out);
         id
@@ -434,6 +457,7 @@ impl<P: Planner> Executor<P> {
             }
             WakeKind::Hedge => self.start_hedge(now, flight, pos, log, out),
             WakeKind::Retry => self.retry_now(now, flight, pos, log, out),
+            WakeKind::Start => self.advance(now, flight, 0, None, log, out),
         }
     }
 

@@ -304,6 +304,7 @@ pub fn replay<P: Planner>(
     if sim.cache.is_some() {
         sim.executor.keep_concluded();
     }
+    sim.executor.set_start_of_day(scenario.trace.start_ms_of_day);
     let deadlines = ClassDeadlines::new(scenario);
     let mut next = requests.next_request()?;
     let mut last_arrival = 0u64;

@@ -503,3 +503,48 @@ input_per_mtok = 0.5
     let window = 1_000 * 500 + 10 * 2_000;
     assert_eq!(report.cost.total_usd.0, 2 * base + 3 * window);
 }
+
+/// Plan `start_after_ms` (deferral): the first attempt waits that long, but
+/// never starts at or after the request's deadline, whatever the two are.
+mod deferral {
+    use crate::{RunOptions, run_with};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use windtunnel_config::parse_scenario;
+    use windtunnel_core::{EndpointIdx, Event, EventSink, FixedChain, Plan};
+
+    /// First attempt start per request: (arrival, first start).
+    #[derive(Default)]
+    struct Starts(BTreeMap<u64, (u64, u64)>);
+
+    impl EventSink for Starts {
+        fn record(&mut self, e: &Event<'_>) {
+            if let Event::AttemptStarted { at, req, .. } = e {
+                self.0.entry(req.seq).or_insert((req.at_ms, *at));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #[test]
+        fn the_first_attempt_waits_but_never_past_the_deadline(defer in 1u64..200_000, deadline in 1_000u64..100_000) {
+            let toml = format!(
+                "policy = {{ chain = [\"a/x\"] }}\n[trace.synthetic]\nrate_per_s = 2\nduration = \"1m\"\n\
+                 [sla.default]\ndeadline_ms = {deadline}\n[[endpoints]]\nname = \"a/x\"\n\
+                 latency = {{ ttft_ms = 100, tokens_per_s = 1000 }}\n"
+            );
+            let s = parse_scenario(&toml, std::path::Path::new("defer.toml"), &[]).expect("valid scenario");
+            let plan = Plan { start_after_ms: Some(defer), ..Plan::chain(vec![EndpointIdx(0)]) };
+            let mut starts = Starts::default();
+            let opts = RunOptions { extra_sink: Some(&mut starts), ..RunOptions::default() };
+            let report = run_with(&s, FixedChain::new(plan), "deferred".into(), opts).expect("run");
+            prop_assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+            prop_assert_eq!(starts.0.len() as u64, report.trace.requests);
+            for (arrival, start) in starts.0.values() {
+                prop_assert!(*start < arrival + deadline, "started at {start}, deadline {}", arrival + deadline);
+                prop_assert_eq!(*start, arrival + defer.min(deadline - 1));
+            }
+        }
+    }
+}

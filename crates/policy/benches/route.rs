@@ -105,6 +105,7 @@ fn route(c: &mut Criterion) {
                     health: &health,
                     budgets: &tenants,
                     cached_tokens: &[],
+                    start_of_day_ms: 0,
                 };
                 black_box(policy.route(black_box(&req), &ctx).expect("route"))
             })

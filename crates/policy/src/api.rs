@@ -59,6 +59,7 @@ fn register_request(engine: &mut Engine) {
 fn register_context(engine: &mut Engine) {
     engine.register_type_with_name::<CtxView>("Context");
     engine.register_get("now_ms", |c: &mut CtxView| c.now_ms());
+    engine.register_get("time_of_day_ms", |c: &mut CtxView| c.time_of_day_ms());
     engine.register_fn("endpoints", |c: &mut CtxView| c.endpoints());
     engine.register_fn("endpoint", |ctx: NativeCallContext, c: &mut CtxView, name: &str| -> Res<EndpointView> {
         c.endpoint(name).map_err(|m| fail(&ctx, m))

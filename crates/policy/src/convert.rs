@@ -11,7 +11,7 @@ use std::rc::Rc;
 use windtunnel_core::{EndpointIdx, ErrorAction, Plan};
 
 /// The keys a plan map may have.
-const PLAN_KEYS: [&str; 8] = [
+const PLAN_KEYS: [&str; 9] = [
     "chain",
     "attempt_timeout_ms",
     "ttft_timeout_ms",
@@ -20,6 +20,7 @@ const PLAN_KEYS: [&str; 8] = [
     "hedge_after_ms",
     "deadline_ms",
     "max_wait_ms",
+    "start_after_ms",
 ];
 
 /// A short name of a value's type, for messages.
@@ -91,6 +92,7 @@ pub(crate) fn to_plan(value: Dynamic, table: &Rc<EndpointTable>) -> Result<Plan,
     plan.hedge_after_ms = millis(&map, "hedge_after_ms", 0)?;
     plan.deadline_ms = millis(&map, "deadline_ms", 1)?;
     plan.max_wait_ms = millis(&map, "max_wait_ms", 0)?.filter(|&w| w > 0);
+    plan.start_after_ms = millis(&map, "start_after_ms", 0)?.filter(|&w| w > 0);
     plan.max_attempts = match millis(&map, "max_attempts", 1)? {
         Some(n) => Some(u32::try_from(n).map_err(|_| format!("`max_attempts` in the plan is {n}, too large"))?),
         None => None,

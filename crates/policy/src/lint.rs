@@ -111,7 +111,7 @@ fn lint_world(
     params: &[(String, String)],
 ) -> Result<LintReport, PolicyError> {
     let mut policy = Policy::from_source(file, source, facts, params)?;
-    let ctx = RouteContext { now_ms: 0, facts, health, budgets: &NoBudgets, cached_tokens: &[] };
+    let ctx = RouteContext { now_ms: 0, facts, health, budgets: &NoBudgets, cached_tokens: &[], start_of_day_ms: 0 };
     let hooks = *policy.hook_positions();
     let sample_err = |hook: Hook, pos: (u32, u32), req: &Request, f: PolicyFailure| {
         let (line, col) = f.position.unwrap_or(pos);

@@ -240,6 +240,7 @@ impl Policy {
             budgets: BudgetView::Table(BTreeMap::new()),
             params: params.clone(),
             cached: Vec::new(),
+            start_of_day_ms: 0,
         });
         Ok(Policy {
             file: file.to_string(),
@@ -329,6 +330,7 @@ impl Policy {
                 s.budgets = budgets;
                 s.cached.clear();
                 s.cached.extend_from_slice(ctx.cached_tokens);
+                s.start_of_day_ms = ctx.start_of_day_ms;
             }
             None => {
                 self.snap = Rc::new(Snapshot {
@@ -338,6 +340,7 @@ impl Policy {
                     budgets,
                     params: self.params.clone(),
                     cached: ctx.cached_tokens.to_vec(),
+                    start_of_day_ms: ctx.start_of_day_ms,
                 });
             }
         }

@@ -65,6 +65,7 @@ impl World {
             health: &self.health,
             budgets: &NoBudgets,
             cached_tokens: &[],
+            start_of_day_ms: 0,
         }
     }
 

@@ -361,6 +361,11 @@ impl Driver {
         let mut executor =
             Executor::from_seed(planner, facts.clone(), &scenario.budgets, &Streams::from_seed(scenario.seed));
         executor.keep_concluded();
+        // Live: time 0 is now, on the wall clock, for `ctx.time_of_day_ms`.
+        #[expect(clippy::disallowed_methods, reason = "live mode's time of day is the wall clock's")]
+        let wall = std::time::SystemTime::now();
+        let since_epoch = wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        executor.set_start_of_day(since_epoch % windtunnel_core::DAY_MS);
         executor.set_rescue_targets(upstreams.iter().map(|u| u.as_ref().is_some_and(|u| u.accepts_prefill)).collect());
         let names = scenario.endpoints.iter().map(|e| e.id.to_string()).collect();
         let mut aggregator = Aggregator::new(&scenario);
@@ -578,7 +583,8 @@ impl Driver {
             let kind = match kind {
                 0 => WakeKind::Retry,
                 1 => WakeKind::Hedge,
-                _ => WakeKind::Wait,
+                2 => WakeKind::Wait,
+                _ => WakeKind::Start,
             };
             self.executor.on_wake(now, flight, kind, token, &mut self.sinks, &mut self.actions);
         }
@@ -605,6 +611,7 @@ impl Driver {
                             WakeKind::Retry => 0,
                             WakeKind::Hedge => 1,
                             WakeKind::Wait => 2,
+                            WakeKind::Start => 3,
                         };
                         self.wakes.push(Reverse((at, flight, k, token)));
                     }

@@ -297,7 +297,7 @@ fn request(m: &Map) -> Result<ReqView, String> {
     Ok(ReqView::from_parts(r, tags))
 }
 
-const CONTEXT_KEYS: [&str; 4] = ["now_ms", "endpoints", "budgets", "params"];
+const CONTEXT_KEYS: [&str; 5] = ["now_ms", "endpoints", "budgets", "params", "start_of_day_ms"];
 const ENDPOINT_KEYS: [&str; 17] = [
     "name",
     "price_in",
@@ -373,6 +373,7 @@ fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
         budgets: BudgetView::Table(budgets),
         params: Rc::new(params),
         cached,
+        start_of_day_ms: f.whole("start_of_day_ms")?.unwrap_or(0),
     })))
 }
 

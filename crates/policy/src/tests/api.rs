@@ -273,8 +273,14 @@ fn context_now_params_and_budgets() {
     let mut p = Policy::from_source("p.rhai", src, &w.facts, &[("max_p95_ms".into(), "1800".into())]).unwrap();
     let mut r = req();
     r.tenant = Sym::from("acme");
-    let ctx =
-        RouteContext { now_ms: 1_000, facts: &w.facts, health: &w.health, budgets: &AcmeBudget, cached_tokens: &[] };
+    let ctx = RouteContext {
+        now_ms: 1_000,
+        facts: &w.facts,
+        health: &w.health,
+        budgets: &AcmeBudget,
+        cached_tokens: &[],
+        start_of_day_ms: 0,
+    };
     let m = p.probe("probe", &r, &ctx).unwrap().cast::<Map>();
     assert_eq!(get(&m, "now").as_int().unwrap(), 1_000);
     assert_eq!(get(&m, "p").as_int().unwrap(), 1_800);
@@ -299,7 +305,7 @@ fn plan_map_sets_every_limit() {
     let mut p = w.policy(
         "fn route(req, ctx) { #{ chain: [\"deepseek/deepseek-chat\", ctx.endpoint(\"openai/gpt-4o\")],
             attempt_timeout_ms: 3000, ttft_timeout_ms: 800.0, stall_timeout_ms: 2000, max_attempts: 3,
-            hedge_after_ms: 0, deadline_ms: () } }",
+            hedge_after_ms: 0, deadline_ms: (), start_after_ms: 60000 } }",
     );
     let plan = p.route(&req(), &w.ctx()).unwrap();
     assert_eq!(
@@ -313,6 +319,7 @@ fn plan_map_sets_every_limit() {
             hedge_after_ms: Some(0),
             deadline_ms: None,
             max_wait_ms: None,
+            start_after_ms: Some(60_000),
         }
     );
 }

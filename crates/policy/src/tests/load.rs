@@ -137,7 +137,14 @@ fn params_take_defaults_then_overrides() {
     let w = World::eight();
     let mut h = w.health.clone();
     h[0].p95_ms = 2_000; // below the default 2500, above an override of 1800
-    let ctx = RouteContext { now_ms: 0, facts: &w.facts, health: &h, budgets: &NoBudgets, cached_tokens: &[] };
+    let ctx = RouteContext {
+        now_ms: 0,
+        facts: &w.facts,
+        health: &h,
+        budgets: &NoBudgets,
+        cached_tokens: &[],
+        start_of_day_ms: 0,
+    };
     let mut p = Policy::from_source("p.rhai", SETTINGS, &w.facts, &[]).unwrap();
     assert_eq!(p.route(&req(), &ctx).unwrap().chain.len(), 8); // p95 2000, 600, ..., 2400: all under 2500
     let over = [("max_p95_ms".to_string(), "1800".to_string()), ("region".to_string(), "us".to_string())];
