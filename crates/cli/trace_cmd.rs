@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_core::{Dist, Streams, parse_duration_ms};
 use windtunnel_trace::{
-    ArrivalPattern, Generator, ReadOptions, SpecError, SyntheticSpec, TraceFormat, TraceReader, TraceStats, TraceWriter,
+    ArrivalPattern, ConversationSpec, Generator, ReadOptions, SpecError, SyntheticSpec, TraceFormat, TraceReader,
+    TraceStats, TraceWriter,
 };
 
 /// `windtunnel trace …`.
@@ -80,6 +81,15 @@ pub(crate) struct GenArgs {
     /// Share of streamed requests, 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     stream_share: f64,
+    /// Make requests the turns of conversations that share prompt prefixes
+    /// (`hash_ids` of 512-token blocks): this many turns per conversation on
+    /// average (at least 1). Without it, requests stand alone.
+    #[arg(long)]
+    conversation_turns: Option<f64>,
+    /// With `--conversation-turns`: tokens of the system prompt every
+    /// conversation starts with.
+    #[arg(long, default_value_t = 1024)]
+    system_tokens: u32,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -224,7 +234,13 @@ fn generate(a: GenArgs) -> anyhow::Result<ExitCode> {
         tenants: parse_mix("tenants", &a.tenants)?,
         langs: parse_mix("langs", &a.langs)?,
         stream_share: a.stream_share,
+        conversations: a.conversation_turns.map(|turns| ConversationSpec { turns, system_tokens: a.system_tokens }),
     };
+    if let Some(t) = a.conversation_turns
+        && !(t.is_finite() && (1.0..=1e6).contains(&t))
+    {
+        bail!("--conversation-turns {t}: expected a mean number of turns from 1 to 1000000");
+    }
     // Before the output is created: a rate of 1e12 would write without end.
     spec.check_limits().map_err(|e| match e {
         SpecError::Rate { .. } => anyhow::anyhow!("--rate {}: {e}", a.rate),

@@ -17,6 +17,7 @@ pub fn scenario_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("policy.retry", fields::<RawRetry>()),
         ("trace", fields::<RawTrace>()),
         ("trace.synthetic", fields::<RawSynthetic>()),
+        ("trace.synthetic.conversations", fields::<RawConversations>()),
         ("sla.CLASS", fields::<RawSla>()),
         ("budgets.TENANT", fields::<RawBudget>()),
         ("endpoints[]", fields::<RawEndpoint>()),

@@ -158,6 +158,15 @@ pub(crate) struct RawSynthetic {
     pub(crate) tenants: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
     pub(crate) langs: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
     pub(crate) stream: Option<Spanned<f64>>,
+    pub(crate) conversations: Option<RawConversations>,
+}
+
+/// `conversations = { turns, system_tokens }` under `[trace.synthetic]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConversations {
+    pub(crate) turns: Option<Spanned<f64>>,
+    pub(crate) system_tokens: Option<u32>,
 }
 
 /// `[sla.CLASS]`.

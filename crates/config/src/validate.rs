@@ -26,7 +26,7 @@ use windtunnel_core::{
     DAY_MS, DailySchedule, DailyWindow, Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars,
     Price, PricePerMtok, parse_duration_ms,
 };
-use windtunnel_trace::{ArrivalPattern, SpecError, SyntheticSpec, TraceFormat};
+use windtunnel_trace::{ArrivalPattern, ConversationSpec, SpecError, SyntheticSpec, TraceFormat};
 
 /// SPEC's fault kinds, in SPEC's order.
 const FAULT_KINDS: [&str; 8] = FaultKind::NAMES;
@@ -538,6 +538,21 @@ impl Validator<'_> {
                 .map(|v| self.unit(v, "trace.synthetic.stream", "a share from 0 to 1"))
                 .transpose()?
                 .unwrap_or(0.0),
+            conversations: match &raw.conversations {
+                None => None,
+                Some(c) => Some(ConversationSpec {
+                    turns: match &c.turns {
+                        Some(t) => self.number(
+                            t,
+                            "trace.synthetic.conversations.turns",
+                            |x| (1.0..=1e6).contains(&x),
+                            "a mean number of turns from 1 to 1000000",
+                        )?,
+                        None => 4.0,
+                    },
+                    system_tokens: c.system_tokens.unwrap_or(1024),
+                }),
+            },
         };
         // The generator trusts its spec: a typo such as `rate_per_s = 1e12`
         // would otherwise generate for hours before anything is reported.

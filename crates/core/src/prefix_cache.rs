@@ -9,12 +9,11 @@
 //! `cached_tokens(req)` and `est_cost` show policies). It owns the blocks
 //! and their expiry, never the billing.
 //!
-//! Memory: one entry per distinct block sent to this endpoint within `ttl`
-//! (two tree nodes, about 80 bytes); blocks older than that are dropped as
-//! time passes, so a long trace holds only its last `ttl` of blocks.
+//! Memory: one entry per distinct block sent to this endpoint within the
+//! last two TTLs (a hash-map slot, about 24 bytes); older blocks are swept
+//! out once a TTL, so a long trace holds only its last two TTLs of blocks.
 
 use crate::{Request, TokenRatio};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// `prompt_cache = { ttl, min_tokens, block_tokens }`: an endpoint keeps the
 /// prompt blocks (`hash_ids`) it was sent for `ttl_ms`; a prompt's leading
@@ -46,20 +45,50 @@ pub fn prompt_blocks(req: &Request) -> Option<std::borrow::Cow<'_, [u64]>> {
     }
 }
 
+/// A map from block hash to when it was last sent: std's hash map with a
+/// fixed-key hasher, so the same run behaves the same on every machine. It
+/// is never iterated in an order that matters (only `retain`, for expiry).
+#[expect(clippy::disallowed_types, reason = "lookups and retain only; a B-tree made caching 9x slower")]
+type LastSent = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BlockHasher>>;
+
+/// Hashes a block id (already a hash) by mixing it once: cheap and
+/// deterministic.
+#[derive(Default)]
+pub(crate) struct BlockHasher(u64);
+
+impl std::hash::Hasher for BlockHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        // splitmix64's finaliser: ids of a trace are often small and dense.
+        let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = z ^ (z >> 31);
+    }
+}
+
 /// The blocks an endpoint holds.
 #[derive(Clone, Debug)]
 pub struct PromptCache {
     spec: PromptCacheSpec,
-    /// Block hash → when it was last sent.
-    last_sent: BTreeMap<u64, u64>,
-    /// (last sent, block hash), oldest first, for expiry.
-    by_time: BTreeSet<(u64, u64)>,
+    /// Block hash → when it was last sent; entries older than the TTL count
+    /// as gone and are swept out as time passes.
+    last_sent: LastSent,
+    /// When the last sweep ran.
+    swept_at: u64,
 }
 
 impl PromptCache {
     /// An empty cache.
     pub fn new(spec: PromptCacheSpec) -> PromptCache {
-        PromptCache { spec, last_sent: BTreeMap::new(), by_time: BTreeSet::new() }
+        PromptCache { spec, last_sent: LastSent::default(), swept_at: 0 }
     }
 
     /// A prompt of `input` tokens (as counted here) with these `blocks`
@@ -71,13 +100,15 @@ impl PromptCache {
         if input < self.spec.min_tokens || blocks.is_empty() {
             return 0;
         }
-        self.expire(now);
-        let held = blocks.iter().take_while(|b| self.last_sent.contains_key(b)).count() as u32;
+        // Sweep once a TTL: memory holds at most two TTLs of blocks.
+        if now.saturating_sub(self.swept_at) >= self.spec.ttl_ms {
+            let ttl = self.spec.ttl_ms;
+            self.last_sent.retain(|_, at| now.saturating_sub(*at) < ttl);
+            self.swept_at = now;
+        }
+        let held = self.held_unchecked(now, blocks);
         for &b in blocks {
-            if let Some(old) = self.last_sent.insert(b, now) {
-                self.by_time.remove(&(old, b));
-            }
-            self.by_time.insert((now, b));
+            self.last_sent.insert(b, now);
         }
         held
     }
@@ -88,6 +119,10 @@ impl PromptCache {
         if input < self.spec.min_tokens {
             return 0;
         }
+        self.held_unchecked(now, blocks)
+    }
+
+    fn held_unchecked(&self, now: u64, blocks: &[u64]) -> u32 {
         let live = |b: &u64| self.last_sent.get(b).is_some_and(|&at| now.saturating_sub(at) < self.spec.ttl_ms);
         blocks.iter().take_while(|b| live(b)).count() as u32
     }
@@ -98,21 +133,10 @@ impl PromptCache {
         TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
     }
 
-    /// Blocks held now.
+    /// Blocks held now (counting any not yet swept).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.last_sent.len()
-    }
-
-    /// Drops the blocks last sent `ttl` or more ago.
-    fn expire(&mut self, now: u64) {
-        while let Some(&(at, b)) = self.by_time.first() {
-            if now.saturating_sub(at) < self.spec.ttl_ms {
-                break;
-            }
-            self.by_time.pop_first();
-            self.last_sent.remove(&b);
-        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `trace:input_tokens`, `trace:output_tokens` | token counts |
 //! | `trace:class`, `trace:tenant`, `trace:lang` | mix picks |
 //! | `trace:stream` | the stream flag |
+//! | `trace:conversation` | new conversation or which one goes on (with `conversations`) |
 //!
 //! Why so many: request *k* takes the *k*-th draws of each purpose, so
 //! changing the class mix, a token distribution or the stream share leaves
@@ -29,11 +30,23 @@
 //! `max_tokens` = `output_tokens`; `stream` is true with probability
 //! `stream_share`; `id`, `model`, deadline, tags and prefix stay unset.
 //!
+//! # Conversations
+//! With `conversations`, each request is a turn: it goes on one of the
+//! active conversations (a geometric number of turns with mean `turns`) or
+//! starts one. Its prompt is the system prompt, the conversation so far
+//! (earlier prompts and answers) and a new message of the drawn
+//! `input_tokens`; `hash_ids` name its full 512-token blocks, so the turns
+//! of a conversation share their history's ids and every prompt shares the
+//! system prompt's. At most [`MAX_ACTIVE`] conversations are open (a new one
+//! then replaces a random one), and one whose prompt would pass
+//! [`MAX_CONVERSATION_TOKENS`] ends: memory stays bounded however long the
+//! trace.
+//!
 //! [`ArrivalPattern`]: crate::ArrivalPattern
 
 use crate::arrivals::Arrivals;
 use crate::mix::Mix;
-use crate::synthetic_spec::SyntheticSpec;
+use crate::synthetic_spec::{ConversationSpec, SyntheticSpec};
 use windtunnel_core::{ChaCha8Rng, Dist, Request, Rng, Streams, Sym};
 
 /// SPEC's name for an unset tenant or class.
@@ -52,8 +65,85 @@ pub struct Generator {
     tenants: Picker,
     langs: Option<Picker>,
     stream: StreamFlag,
+    conversations: Option<Conversations>,
     seq: u64,
     done: bool,
+}
+
+/// Tokens per `hash_ids` block, as in the Mooncake traces.
+pub const BLOCK_TOKENS: u32 = 512;
+/// Conversations open at once, at most.
+pub const MAX_ACTIVE: usize = 1024;
+/// A conversation whose next prompt would pass this many tokens ends.
+pub const MAX_CONVERSATION_TOKENS: u32 = 100_000;
+
+/// The open conversations.
+#[derive(Clone, Debug)]
+struct Conversations {
+    spec: ConversationSpec,
+    rng: ChaCha8Rng,
+    /// The system prompt's full blocks (ids 0..).
+    system: Vec<u64>,
+    open: Vec<Conversation>,
+    next_id: u64,
+}
+
+/// One conversation: its tokens so far and the ids of their full blocks.
+#[derive(Clone, Debug)]
+struct Conversation {
+    tokens: u32,
+    blocks: Vec<u64>,
+}
+
+impl Conversations {
+    fn new(spec: ConversationSpec, rng: ChaCha8Rng) -> Conversations {
+        let system: Vec<u64> = (0..u64::from(spec.system_tokens / BLOCK_TOKENS)).collect();
+        let next_id = system.len() as u64;
+        Conversations { spec, rng, system, open: Vec::new(), next_id }
+    }
+
+    /// A turn with a new message of `message` tokens and an answer of
+    /// `answer`: its prompt tokens and `hash_ids`.
+    fn turn(&mut self, message: u32, answer: u32) -> (u32, Box<[u64]>) {
+        // Two draws a turn, whatever happens: goes on? and which.
+        let go_on = self.rng.random::<f64>() >= 1.0 / self.spec.turns.max(1.0);
+        let pick = self.rng.random::<u64>();
+        let idx = if go_on && !self.open.is_empty() {
+            let i = (pick % self.open.len() as u64) as usize;
+            if self.open[i].tokens.saturating_add(message) > MAX_CONVERSATION_TOKENS {
+                self.open[i] = self.fresh();
+            }
+            i
+        } else if self.open.len() < MAX_ACTIVE {
+            let c = self.fresh();
+            self.open.push(c);
+            self.open.len() - 1
+        } else {
+            let i = (pick % self.open.len() as u64) as usize;
+            self.open[i] = self.fresh();
+            i
+        };
+        let mut next_id = self.next_id;
+        let c = &mut self.open[idx];
+        let prompt = c.tokens.saturating_add(message);
+        let mut extend = |blocks: &mut Vec<u64>, tokens: u32| {
+            while (blocks.len() as u64) < u64::from(tokens / BLOCK_TOKENS) {
+                blocks.push(next_id);
+                next_id += 1;
+            }
+        };
+        extend(&mut c.blocks, prompt);
+        let ids: Box<[u64]> = c.blocks.clone().into_boxed_slice();
+        // The answer joins the history of the next turn.
+        c.tokens = prompt.saturating_add(answer);
+        extend(&mut c.blocks, c.tokens);
+        self.next_id = next_id;
+        (prompt, ids)
+    }
+
+    fn fresh(&self) -> Conversation {
+        Conversation { tokens: self.spec.system_tokens, blocks: self.system.clone() }
+    }
 }
 
 /// A mix with its stream, or a fixed name when there is no mix (then the
@@ -113,6 +203,7 @@ impl Generator {
             tenants: Picker::new(&spec.tenants, streams, "trace:tenant"),
             langs: Mix::new(&spec.langs).is_some().then(|| Picker::new(&spec.langs, streams, "trace:lang")),
             stream: StreamFlag { share: spec.stream_share, rng: streams.stream("trace:stream") },
+            conversations: spec.conversations.map(|c| Conversations::new(c, streams.stream("trace:conversation"))),
             seq: 0,
             done: false,
         }
@@ -141,6 +232,13 @@ impl Iterator for Generator {
         let tenant = self.tenants.pick();
         let lang = self.langs.as_mut().map(Picker::pick);
         let stream = self.stream.pick();
+        let (input_tokens, hash_ids) = match self.conversations.as_mut() {
+            Some(c) => {
+                let (prompt, ids) = c.turn(input_tokens, output_tokens);
+                (prompt, Some(ids))
+            }
+            None => (input_tokens, None),
+        };
         let req = Request {
             seq: self.seq,
             id: None,
@@ -156,7 +254,7 @@ impl Iterator for Generator {
             deadline_ms: None,
             tags: None,
             prefix_hash: None,
-            hash_ids: None,
+            hash_ids,
             prompt_hash: None,
             messages: None,
         };

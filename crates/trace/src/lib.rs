@@ -116,10 +116,11 @@ mod fuzz_tests;
 pub const MAX_SPAN_MS: u64 = windtunnel_core::MAX_DURATION_MS;
 
 pub use error::{Problem, TraceError};
-pub use generator::Generator;
+pub use generator::{BLOCK_TOKENS, Generator, MAX_ACTIVE, MAX_CONVERSATION_TOKENS};
 pub use jsonl::{JsonlReader, TraceWriter};
 pub use reader::{ReadOptions, TraceReader};
 pub use stats::{MAX_KEYS, RateSummary, TokenSummary, TraceStats, TraceSummary};
 pub use synthetic_spec::{
-    ArrivalPattern, MAX_DURATION_MS, MAX_RATE_PER_S, MAX_REQUESTS, SpecError, SyntheticSpec, TraceFormat,
+    ArrivalPattern, ConversationSpec, MAX_DURATION_MS, MAX_RATE_PER_S, MAX_REQUESTS, SpecError, SyntheticSpec,
+    TraceFormat,
 };

@@ -78,6 +78,23 @@ pub struct SyntheticSpec {
     pub langs: Vec<(String, f64)>,
     /// Share of streamed requests, 0..=1.
     pub stream_share: f64,
+    /// Conversations sharing prompt prefixes (`hash_ids`); `None`: every
+    /// request stands alone, without `hash_ids`.
+    pub conversations: Option<ConversationSpec>,
+}
+
+/// `conversations = { turns, system_tokens }`: requests are the turns of
+/// conversations. A turn's prompt is the conversation so far (earlier
+/// prompts and answers) plus a new message of `input_tokens`; every prompt
+/// starts with a system prompt of `system_tokens` shared by all
+/// conversations. Prompts carry `hash_ids` of their 512-token blocks, so
+/// turns of one conversation share their history's blocks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConversationSpec {
+    /// Mean turns per conversation (geometric), at least 1.
+    pub turns: f64,
+    /// Tokens of the shared system prompt.
+    pub system_tokens: u32,
 }
 
 impl SyntheticSpec {
@@ -143,6 +160,7 @@ mod tests {
 
     fn spec(rate_per_s: f64, duration_ms: u64) -> SyntheticSpec {
         SyntheticSpec {
+            conversations: None,
             rate_per_s,
             duration_ms,
             pattern: ArrivalPattern::Poisson,

@@ -16,6 +16,7 @@ fn spec(pattern: ArrivalPattern, rate_per_s: f64, duration_ms: u64) -> Synthetic
         tenants: vec![],
         langs: vec![],
         stream_share: 0.5,
+        conversations: None,
     }
 }
 
@@ -171,4 +172,43 @@ fn degenerate_specs_generate_nothing_or_defaults() {
     s.input_tokens = Dist::Fixed(0.0);
     let reqs = run(&s, 1);
     assert!(reqs.iter().all(|r| &*r.class == "default" && r.input_tokens == 1));
+}
+
+/// `conversations`: turns share their history's blocks and the system
+/// prompt's; arrivals and every other field are those of the same spec
+/// without conversations (a what-if on the knob changes only prompts); the
+/// open conversations stay bounded.
+#[test]
+fn conversations_share_prefixes_and_leave_the_other_draws_alone() {
+    let plain = spec(ArrivalPattern::Poisson, 20.0, HOUR_MS);
+    let conv =
+        SyntheticSpec { conversations: Some(ConversationSpec { turns: 5.0, system_tokens: 1024 }), ..plain.clone() };
+    let (a, b) = (run(&plain, 9), run(&conv, 9));
+    assert_eq!(a.len(), b.len());
+    let mut seen: BTreeMap<u64, ()> = BTreeMap::new();
+    let mut shared_prefix = 0usize;
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.at_ms, x.output_tokens, &x.class, x.stream), (y.at_ms, y.output_tokens, &y.class, y.stream));
+        assert!(x.hash_ids.is_none());
+        // The prompt is the new message plus history: never shorter.
+        assert!(y.input_tokens >= x.input_tokens);
+        let ids = y.hash_ids.as_deref().unwrap();
+        // Full blocks only, starting with the system prompt's two.
+        assert_eq!(ids.len() as u32, y.input_tokens / BLOCK_TOKENS);
+        assert_eq!(&ids[..2], &[0, 1]);
+        assert!(y.input_tokens <= MAX_CONVERSATION_TOKENS + 100_000);
+        if ids.len() > 2 && seen.contains_key(&ids[2]) {
+            shared_prefix += 1;
+        }
+        for id in ids {
+            seen.insert(*id, ());
+        }
+    }
+    // About four turns in five go on a conversation; most of those have a
+    // history past the system prompt.
+    let share = shared_prefix as f64 / b.len() as f64;
+    assert!((0.5..0.85).contains(&share), "share of turns sharing history {share}");
+    // Deterministic by seed.
+    let again = run(&conv, 9);
+    assert!(b.iter().zip(&again).all(|(x, y)| x.hash_ids == y.hash_ids && x.input_tokens == y.input_tokens));
 }
