@@ -12,8 +12,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process killed when dropped (a failing test leaves nothing behind).
-struct Running(Child);
+/// A child process killed when dropped (a failing test leaves nothing
+/// behind), and the stderr lines it wrote after it started listening.
+struct Running(Child, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -44,8 +45,14 @@ fn start(args: &[&str]) -> (Running, String) {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    (Running(child), addr.expect("the command printed where it listens"))
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (Running(child, log), addr.expect("the command printed where it listens"))
 }
 
 const SCENARIO: &str = r#"
@@ -270,6 +277,12 @@ async fn the_proxy_binary_meets_every_live_failure_honestly_and_reports_on_sigte
         serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["trace"]["requests"], cases.len());
     assert_eq!(report["chaos"]["injected"], injected);
+    // Each injection is a line of the proxy's log, naming rule, kind and request.
+    std::thread::sleep(Duration::from_millis(100));
+    let log = proxy.1.lock().unwrap().clone();
+    let lines = log.iter().filter(|l| l.contains("windtunnel proxy: chaos: rule `")).count();
+    assert_eq!(lines, injected, "{log:#?}");
+    assert!(log.iter().any(|l| l.contains("rule `reset` injected `reset` into attempt 1 of request")), "{log:#?}");
     assert_eq!(report["chaos"]["by_kind"]["stall"], 1);
     assert!(report["cost"]["total_usd"].as_f64().unwrap() > 0.0, "usage after failovers is billed");
     let a = &report["attempts"]["by_endpoint"]["sim/a"]["errors"];

@@ -25,7 +25,7 @@ use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
     AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
     FailReason, FixedChain, Outcome, Plan, Planner, PolicyErrorTally, PolicyFailure, PolicySettings, RejectReason,
-    Request, ResponseInfo, RouteContext, Streams, Usage,
+    Request, ResponseInfo, RouteContext, Streams, Usage, plain_line,
 };
 use windtunnel_executor::{Action, AttemptId, Concluded, Executor, FlightId, WakeKind};
 use windtunnel_invariants::InvariantChecker;
@@ -626,6 +626,7 @@ impl Driver {
         }
     }
 
+    #[expect(clippy::print_stderr, reason = "the proxy's log of chaos injections")]
     fn start(&mut self, now: u64, id: AttemptId, endpoint: EndpointIdx, cutoffs: windtunnel_executor::Cutoffs) {
         let (Some(upstream), Some(client), Some(chat)) = (
             self.upstreams.get(endpoint.get()).cloned().flatten(),
@@ -662,6 +663,16 @@ impl Driver {
         };
         if let Some(inj) = &injection {
             self.sinks.chaos_injected(&inj.name, inj.fault.kind());
+            // One line per injection: the experiment's log (rule, kind, where,
+            // which request; never a credential).
+            let request = self.executor.request(id.flight).map(|r| r.id().to_string()).unwrap_or_default();
+            eprintln!(
+                "windtunnel proxy: chaos: rule `{}` injected `{}` into attempt {} of request {} on {name}",
+                plain_line(&inj.name),
+                inj.fault.kind(),
+                id.attempt,
+                plain_line(&request),
+            );
         }
         let job = AttemptJob {
             prefill,
