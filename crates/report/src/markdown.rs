@@ -5,7 +5,7 @@
 
 use crate::Report;
 use crate::escape::{md, md_code};
-use crate::numbers::{human_ms, int};
+use crate::numbers::{human_ms, int, usd};
 use std::fmt::Write;
 use windtunnel_core::format_duration_ms;
 
@@ -126,6 +126,19 @@ pub fn to_markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(s, "\nPolicy errors: {}. Mean quality: {:.3}.", r.policy_errors, r.quality.mean);
+    let c = &r.cache;
+    if c.hits > 0 || c.prompt_cached_tokens > 0 {
+        let _ = writeln!(
+            s,
+            "\nCaching: {} requests served from the response cache ({:.2}%), saving {}; {} input tokens billed as \
+             cached by providers' prompt caches, saving {}.",
+            int(c.hits),
+            c.hit_rate * 100.0,
+            usd(c.saved_usd),
+            int(c.prompt_cached_tokens),
+            usd(c.prompt_cache_saved_usd)
+        );
+    }
     s
 }
 

@@ -47,6 +47,9 @@ pub enum Metric {
     CostUsd,
     /// `cost.per_success_usd`.
     CostPerSuccessUsd,
+    /// `cache.saved_usd + cache.prompt_cache_saved_usd`: what the response
+    /// cache and the providers' prompt caches saved.
+    CacheSavedUsd,
     /// `latency_ms.p50`.
     P50Ms,
     /// `latency_ms.p95`.
@@ -82,9 +85,10 @@ enum Unit {
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::CostUsd,
         Metric::CostPerSuccessUsd,
+        Metric::CacheSavedUsd,
         Metric::P50Ms,
         Metric::P95Ms,
         Metric::P99Ms,
@@ -98,6 +102,7 @@ impl Metric {
         match self {
             Metric::CostUsd => "cost_usd",
             Metric::CostPerSuccessUsd => "cost_per_success_usd",
+            Metric::CacheSavedUsd => "cache_saved_usd",
             Metric::P50Ms => "p50_ms",
             Metric::P95Ms => "p95_ms",
             Metric::P99Ms => "p99_ms",
@@ -112,6 +117,7 @@ impl Metric {
         match self {
             Metric::CostUsd => r.cost.total_usd.as_usd(),
             Metric::CostPerSuccessUsd => r.cost.per_success_usd.as_usd(),
+            Metric::CacheSavedUsd => (r.cache.saved_usd + r.cache.prompt_cache_saved_usd).as_usd(),
             Metric::P50Ms => r.latency_ms.p50 as f64,
             Metric::P95Ms => r.latency_ms.p95 as f64,
             Metric::P99Ms => r.latency_ms.p99 as f64,
@@ -129,7 +135,7 @@ impl Metric {
 
     /// Which way it improves.
     pub fn better(self) -> Better {
-        if self == Metric::Quality { Better::Higher } else { Better::Lower }
+        if matches!(self, Metric::Quality | Metric::CacheSavedUsd) { Better::Higher } else { Better::Lower }
     }
 
     /// The row title in tables.
@@ -137,6 +143,7 @@ impl Metric {
         match self {
             Metric::CostUsd => "cost",
             Metric::CostPerSuccessUsd => "cost per success",
+            Metric::CacheSavedUsd => "saved by caching",
             Metric::P50Ms => "p50 latency",
             Metric::P95Ms => "p95 latency",
             Metric::P99Ms => "p99 latency",
@@ -148,7 +155,7 @@ impl Metric {
 
     fn unit(self) -> Unit {
         match self {
-            Metric::CostUsd | Metric::CostPerSuccessUsd => Unit::Usd,
+            Metric::CostUsd | Metric::CostPerSuccessUsd | Metric::CacheSavedUsd => Unit::Usd,
             Metric::P50Ms | Metric::P95Ms | Metric::P99Ms => Unit::Ms,
             Metric::SlaViolationRate | Metric::ErrorRate => Unit::Rate,
             Metric::Quality => Unit::Score,
