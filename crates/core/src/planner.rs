@@ -109,6 +109,13 @@ pub trait Planner {
         true
     }
 
+    /// Whether `route` reads what endpoints' prompt caches hold
+    /// (`cached_tokens`, or costs that count it). When false the executor
+    /// keeps no view of them (the simulated endpoints still bill caching).
+    fn needs_cached_tokens(&self) -> bool {
+        true
+    }
+
     /// The plan for one request.
     fn route(&mut self, req: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure>;
 
@@ -156,6 +163,10 @@ impl FixedChain {
 
 impl Planner for FixedChain {
     fn needs_health(&self) -> bool {
+        false
+    }
+
+    fn needs_cached_tokens(&self) -> bool {
         false
     }
 

@@ -163,7 +163,12 @@ impl<P: Planner> Executor<P> {
             })
             .collect();
         let health_view = facts.iter().map(|f| Health { quality: f.quality, ..Health::default() }).collect();
-        let prefixes: Vec<Option<PromptCache>> = facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect();
+        // The gateway's view of prompt caches, only for a policy that reads it.
+        let prefixes: Vec<Option<PromptCache>> = if planner.needs_cached_tokens() {
+            facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect()
+        } else {
+            Vec::new()
+        };
         let cached_view = if prefixes.iter().any(Option::is_some) { vec![0; facts.len()] } else { Vec::new() };
         Executor {
             planner,

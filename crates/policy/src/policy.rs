@@ -66,7 +66,13 @@ pub struct Policy {
     failure_count: u64,
     /// Whether the script reads latency, error-rate or quality statistics.
     needs_health: bool,
+    /// Whether the script reads prompt caches (`cached_tokens`, or costs).
+    needs_cached_tokens: bool,
 }
+
+/// Names through which a script can read what prompt caches hold: directly,
+/// or through a cost that counts cached input at its price.
+const CACHE_READERS: [&str; 4] = ["cached_tokens", "est_cost", "by_cost", "cheaper_than"];
 
 /// Names through which a script can read health statistics. A script that
 /// uses none of them routes on breaker state and Retry-After alone, and the
@@ -76,6 +82,10 @@ const HEALTH_READERS: [&str; 9] =
 
 fn reads_health(source: &str) -> bool {
     HEALTH_READERS.iter().any(|name| source.contains(name))
+}
+
+fn reads_cached_tokens(source: &str) -> bool {
+    CACHE_READERS.iter().any(|name| source.contains(name))
 }
 
 #[cfg(test)]
@@ -89,6 +99,8 @@ mod health_reader_tests {
         assert!(reads_health(
             "fn route(req, ctx) { let e = ctx.endpoint(\"a/x\"); if e.error_rate > 0.1 { [] } else { [e] } }"
         ));
+        assert!(super::reads_cached_tokens("fn route(req, ctx) { ctx.candidates(req).by_cost(req).names() }"));
+        assert!(!super::reads_cached_tokens("fn route(req, ctx) { ctx.candidates(req).names() }"));
     }
 }
 
@@ -195,6 +207,7 @@ impl Policy {
         let ast = compile(&engine, file, source)?;
         let mut policy = Policy::from_ast(file, engine, ast, &outline(source), facts, params)?;
         policy.needs_health = reads_health(source);
+        policy.needs_cached_tokens = reads_cached_tokens(source);
         Ok(policy)
     }
 
@@ -254,6 +267,7 @@ impl Policy {
             failures: Vec::new(),
             failure_count: 0,
             needs_health: true,
+            needs_cached_tokens: true,
         })
     }
 
@@ -351,6 +365,10 @@ impl Policy {
 impl Planner for Policy {
     fn needs_health(&self) -> bool {
         self.needs_health
+    }
+
+    fn needs_cached_tokens(&self) -> bool {
+        self.needs_cached_tokens
     }
 
     fn settings(&self) -> PolicySettings {

@@ -168,6 +168,12 @@ impl Planner for LivePlanner {
             LivePlanner::Chain(c) => c.needs_health(),
         }
     }
+    fn needs_cached_tokens(&self) -> bool {
+        match self {
+            LivePlanner::Script(p) => p.needs_cached_tokens(),
+            LivePlanner::Chain(c) => c.needs_cached_tokens(),
+        }
+    }
     fn route(&mut self, req: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
         match self {
             LivePlanner::Script(p) => p.route(req, ctx),
