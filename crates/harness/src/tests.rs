@@ -454,6 +454,11 @@ prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
     assert_eq!(report.cost.total_usd.0, expected);
     assert_eq!(report.cache.prompt_cached_tokens, 1_536 + 1_024);
     assert_eq!(report.cache.prompt_cache_saved_usd.0, (1_536 + 1_024) * 900);
+    // The HTML report charts it over time; the time series holds the tokens.
+    assert!(windtunnel_report::to_html(&report).contains("Caching over time"));
+    let buckets = &report.timeseries.buckets;
+    assert_eq!(buckets.iter().map(|b| b.cached_input_tokens).sum::<u64>(), 1_536 + 1_024);
+    assert_eq!(buckets.iter().map(|b| b.input_tokens).sum::<u64>(), 1_536 * 3 + 2_000 + 600 + 1_024);
     // Without prompt_cache the same trace bills every input token in full.
     let plain = parse_scenario(
         &toml.replace("prompt_cache = { ttl = \"60s\", min_tokens = 1024, block_tokens = 512 }\n", ""),
@@ -463,6 +468,7 @@ prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
     .expect("valid scenario");
     let report = run(&plain, RunOptions::default()).expect("run");
     assert_eq!(report.cache.prompt_cached_tokens, 0);
+    assert!(!windtunnel_report::to_html(&report).contains("Caching over time"));
     assert_eq!(report.cost.total_usd.0, (1_536 * 3 + 2_000 + 600 + 1_024) * 1_000 + 6 * out);
 }
 

@@ -325,6 +325,7 @@ impl Aggregator {
         let cost = report.usage.cost;
         self.cost += cost;
         self.series.cost(at, cost);
+        self.series.input(at, report.usage.input_tokens, report.usage.cached_input_tokens);
         self.windows.attempt_finished(at, endpoint.0, report.result.is_ok());
         if let Some(e) = self.endpoints.get_mut(endpoint.get()) {
             e.cost += cost;
@@ -400,7 +401,10 @@ impl Aggregator {
             }
             Outcome::Failed(_) => self.failed += 1,
             Outcome::Rejected(_) => self.rejected += 1,
-            Outcome::Cached => self.cached += 1,
+            Outcome::Cached => {
+                self.cached += 1;
+                self.series.cache_hit(req.at_ms);
+            }
         }
         if let Some(r) = outcome.reason() {
             *self.by_reason.entry(r).or_insert(0) += 1;

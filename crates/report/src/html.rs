@@ -15,7 +15,7 @@ use crate::chart::{Chart, decimals, linear_ticks};
 use crate::escape::xml;
 use crate::markdown::more_windows;
 use crate::numbers::{human_ms, int, usd};
-use crate::schema::{Assertion, FaultWindowSection, TimeSeries};
+use crate::schema::{Assertion, Bucket, FaultWindowSection, TimeSeries};
 use crate::style::BASE_STYLE;
 use std::fmt::Write;
 use windtunnel_core::{Nanodollars, format_duration_ms};
@@ -109,6 +109,7 @@ pub fn to_html(r: &Report) -> String {
     traffic_chart(&mut s, ts, &r.failover.windows);
     cost_chart(&mut s, ts, &r.failover.windows, r.cost.total_usd);
     latency_chart(&mut s, ts, &r.failover.windows);
+    caching_chart(&mut s, ts, &r.failover.windows);
     distribution_chart(&mut s, r);
     windows_table(&mut s, r);
     endpoints_table(&mut s, r);
@@ -452,6 +453,54 @@ fn cost_chart(s: &mut String, ts: &TimeSeries, windows: &[FaultWindowSection], t
     );
     let note = "Money billed up to each moment, failed attempts included (integer nano-dollars, shown in USD).";
     chart_section(s, title, note, &c.finish("cost", "cumulative cost over time"), &legend);
+}
+
+/// Caching over time, when the run had any: the share of requests served
+/// from the response cache and the share of billed input tokens that a
+/// prompt cache held, per bucket.
+fn caching_chart(s: &mut String, ts: &TimeSeries, windows: &[FaultWindowSection]) {
+    if !ts.buckets.iter().any(|b| b.cache_hits > 0 || b.cached_input_tokens > 0) {
+        return;
+    }
+    let span = span_ms(ts);
+    let (top, ticks) = linear_ticks(100.0, 5);
+    let mut c = Chart::new((0.0, span), (0.0, top), false);
+    c.y_axis(&ticks, |v| format!("{v:.0}%"), "share");
+    shade_windows(&mut c, windows, span, "hatch-cost");
+    fn pct(n: u64, d: u64) -> Option<f64> {
+        if d == 0 { None } else { Some(n as f64 * 100.0 / d as f64) }
+    }
+    type Share = fn(&Bucket) -> Option<f64>;
+    let series: [(&str, Share); 2] = [
+        ("requests served from the response cache", |b| pct(b.cache_hits, b.cache_hits + b.succeeded + b.failed)),
+        ("input tokens billed as cached", |b| pct(b.cached_input_tokens, b.input_tokens)),
+    ];
+    let mut legend = String::new();
+    for (k, (name, value)) in series.iter().enumerate() {
+        let mut line = String::new();
+        for (i, b) in ts.buckets.iter().enumerate() {
+            let Some(v) = value(b) else { continue };
+            let x = c.px(((i as u64 * 2 + 1) * ts.bucket_ms) as f64 / 2.0);
+            let _ = write!(line, "{}{x:.1},{:.1}", if line.is_empty() { "M" } else { "L" }, c.py(v));
+        }
+        if line.is_empty() {
+            continue;
+        }
+        c.push(&format!(
+            "<path d=\"{line}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"><title>{name}</title></path>",
+            PALETTE[k]
+        ));
+        let _ = write!(
+            legend,
+            "<span class=\"key\"><i class=\"line\" style=\"background:{}\"></i>{name}</span>",
+            PALETTE[k]
+        );
+    }
+    c.time_axis(span);
+    legend.push_str(fault_key(windows));
+    let note = "Per time bucket: the share of arriving requests the gateway's response cache answered, and the share of \
+                billed input tokens that endpoints' prompt caches held (billed at the cached-input price).";
+    chart_section(s, "Caching over time", note, &c.finish("caching", "caching over time"), &legend);
 }
 
 fn latency_chart(s: &mut String, ts: &TimeSeries, windows: &[FaultWindowSection]) {

@@ -362,6 +362,12 @@ pub struct Bucket {
     /// End-to-end latency of the succeeded requests that arrived in the
     /// bucket; `null` when there were none.
     pub latency_ms: Option<Percentiles>,
+    /// Requests that arrived in the bucket and were served from the response cache.
+    pub cache_hits: u64,
+    /// Input tokens of the attempts that ended in the bucket.
+    pub input_tokens: u64,
+    /// Of them, those billed as cached by a prompt cache.
+    pub cached_input_tokens: u64,
 }
 
 /// Three latency percentiles.

@@ -63,6 +63,11 @@ pub(crate) struct Series {
     succeeded: Vec<u64>,
     failed: Vec<u64>,
     latency: Vec<BinCounts<BUCKET_SIGFIG>>,
+    /// Requests served from the response cache, by arrival.
+    cache_hits: Vec<u64>,
+    /// Input tokens billed, and of them those billed as cached, by attempt end.
+    input_tokens: Vec<u64>,
+    cached_tokens: Vec<u64>,
 }
 
 impl Series {
@@ -77,6 +82,9 @@ impl Series {
             succeeded: vec![0; BUCKETS],
             failed: vec![0; BUCKETS],
             latency: vec![BinCounts::new(); BUCKETS],
+            cache_hits: vec![0; BUCKETS],
+            input_tokens: vec![0; BUCKETS],
+            cached_tokens: vec![0; BUCKETS],
         }
     }
 
@@ -120,6 +128,9 @@ impl Series {
             self.cost[i] = self.cost[2 * i] + self.cost[2 * i + 1];
             self.succeeded[i] = self.succeeded[2 * i] + self.succeeded[2 * i + 1];
             self.failed[i] = self.failed[2 * i] + self.failed[2 * i + 1];
+            self.cache_hits[i] = self.cache_hits[2 * i] + self.cache_hits[2 * i + 1];
+            self.input_tokens[i] = self.input_tokens[2 * i] + self.input_tokens[2 * i + 1];
+            self.cached_tokens[i] = self.cached_tokens[2 * i] + self.cached_tokens[2 * i + 1];
             let mut h = std::mem::take(&mut self.latency[2 * i]);
             h.add(&self.latency[2 * i + 1]);
             self.latency[i] = h;
@@ -130,6 +141,9 @@ impl Series {
             self.succeeded[i] = 0;
             self.failed[i] = 0;
             self.latency[i] = BinCounts::new();
+            self.cache_hits[i] = 0;
+            self.input_tokens[i] = 0;
+            self.cached_tokens[i] = 0;
         }
         self.width *= 2;
         self.used = self.used.div_ceil(2);
@@ -159,6 +173,19 @@ impl Series {
     }
 
     #[inline]
+    pub(crate) fn cache_hit(&mut self, arrived: u64) {
+        let i = self.slot(arrived, ARRIVAL_CLOCK);
+        self.cache_hits[i] += 1;
+    }
+
+    #[inline]
+    pub(crate) fn input(&mut self, at: u64, input: u32, cached: u32) {
+        let i = self.slot(at, EVENT_CLOCK);
+        self.input_tokens[i] += u64::from(input);
+        self.cached_tokens[i] += u64::from(cached);
+    }
+
+    #[inline]
     pub(crate) fn failed(&mut self, arrived: u64) {
         let i = self.slot(arrived, ARRIVAL_CLOCK);
         self.failed[i] += 1;
@@ -179,6 +206,9 @@ impl Series {
                     p95: h.value_at_quantile(0.95),
                     p99: h.value_at_quantile(0.99),
                 }),
+                cache_hits: self.cache_hits[i],
+                input_tokens: self.input_tokens[i],
+                cached_input_tokens: self.cached_tokens[i],
             })
             .collect();
         TimeSeries {
