@@ -15,7 +15,7 @@
 //!   Rust errors.
 //!
 //! # Where things happen
-//! - `adapter` — [`Adapter`], [`AttemptStart`], [`Scheduled`], partial billing.
+//! - `adapter` — [`AttemptStart`], [`AttemptReport`], [`Usage`]: what an attempt is and what it reports (the simulator's `Adapter` and `Scheduled` live in `windtunnel-sim`).
 //! - `planner` — [`Planner`], [`FixedChain`], [`ErrorAction`].
 //! - `error_kind` — [`ErrorKind`] (`RateLimited` is a 429), [`AttemptError`].
 //! - `event` — the event log ([`Event`], [`EventSink`]).
@@ -53,7 +53,7 @@ mod sym_map;
 mod view;
 mod xml;
 
-pub use adapter::{Adapter, AttemptReport, AttemptStart, NEVER, Response, Scheduled, SlotHold, Started, Usage};
+pub use adapter::{AttemptReport, AttemptStart, Response, Usage};
 pub use dist::{Dist, DistError};
 pub use duration::{DurationError, MAX_DURATION_MS, format_duration_ms, parse_duration_ms};
 pub use endpoint::{EndpointId, EndpointIdx};

@@ -9,11 +9,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::Path;
 use windtunnel_config::parse_scenario;
-use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, NullSink, PerKind, Request, Streams};
+use windtunnel_core::{AttemptStart, EndpointIdx, NullSink, PerKind, Request, Streams};
 use windtunnel_harness::{RunOptions, replay, run};
 use windtunnel_invariants::{InvariantChecker, World};
 use windtunnel_report::Aggregator;
-use windtunnel_sim::SimEndpoint;
+use windtunnel_sim::{Adapter, SimEndpoint};
 
 fn facts(s: &windtunnel_config::Scenario) -> Vec<windtunnel_core::EndpointFacts> {
     s.endpoints.iter().map(|e| e.facts()).collect()

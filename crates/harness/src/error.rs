@@ -22,12 +22,6 @@ pub enum RunError {
         /// The parameter.
         name: String,
     },
-    /// An adapter that did not schedule a virtual-time attempt.
-    #[error("endpoint `{endpoint}` did not answer in virtual time; only simulated endpoints can replay a trace")]
-    NotVirtual {
-        /// The endpoint.
-        endpoint: String,
-    },
     /// A scenario without `[trace]` (live mode only) given to a replay.
     #[error("scenario `{scenario}` has no [trace] to replay; add a [trace] table or pass --trace FILE")]
     NoTrace {

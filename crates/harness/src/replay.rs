@@ -14,14 +14,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome,
-    PerKind, Planner, PolicyErrorTally, Request, Scheduled, Started, Streams, Sym, TokenRatio,
+    AttemptError, AttemptReport, AttemptStart, EndpointIdx, ErrorKind, Event, EventSink, Nanodollars, Outcome, PerKind,
+    Planner, PolicyErrorTally, Request, Streams, Sym, TokenRatio,
 };
 use windtunnel_executor::{Action, AttemptId, Executor, FlightId, WakeKind};
 use windtunnel_invariants::{InvariantChecker, InvariantResult, World};
 use windtunnel_policy::Policy;
 use windtunnel_report::{Aggregator, InvariantEntry, InvariantExample, Report, ReportHead};
-use windtunnel_sim::SimEndpoint;
+use windtunnel_sim::{Adapter, Scheduled, SimEndpoint};
 
 /// What the heap holds between now and its time.
 #[expect(
@@ -490,13 +490,7 @@ impl<P: Planner> Simulation<P> {
                 Action::Start { id, endpoint, endpoint_attempt, cutoffs } => {
                     let Some(req) = self.executor.request(id.flight) else { continue };
                     let start = AttemptStart { req, endpoint, attempt: id.attempt, endpoint_attempt };
-                    let sim = &mut self.sims[endpoint.get()];
-                    let scheduled = match sim.start(now, &start) {
-                        Started::Scheduled(s) => s,
-                        Started::Pending => {
-                            return Err(RunError::NotVirtual { endpoint: sim.spec().id.to_string() });
-                        }
-                    };
+                    let scheduled = self.sims[endpoint.get()].start(now, &start);
                     let (at, cut) =
                         match cutoffs.cut_at(scheduled.first_token_at, scheduled.done_at, scheduled.max_silence_ms) {
                             Some(cut) => (cut, true),

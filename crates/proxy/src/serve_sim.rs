@@ -24,9 +24,10 @@ use axum::routing::post;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use windtunnel_config::Scenario;
-use windtunnel_core::{Adapter, AttemptStart, EndpointIdx, ErrorKind, NEVER, Request, Started, Streams};
+use windtunnel_core::{AttemptStart, EndpointIdx, ErrorKind, Request, Streams};
 use windtunnel_openai::{ChatRequest, count_tokens, error_body, openai_chunk, sse_data, sse_event};
 use windtunnel_sim::SimEndpoint;
+use windtunnel_sim::{Adapter, NEVER};
 
 /// What the routes share.
 #[derive(Clone)]
@@ -134,10 +135,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
     let start = AttemptStart { req: &req, endpoint: EndpointIdx(idx as u16), attempt: 1, endpoint_attempt: 1 };
     let scheduled = {
         let Ok(mut eps) = s.endpoints.lock() else { return error(500, "internal", "state poisoned") };
-        match eps[idx].start(now, &start) {
-            Started::Scheduled(sc) => sc,
-            Started::Pending => return error(500, "internal", "a simulated endpoint always schedules"),
-        }
+        eps[idx].start(now, &start)
     };
     let model = chat.model.clone();
     let usage = windtunnel_openai::Usage {

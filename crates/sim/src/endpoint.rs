@@ -21,14 +21,14 @@
 //! endpoint*, drawn in a fixed order whatever happens, so two policies meet the
 //! same draws (common random numbers).
 
+use crate::adapter::{Adapter, NEVER, Scheduled, SlotHold};
 use crate::fault::FaultWindows;
 use crate::queue::{Admission, Slots};
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
-    Adapter, AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind,
-    KeyedStream, MAX_DURATION_MS, NEVER, Price, PromptCache, Rng, Scheduled, SlotHold, Started, Streams, TokenRatio,
-    Usage, prompt_blocks,
+    AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind, KeyedStream,
+    MAX_DURATION_MS, Price, PromptCache, Rng, Streams, TokenRatio, Usage, prompt_blocks,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -127,8 +127,8 @@ impl SimEndpoint {
         }
     }
 
-    fn refuse(&self, now: u64, err: AttemptError, input_tokens: u32) -> Started {
-        Started::Scheduled(Scheduled {
+    fn refuse(&self, now: u64, err: AttemptError, input_tokens: u32) -> Scheduled {
+        Scheduled {
             started_at: now,
             first_token_at: None,
             done_at: now.saturating_add(FAST_FAIL_MS),
@@ -136,7 +136,7 @@ impl SimEndpoint {
             price: self.facts.price_at(now),
             slot: None,
             max_silence_ms: 0,
-        })
+        }
     }
 }
 
@@ -211,8 +211,8 @@ impl SimEndpoint {
     }
 
     /// An attempt that never answers: a timeout will cut it.
-    fn hang(&self, now: u64, input: u32) -> Started {
-        Started::Scheduled(Scheduled {
+    fn hang(&self, now: u64, input: u32) -> Scheduled {
+        Scheduled {
             started_at: now,
             first_token_at: None,
             done_at: NEVER,
@@ -224,7 +224,7 @@ impl SimEndpoint {
             price: self.facts.price_at(now),
             slot: None,
             max_silence_ms: 0,
-        })
+        }
     }
 
     /// Step 3: the RPM and TPM buckets, charged one request and
@@ -263,7 +263,7 @@ impl SimEndpoint {
 
     /// TTFT, then decode at the drawn speed, both slowed by a latency spike;
     /// the queue slot, if any, is held until the attempt ends.
-    fn serve(&mut self, now: u64, d: &Draws, service: &Service, admission: Option<Admission>) -> Started {
+    fn serve(&mut self, now: u64, d: &Draws, service: &Service, admission: Option<Admission>) -> Scheduled {
         let service_start = admission.map_or(now, |a| a.start);
         // Times saturate (a latency of 1e300 ms or a spike of 1e18 is ten
         // years, which a timeout then cuts), never wrap.
@@ -281,15 +281,7 @@ impl SimEndpoint {
         // token's time (stretched by a latency spike).
         let max_silence_ms =
             if service.stream { whole_ms((1000.0 / d.tokens_per_s * service.spike).ceil()) } else { 0 };
-        Started::Scheduled(Scheduled {
-            started_at: now,
-            first_token_at: first,
-            done_at,
-            report,
-            price,
-            slot,
-            max_silence_ms,
-        })
+        Scheduled { started_at: now, first_token_at: first, done_at, report, price, slot, max_silence_ms }
     }
 
     /// How service ends, as (first token at, done at, report): with the
@@ -365,7 +357,7 @@ struct Service {
 }
 
 impl Adapter for SimEndpoint {
-    fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Started {
+    fn start(&mut self, now: u64, a: &AttemptStart<'_>) -> Scheduled {
         debug_assert_eq!(a.endpoint, self.idx);
         // Every draw first, whatever happens (common random numbers).
         let d = self.draw(a);

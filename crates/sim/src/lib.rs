@@ -9,13 +9,14 @@
 //! more.
 //!
 //! # Design
-//! A [`SimEndpoint`] implements [`windtunnel_core::Adapter`] and decides an
-//! attempt's whole course the moment it starts ([`windtunnel_core::Started::Scheduled`]):
+//! A [`SimEndpoint`] implements [`Adapter`] and decides an attempt's whole
+//! course the moment it starts (a [`Scheduled`]):
 //! no task, no timer, no clock. The driver's event loop delivers the result at
 //! its time, or cuts it short on a timeout and asks [`SimEndpoint`] what was
 //! consumed by then. All randomness comes from named streams of the run's seed.
 //!
 //! # Where things happen
+//! - `adapter` — [`Adapter`] and [`Scheduled`]: a virtual-time attempt.
 //! - `endpoint` — [`SimEndpoint`]: the order of checks for one attempt.
 //! - `rate_limit` — [`TokenBucket`]: where a simulated 429 (`RateLimited`) comes from.
 //! - `queue` — [`Slots`]: FIFO queueing above `concurrency`.
@@ -28,11 +29,13 @@
 //! - windtunnel-config: the validated endpoint description it simulates.
 //! - rand, rand_distr (through windtunnel-core's `Dist`): sampling.
 
+mod adapter;
 mod endpoint;
 mod fault;
 mod queue;
 mod rate_limit;
 
+pub use adapter::{Adapter, NEVER, Scheduled, SlotHold};
 pub use endpoint::{FAST_FAIL_MS, SimEndpoint};
 pub use fault::FaultWindows;
 pub use queue::{Admission, Slots};

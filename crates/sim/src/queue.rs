@@ -7,7 +7,7 @@
 //! documented pessimism that keeps the queue O(c) per attempt with no
 //! per-attempt storage).
 
-use windtunnel_core::SlotHold;
+use crate::adapter::SlotHold;
 
 /// The servers of one endpoint.
 #[derive(Clone, Debug)]

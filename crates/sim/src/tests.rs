@@ -1,7 +1,7 @@
 //! Behaviour and statistical tests of simulated endpoints. Statistical tests
 //! loop over a fixed range of seeds and assert against stated tolerances.
 
-use crate::SimEndpoint;
+use crate::{Adapter, NEVER, Scheduled, SimEndpoint};
 use windtunnel_config::*;
 use windtunnel_core::*;
 
@@ -32,10 +32,7 @@ fn spec(name: &str) -> EndpointSpec {
 
 fn start(ep: &mut SimEndpoint, now: u64, req: &Request, endpoint_attempt: u32) -> Scheduled {
     let a = AttemptStart { req, endpoint: EndpointIdx(0), attempt: 1, endpoint_attempt };
-    match ep.start(now, &a) {
-        Started::Scheduled(s) => s,
-        Started::Pending => panic!("a simulated endpoint always schedules"),
-    }
+    ep.start(now, &a)
 }
 
 fn kind(s: &Scheduled) -> Option<ErrorKind> {
