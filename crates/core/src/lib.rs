@@ -64,7 +64,7 @@ pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, Pri
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FirstPolicyError, FixedChain, Planner, PolicyErrorTally, PolicyFailure};
-pub use prefix_cache::{PromptCache, PromptCacheSpec, prompt_blocks};
+pub use prefix_cache::{PromptCache, PromptCacheSpec};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};
@@ -72,6 +72,6 @@ pub use seq_map::SeqMap;
 pub use sym_map::SymMap;
 pub use view::{
     BreakerSettings, BreakerState, Budgets, DAY_MS, DailySchedule, DailyWindow, EndpointFacts, Health, JitterKind,
-    NoBudgets, PolicySettings, ResponseInfo, RetrySettings, RouteContext, TokenRatio,
+    NoBudgets, PolicySettings, ResponseInfo, RetrySettings, RouteContext, TokenRatio, time_of_day_ms,
 };
 pub use xml::{is_line_control, plain_line, xml_escape};

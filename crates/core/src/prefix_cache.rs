@@ -37,7 +37,7 @@ impl Default for PromptCacheSpec {
 
 /// The blocks of `req`'s prompt: its `hash_ids`, or a one-block prompt of
 /// the older `prefix_hash`; `None` without either.
-pub fn prompt_blocks(req: &Request) -> Option<std::borrow::Cow<'_, [u64]>> {
+fn prompt_blocks(req: &Request) -> Option<std::borrow::Cow<'_, [u64]>> {
     match (&req.hash_ids, req.prefix_hash) {
         (Some(ids), _) => Some(std::borrow::Cow::Borrowed(ids)),
         (None, Some(p)) => Some(std::borrow::Cow::Owned(vec![p])),
@@ -96,7 +96,7 @@ impl PromptCache {
     /// endpoint still held, after which all its blocks are held anew. A
     /// prompt under `min_tokens` is neither served from nor written to the
     /// cache.
-    pub fn send(&mut self, now: u64, input: u32, blocks: &[u64]) -> u32 {
+    fn send_blocks(&mut self, now: u64, input: u32, blocks: &[u64]) -> u32 {
         if input < self.spec.min_tokens || blocks.is_empty() {
             return 0;
         }
@@ -113,13 +113,23 @@ impl PromptCache {
         held
     }
 
-    /// The number of leading blocks of a prompt of `input` tokens this
-    /// endpoint holds at `now`, without sending it.
-    pub fn held(&self, now: u64, input: u32, blocks: &[u64]) -> u32 {
+    /// `req`'s prompt, of `input` tokens as this endpoint counts them
+    /// (`ratio` per reference token), reaches it at `now`: the input tokens
+    /// of its leading blocks the cache held (at most `input`), after which
+    /// all its blocks are held anew.
+    pub fn send(&mut self, now: u64, req: &Request, input: u32, ratio: f64) -> u32 {
+        let Some(blocks) = prompt_blocks(req) else { return 0 };
+        let held = self.send_blocks(now, input, &blocks);
+        self.tokens(held, ratio, input)
+    }
+
+    /// What [`PromptCache::send`] would answer at `now`, without sending.
+    pub fn held_tokens(&self, now: u64, req: &Request, input: u32, ratio: f64) -> u32 {
+        let Some(blocks) = prompt_blocks(req) else { return 0 };
         if input < self.spec.min_tokens {
             return 0;
         }
-        self.held_unchecked(now, blocks)
+        self.tokens(self.held_unchecked(now, &blocks), ratio, input)
     }
 
     fn held_unchecked(&self, now: u64, blocks: &[u64]) -> u32 {
@@ -128,7 +138,7 @@ impl PromptCache {
     }
 
     /// `held` blocks as input tokens counted with `ratio`, at most `input`.
-    pub fn tokens(&self, held: u32, ratio: f64, input: u32) -> u32 {
+    fn tokens(&self, held: u32, ratio: f64, input: u32) -> u32 {
         let reference = u64::from(held) * u64::from(self.spec.block_tokens);
         TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
     }
@@ -151,25 +161,25 @@ mod tests {
     #[test]
     fn leading_blocks_seen_within_the_ttl_are_held() {
         let mut c = cache();
-        assert_eq!(c.send(0, 500, &[1, 2, 3]), 0);
+        assert_eq!(c.send_blocks(0, 500, &[1, 2, 3]), 0);
         // Shares the first two blocks, then differs.
-        assert_eq!(c.send(10, 500, &[1, 2, 9, 3]), 2);
+        assert_eq!(c.send_blocks(10, 500, &[1, 2, 9, 3]), 2);
         // A shared block after a differing one is not a prefix.
-        assert_eq!(c.send(20, 500, &[7, 2, 3]), 0);
+        assert_eq!(c.send_blocks(20, 500, &[7, 2, 3]), 0);
         // Sending refreshes: block 1 was last sent at 10, so at 1,009 it is held.
-        assert_eq!(c.send(1_009, 500, &[1]), 1);
+        assert_eq!(c.send_blocks(1_009, 500, &[1]), 1);
         // Blocks 7 (sent at 20) are gone at 1,020; 1 was refreshed at 1,009.
-        assert_eq!(c.send(1_020, 500, &[1, 7]), 1);
-        assert_eq!(c.send(5_000, 500, &[1]), 0);
+        assert_eq!(c.send_blocks(1_020, 500, &[1, 7]), 1);
+        assert_eq!(c.send_blocks(5_000, 500, &[1]), 0);
         assert_eq!(c.len(), 1, "expired blocks are dropped");
     }
 
     #[test]
     fn short_prompts_are_never_cached() {
         let mut c = cache();
-        assert_eq!(c.send(0, 99, &[1]), 0);
-        assert_eq!(c.send(1, 100, &[1]), 0);
-        assert_eq!(c.send(2, 99, &[1]), 0);
-        assert_eq!(c.send(3, 100, &[1]), 1);
+        assert_eq!(c.send_blocks(0, 99, &[1]), 0);
+        assert_eq!(c.send_blocks(1, 100, &[1]), 0);
+        assert_eq!(c.send_blocks(2, 99, &[1]), 0);
+        assert_eq!(c.send_blocks(3, 100, &[1]), 1);
     }
 }

@@ -124,7 +124,7 @@ impl DailyWindow {
 impl DailySchedule {
     /// The window price in force at run time `t`, if a window holds it.
     pub fn price_at(&self, t: u64) -> Option<Price> {
-        let tod = (self.offset_ms % DAY_MS + t % DAY_MS) % DAY_MS;
+        let tod = time_of_day_ms(self.offset_ms, t);
         self.windows.iter().find(|w| w.holds(tod)).map(|w| w.price)
     }
 }
@@ -252,8 +252,14 @@ pub struct RouteContext<'a> {
 impl RouteContext<'_> {
     /// The UTC time of day now, ms since midnight.
     pub fn time_of_day_ms(&self) -> u64 {
-        (self.start_of_day_ms % DAY_MS + self.now_ms % DAY_MS) % DAY_MS
+        time_of_day_ms(self.start_of_day_ms, self.now_ms)
     }
+}
+
+/// The UTC time of day (ms since midnight) at time `t` of a run whose time
+/// 0 fell at `start_of_day_ms`.
+pub fn time_of_day_ms(start_of_day_ms: u64, t: u64) -> u64 {
+    (start_of_day_ms % DAY_MS + t % DAY_MS) % DAY_MS
 }
 
 impl RouteContext<'_> {

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use windtunnel_core::{
     AttemptReport, EndpointFacts, EndpointIdx, ErrorKind, Event, EventSink, FailReason, Health, KeyedStream,
     Nanodollars, Outcome, Plan, Planner, PolicyErrorTally, PolicySettings, PromptCache, RejectReason, Request,
-    RouteContext, Streams, Usage, prompt_blocks,
+    RouteContext, Streams, Usage,
 };
 
 /// Why the executor wants to be woken.
@@ -215,16 +215,9 @@ impl<P: Planner> Executor<P> {
     /// Per endpoint, `req`'s input tokens its prompt cache holds at `now`,
     /// into `cached_view`.
     fn estimate_cached(&mut self, now: u64, req: &Request) {
-        let blocks = prompt_blocks(req);
         for (i, slot) in self.cached_view.iter_mut().enumerate() {
-            *slot = match (self.prefixes.get(i).and_then(Option::as_ref), &blocks) {
-                (Some(cache), Some(blocks)) => {
-                    let f = &self.facts[i];
-                    let input = f.tokens(req).0;
-                    cache.tokens(cache.held(now, input, blocks), f.tokenizer.for_request(req), input)
-                }
-                _ => 0,
-            };
+            let (Some(Some(cache)), Some(f)) = (self.prefixes.get(i), self.facts.get(i)) else { continue };
+            *slot = cache.held_tokens(now, req, f.tokens(req).0, f.tokenizer.for_request(req));
         }
     }
 

@@ -349,6 +349,12 @@ mod relay_failures {
     }
 }
 
+/// `toml`, parsed beside a JSON-lines trace `file` of `lines` in `dir`.
+fn with_trace(dir: &tempfile::TempDir, file: &str, lines: &[&str], toml: &str) -> Scenario {
+    std::fs::write(dir.path().join(file), lines.join("\n") + "\n").expect("write trace");
+    parse_scenario(toml, &dir.path().join("scenario.toml"), &[]).expect("valid scenario")
+}
+
 /// `[cache]`: a repeated prompt within the TTL is served from the cache
 /// (outcome `cached`, no attempt, no cost), one after it is not; the saving
 /// is the hit priced on the endpoint that answered, to the nano-dollar.
@@ -367,7 +373,6 @@ fn the_response_cache_serves_repeats_within_its_ttl_and_prices_what_it_saved() {
         r#"{"at_ms": 200000, "id": "p7-3", "input_tokens": 1000, "output_tokens": 100, "prompt_hash": 7}"#,
         r#"{"at_ms": 210000, "id": "p7-4", "input_tokens": 2000, "output_tokens": 50, "prompt_hash": 7}"#,
     ];
-    std::fs::write(dir.path().join("t.jsonl"), lines.join("\n") + "\n").expect("write trace");
     let toml = r#"
 name = "cache"
 policy = { chain = ["a/x"] }
@@ -383,7 +388,7 @@ name = "a/x"
 price = { input_per_mtok = 1.0, output_per_mtok = 2.0 }
 latency = { ttft_ms = 100, tokens_per_s = 100 }
 "#;
-    let s = parse_scenario(toml, &dir.path().join("cache.toml"), &[]).expect("valid scenario");
+    let s = with_trace(&dir, "t.jsonl", &lines, toml);
     let report = run(&s, RunOptions::default()).expect("run");
     assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (5, 2), "{:?}", report.outcomes);
     // A hit never reaches an endpoint.
@@ -427,7 +432,6 @@ fn prompt_caching_bills_a_held_prefix_at_the_cached_price() {
         // Blocks that claim more tokens than the prompt has: capped at the input.
         r#"{"at_ms": 210000, "input_tokens": 1024, "output_tokens": 10, "hash_ids": [1, 2, 3]}"#,
     ];
-    std::fs::write(dir.path().join("p.jsonl"), lines.join("\n") + "\n").expect("write trace");
     let toml = r#"
 name = "prefix"
 policy = { chain = ["a/x"] }
@@ -440,7 +444,7 @@ price = { input_per_mtok = 1.0, output_per_mtok = 2.0, cached_input_per_mtok = 0
 latency = { ttft_ms = 100, tokens_per_s = 100 }
 prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
 "#;
-    let s = parse_scenario(toml, &dir.path().join("prefix.toml"), &[]).expect("valid scenario");
+    let s = with_trace(&dir, "p.jsonl", &lines, toml);
     let report = run(&s, RunOptions::default()).expect("run");
     assert_eq!(report.outcomes.succeeded, 6);
     // Nano-dollars: 1,000 per uncached input token, 100 per cached one, 2,000 per output token.
@@ -485,7 +489,6 @@ fn a_daily_price_window_across_midnight_prices_the_attempts_inside_it() {
         r#"{"at_ms": 32400000, "input_tokens": 1000, "output_tokens": 10}"#, // 01:00: base again
         r#"{"at_ms": 111600000, "input_tokens": 1000, "output_tokens": 10}"#, // 23:00 a day later: window
     ];
-    std::fs::write(dir.path().join("d.jsonl"), lines.join("\n") + "\n").expect("write trace");
     let toml = r#"
 name = "offpeak"
 policy = { chain = ["a/x"] }
@@ -502,7 +505,7 @@ from = "23:00"
 to = "01:00"
 input_per_mtok = 0.5
 "#;
-    let s = parse_scenario(toml, &dir.path().join("offpeak.toml"), &[]).expect("valid scenario");
+    let s = with_trace(&dir, "d.jsonl", &lines, toml);
     let report = run(&s, RunOptions::default()).expect("run");
     let base = 1_000 * 1_000 + 10 * 2_000;
     // In the window: input at half price, output (left out) at the base price.

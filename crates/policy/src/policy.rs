@@ -253,7 +253,7 @@ impl Policy {
             budgets: BudgetView::Table(BTreeMap::new()),
             params: params.clone(),
             cached: Vec::new(),
-            start_of_day_ms: 0,
+            time_of_day_ms: 0,
         });
         Ok(Policy {
             file: file.to_string(),
@@ -344,7 +344,7 @@ impl Policy {
                 s.budgets = budgets;
                 s.cached.clear();
                 s.cached.extend_from_slice(ctx.cached_tokens);
-                s.start_of_day_ms = ctx.start_of_day_ms;
+                s.time_of_day_ms = ctx.time_of_day_ms();
             }
             None => {
                 self.snap = Rc::new(Snapshot {
@@ -354,7 +354,7 @@ impl Policy {
                     budgets,
                     params: self.params.clone(),
                     cached: ctx.cached_tokens.to_vec(),
-                    start_of_day_ms: ctx.start_of_day_ms,
+                    time_of_day_ms: ctx.time_of_day_ms(),
                 });
             }
         }

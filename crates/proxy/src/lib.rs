@@ -133,6 +133,21 @@ pub struct ProxyOptions {
     pub chaos: ChaosRules,
 }
 
+impl ProxyOptions {
+    /// Loopback on a free port, no report, no recording, no keys in the
+    /// environment, real time, no chaos: what tests start from.
+    pub fn loopback() -> ProxyOptions {
+        ProxyOptions {
+            listen: Some("127.0.0.1:0".into()),
+            report_dir: None,
+            env: Box::new(|_| None),
+            record: None,
+            speed: 1.0,
+            chaos: ChaosRules::default(),
+        }
+    }
+}
+
 impl std::fmt::Debug for ProxyOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyOptions").field("listen", &self.listen).field("report_dir", &self.report_dir).finish()

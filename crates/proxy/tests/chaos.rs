@@ -94,12 +94,10 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
     std::fs::write(&rules_path, rules).unwrap();
     let chaos = ChaosRules::load(&rules_path, &scenario).unwrap();
     let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
         env: Box::new(move |k| (admin && k == "WINDTUNNEL_ADMIN_TOKEN").then(|| ADMIN.to_string())),
         record: Some((record.path().join("served.jsonl"), false)),
-        speed: 1.0,
         chaos,
+        ..ProxyOptions::loopback()
     };
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);

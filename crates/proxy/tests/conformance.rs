@@ -47,10 +47,11 @@ impl Kind {
 
 /// A proxy in front of `w/a` and `w/b` on `server`, with this chain.
 async fn proxy(server: &MockServer, kind: Kind, chain: &str) -> (Running, String) {
-    proxy_at(&server.uri(), kind, chain).await
+    proxy_at(&server.uri(), &server.uri(), kind, chain).await
 }
 
-async fn proxy_at(base: &str, kind: Kind, chain: &str) -> (Running, String) {
+/// A proxy in front of `w/a` at `a_base` and `w/b` at `b_base`.
+async fn proxy_at(a_base: &str, b_base: &str, kind: Kind, chain: &str) -> (Running, String) {
     let k = kind.name();
     let text = format!(
         r#"
@@ -59,22 +60,15 @@ policy = {{ chain = {chain}, attempt_timeout_ms = 1500, ttft_timeout_ms = 800, s
 [[endpoints]]
 name = "w/a"
 price = {{ input_per_mtok = 1, output_per_mtok = 1 }}
-upstream = {{ kind = "{k}", base_url = "{base}/a/v1", model = "m-a" }}
+upstream = {{ kind = "{k}", base_url = "{a_base}/a/v1", model = "m-a" }}
 [[endpoints]]
 name = "w/b"
 price = {{ input_per_mtok = 1000, output_per_mtok = 1000 }}
-upstream = {{ kind = "{k}", base_url = "{base}/b/v1", model = "m-b" }}
+upstream = {{ kind = "{k}", base_url = "{b_base}/b/v1", model = "m-b" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("conformance.toml"), &[]).unwrap();
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions::loopback();
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);
     (running, base)
@@ -387,31 +381,8 @@ async fn connection_refused_timeout_and_a_malformed_answer_fail_over() {
         // w/a on a closed port, w/b on wiremock.
         let server = MockServer::start().await;
         mount(&server, kind, "b", answer(kind, "from b", true)).await;
-        let text = format!(
-            r#"
-name = "refused"
-policy = {{ chain = ["w/a", "w/b"] }}
-[[endpoints]]
-name = "w/a"
-upstream = {{ kind = "{k}", base_url = "{closed}/a/v1" }}
-[[endpoints]]
-name = "w/b"
-upstream = {{ kind = "{k}", base_url = "{b}/b/v1" }}
-"#,
-            k = kind.name(),
-            b = server.uri()
-        );
-        let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-        let opts = ProxyOptions {
-            listen: Some("127.0.0.1:0".into()),
-            report_dir: None,
-            env: Box::new(|_| None),
-            record: None,
-            speed: 1.0,
-            chaos: Default::default(),
-        };
-        let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
-        let r = post(&format!("http://{}", p.addr), false).await;
+        let (p, base) = proxy_at(&closed, &server.uri(), kind, A_THEN_B).await;
+        let r = post(&base, false).await;
         assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-attempts")), (200, "2".into()), "{kind:?}");
         let report = p.shutdown().await.unwrap();
         assert_eq!(report.failover.by_reason.get("connection"), Some(&1), "{kind:?}: {:?}", report.failover.by_reason);

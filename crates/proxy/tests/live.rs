@@ -208,14 +208,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", api_key_env = "KEY
         "WINDTUNNEL_ADMIN_TOKEN" => admin.clone(),
         _ => None,
     };
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
-        env: Box::new(env),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions { env: Box::new(env), ..ProxyOptions::loopback() };
     let running = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", running.addr);
     (running, base)
@@ -442,14 +435,7 @@ name = "test/a"
 upstream = { kind = "openai", base_url = "http://127.0.0.1:9/v1" }
 "#;
     let scenario = windtunnel_config::parse_scenario(text, std::path::Path::new("x.toml"), &[]).unwrap();
-    let opts = ProxyOptions {
-        listen: Some("0.0.0.0:0".into()),
-        report_dir: None,
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions { listen: Some("0.0.0.0:0".into()), ..ProxyOptions::loopback() };
     let e = windtunnel_proxy::start(scenario, opts).await.unwrap_err();
     assert!(e.to_string().contains("refusing to listen on 0.0.0.0:0 without client keys"), "{e}");
 }
@@ -511,14 +497,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("p.toml"), &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: Some(dir.path().to_path_buf()),
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions { report_dir: Some(dir.path().to_path_buf()), ..ProxyOptions::loopback() };
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
     assert_eq!(r.status(), 200);
@@ -590,14 +569,7 @@ upstream = {{ kind = "anthropic", base_url = "http://{up}/v1", model = "claude-t
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("a.toml"), &[]).unwrap();
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions::loopback();
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     let r = post_chat(&base, false).await;
@@ -635,14 +607,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("reload.toml"), &[]).unwrap();
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions::loopback();
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let base = format!("http://{}", p.addr);
     assert_eq!(header(&post_chat(&base, false).await, "x-windtunnel-endpoint"), "test/a");
@@ -849,14 +814,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1" }}
 "#
     );
     let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-    let opts = ProxyOptions {
-        listen: Some("127.0.0.1:0".into()),
-        report_dir: None,
-        env: Box::new(|_| None),
-        record: None,
-        speed: 1.0,
-        chaos: Default::default(),
-    };
+    let opts = ProxyOptions::loopback();
     let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
     let r = post_chat(&format!("http://{}", p.addr), false).await;
     assert_eq!((r.status().as_u16(), header(&r, "x-windtunnel-endpoint")), (200, "test/b".into()));
@@ -888,14 +846,7 @@ upstream = {{ kind = "openai", base_url = "http://{up}/b/v1", accepts_prefill = 
 "#
         );
         let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("r.toml"), &[]).unwrap();
-        let opts = ProxyOptions {
-            listen: Some("127.0.0.1:0".into()),
-            report_dir: None,
-            env: Box::new(|_| None),
-            record: None,
-            speed: 1.0,
-            chaos: Default::default(),
-        };
+        let opts = ProxyOptions::loopback();
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);
         let body = read_sse(post_chat(&base, true).await).await;
@@ -971,12 +922,9 @@ name = "test/b"
         let trace = dir.path().join(format!("rec-{prompts}.jsonl"));
         let scenario = windtunnel_config::parse_scenario(&text, &dir.path().join("rec.toml"), &[]).unwrap();
         let opts = ProxyOptions {
-            listen: Some("127.0.0.1:0".into()),
-            report_dir: None,
             env: Box::new(|k| (k == "KEY_A").then(|| CANARY.to_string())),
             record: Some((trace.clone(), prompts)),
-            speed: 1.0,
-            chaos: Default::default(),
+            ..ProxyOptions::loopback()
         };
         let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
         let base = format!("http://{}", p.addr);

@@ -28,7 +28,7 @@ use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
     AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind, KeyedStream,
-    MAX_DURATION_MS, Price, PromptCache, Rng, Streams, TokenRatio, Usage, prompt_blocks,
+    MAX_DURATION_MS, Price, PromptCache, Rng, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -256,9 +256,7 @@ impl SimEndpoint {
     /// line with only the older `prefix_hash` is a one-block prompt.
     fn cached_input(&mut self, now: u64, req: &windtunnel_core::Request, input: u32) -> u32 {
         let Some(cache) = self.prompt_cache.as_mut() else { return 0 };
-        let Some(blocks) = prompt_blocks(req) else { return 0 };
-        let held = cache.send(now, input, &blocks);
-        cache.tokens(held, self.facts.tokenizer.for_request(req), input)
+        cache.send(now, req, input, self.facts.tokenizer.for_request(req))
     }
 
     /// TTFT, then decode at the drawn speed, both slowed by a latency spike;

@@ -5,7 +5,7 @@
 use super::claim::Claim;
 use super::flight::{AttemptId, FlightId, Running};
 use super::{Action, Executor, breaker_event, hedge};
-use windtunnel_core::{Event, EventSink, Planner, Usage, prompt_blocks};
+use windtunnel_core::{Event, EventSink, Planner, Usage};
 
 /// When the driver cuts an attempt short and reports a timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,10 +87,9 @@ impl<P: Planner> Executor<P> {
             cutoffs,
         });
         hedge::schedule(now, id, f, out);
-        if let Some(Some(cache)) = self.prefixes.get_mut(endpoint.get())
-            && let Some(blocks) = prompt_blocks(&f.req)
-        {
-            cache.send(now, tokens.0, &blocks);
+        if let Some(Some(cache)) = self.prefixes.get_mut(endpoint.get()) {
+            let ratio = self.facts[endpoint.get()].tokenizer.for_request(&f.req);
+            cache.send(now, &f.req, tokens.0, ratio);
         }
     }
 

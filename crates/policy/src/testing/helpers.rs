@@ -373,7 +373,7 @@ fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
         budgets: BudgetView::Table(budgets),
         params: Rc::new(params),
         cached,
-        start_of_day_ms: f.whole("start_of_day_ms")?.unwrap_or(0),
+        time_of_day_ms: windtunnel_core::time_of_day_ms(f.whole("start_of_day_ms")?.unwrap_or(0), now_ms),
     })))
 }
 

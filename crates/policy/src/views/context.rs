@@ -120,8 +120,8 @@ pub(crate) struct Snapshot {
     /// Per endpoint, the routed request's input tokens its prompt cache
     /// holds (empty: none anywhere).
     pub(crate) cached: Vec<u32>,
-    /// The UTC time of day (ms since midnight) at the driver's time 0.
-    pub(crate) start_of_day_ms: u64,
+    /// The UTC time of day now, ms since midnight.
+    pub(crate) time_of_day_ms: u64,
 }
 
 impl Snapshot {
@@ -134,7 +134,7 @@ impl Snapshot {
             budgets: BudgetView::Table(BTreeMap::new()),
             params: Rc::new(Map::new()),
             cached: Vec::new(),
-            start_of_day_ms: 0,
+            time_of_day_ms: 0,
         })
     }
 
@@ -174,8 +174,7 @@ impl CtxView {
     /// `ctx.time_of_day_ms`: the UTC time of day now, ms since midnight
     /// (the trace's `start_at` plus `now_ms`; the wall clock live).
     pub(crate) fn time_of_day_ms(&self) -> rhai::INT {
-        let day = windtunnel_core::DAY_MS;
-        super::int((self.0.start_of_day_ms % day + self.0.now_ms % day) % day)
+        super::int(self.0.time_of_day_ms)
     }
 
     /// `ctx.endpoints()`: every endpoint, scenario order.
