@@ -892,3 +892,25 @@ fn price_schedules_and_start_at_are_read_and_bad_times_are_named() {
     let err = parse_scenario(&text("2023-11-16T09:30:00Z", "25:00"), &file, &[]).unwrap_err().to_string();
     assert!(err.contains("s.toml:8:") && err.contains("endpoints[0].price_schedule[0].from"), "{err}");
 }
+
+#[test]
+fn prompt_cache_takes_its_fields_and_refuses_a_ttl_over_seven_days() {
+    let text = |ttl: &str| {
+        edit(
+            "concurrency = 64\n",
+            &format!("concurrency = 64\nprompt_cache = {{ ttl = \"{ttl}\", min_tokens = 2048, block_tokens = 256 }}\n"),
+        )
+    };
+    let s = Fixture::new().parse(&text("1h")).unwrap();
+    assert_eq!(
+        s.endpoints[0].prompt_cache,
+        Some(PromptCacheSpec { ttl_ms: 3_600_000, min_tokens: 2048, block_tokens: 256 })
+    );
+    assert_eq!(s.endpoints[1].prompt_cache, None);
+    assert!(Fixture::new().parse(&text("168h")).is_ok(), "7 days is the ceiling, not over it");
+    assert_eq!(
+        error(&text("169h")),
+        "quick.toml:32:24: invalid value for `endpoints[0].prompt_cache.ttl`: found `169h`, \
+         expected a duration of at most 7 days"
+    );
+}

@@ -714,7 +714,18 @@ impl Validator<'_> {
     fn prompt_cache(&self, t: &str, p: &RawPromptCache) -> Result<PromptCacheSpec, ConfigError> {
         let mut spec = PromptCacheSpec::default();
         if let Some(ttl) = &p.ttl {
-            spec.ttl_ms = self.positive_duration(ttl, &format!("{t}.prompt_cache.ttl"))?;
+            let key = format!("{t}.prompt_cache.ttl");
+            spec.ttl_ms = self.positive_duration(ttl, &key)?;
+            if spec.ttl_ms > PromptCacheSpec::MAX_TTL_MS {
+                return Err(self.err(
+                    ttl.span(),
+                    ConfigErrorKind::InvalidValue {
+                        key,
+                        found: format!("`{}`", ttl.get_ref().0),
+                        expected: "a duration of at most 7 days".into(),
+                    },
+                ));
+            }
         }
         if let Some(m) = p.min_tokens {
             spec.min_tokens = m;

@@ -9,9 +9,11 @@
 //! `cached_tokens(req)` and `est_cost` show policies). It owns the blocks
 //! and their expiry, never the billing.
 //!
-//! Memory: one entry per distinct block sent to this endpoint within the
-//! last two TTLs (a hash-map slot, about 24 bytes); older blocks are swept
-//! out once a TTL, so a long trace holds only its last two TTLs of blocks.
+//! Memory: one entry (80 bytes) per run of 16 consecutive block ids any of
+//! which was sent to this endpoint within the last two TTLs; older runs are
+//! swept out once a TTL, so a long trace holds only its last two TTLs of
+//! blocks. Traces number blocks densely (a few bytes a block); ids
+//! scattered at random cost a whole entry each.
 
 use crate::{Request, TokenRatio};
 
@@ -27,6 +29,11 @@ pub struct PromptCacheSpec {
     pub min_tokens: u32,
     /// `block_tokens` (default 512): reference tokens per `hash_ids` block.
     pub block_tokens: u32,
+}
+
+impl PromptCacheSpec {
+    /// The longest `ttl`: 7 days (providers keep prompts minutes to a day).
+    pub const MAX_TTL_MS: u64 = 7 * 24 * 3_600_000;
 }
 
 impl Default for PromptCacheSpec {
@@ -45,11 +52,36 @@ fn prompt_blocks(req: &Request) -> Option<std::borrow::Cow<'_, [u64]>> {
     }
 }
 
-/// A map from block hash to when it was last sent: std's hash map with a
-/// fixed-key hasher, so the same run behaves the same on every machine. It
-/// is never iterated in an order that matters (only `retain`, for expiry).
+/// Block ids a [`Run`] covers: ids `k * RUN .. (k + 1) * RUN`.
+const RUN: u64 = 16;
+
+/// Until when each block of a run of [`RUN`] consecutive ids stays cached,
+/// in milliseconds after the cache's `base` (0: never sent). Traces number
+/// a prompt's new blocks consecutively (Mooncake, the synthetic
+/// conversations), so a prompt's blocks fall in few runs: one hash lookup a
+/// run, not one a block, and 32-bit times keep a run within about a cache
+/// line. The figures behind the layout are in
+/// `crates/harness/benches/README.md`.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    /// Block `id % RUN` is held while `now - base < expiry[id % RUN]`.
+    expiry: [u32; RUN as usize],
+}
+
+impl Run {
+    const EMPTY: Run = Run { expiry: [0; RUN as usize] };
+
+    /// When the run's last held block expires: the run can go once it passed.
+    fn last_expiry(&self) -> u32 {
+        self.expiry.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// A map from `id / RUN` to its run: std's hash map with a fixed-key
+/// hasher, so the same run behaves the same on every machine. It is never
+/// iterated in an order that matters (only `retain`, for expiry).
 #[expect(clippy::disallowed_types, reason = "lookups and retain only; a B-tree made caching 9x slower")]
-type LastSent = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<BlockHasher>>;
+type Runs = std::collections::HashMap<u64, Run, std::hash::BuildHasherDefault<BlockHasher>>;
 
 /// Hashes a block id (already a hash) by mixing it once: cheap and
 /// deterministic.
@@ -78,17 +110,21 @@ impl std::hash::Hasher for BlockHasher {
 #[derive(Clone, Debug)]
 pub struct PromptCache {
     spec: PromptCacheSpec,
-    /// Block hash → when it was last sent; entries older than the TTL count
-    /// as gone and are swept out as time passes.
-    last_sent: LastSent,
+    /// Runs of block ids with when each block expires; runs whose blocks
+    /// all expired are swept out as time passes.
+    runs: Runs,
+    /// What the runs' times count from; moved on before they could overflow.
+    base: u64,
     /// When the last sweep ran.
     swept_at: u64,
 }
 
 impl PromptCache {
-    /// An empty cache.
-    pub fn new(spec: PromptCacheSpec) -> PromptCache {
-        PromptCache { spec, last_sent: LastSent::default(), swept_at: 0 }
+    /// An empty cache. A `ttl_ms` over [`PromptCacheSpec::MAX_TTL_MS`] is
+    /// taken as that.
+    pub fn new(mut spec: PromptCacheSpec) -> PromptCache {
+        spec.ttl_ms = spec.ttl_ms.min(PromptCacheSpec::MAX_TTL_MS);
+        PromptCache { spec, runs: Runs::default(), base: 0, swept_at: 0 }
     }
 
     /// A prompt of `input` tokens (as counted here) with these `blocks`
@@ -100,17 +136,48 @@ impl PromptCache {
         if input < self.spec.min_tokens || blocks.is_empty() {
             return 0;
         }
+        if now.saturating_sub(self.base) + self.spec.ttl_ms > u64::from(u32::MAX) {
+            self.rebase(now);
+        }
+        let since_base = now.saturating_sub(self.base);
         // Sweep once a TTL: memory holds at most two TTLs of blocks.
         if now.saturating_sub(self.swept_at) >= self.spec.ttl_ms {
-            let ttl = self.spec.ttl_ms;
-            self.last_sent.retain(|_, at| now.saturating_sub(*at) < ttl);
+            self.runs.retain(|_, run| since_base < u64::from(run.last_expiry()));
             self.swept_at = now;
         }
-        let held = self.held_unchecked(now, blocks);
-        for &b in blocks {
-            self.last_sent.insert(b, now);
+        // Fits: `rebase` keeps `since_base + ttl` within 32 bits.
+        let expiry = (since_base + self.spec.ttl_ms) as u32;
+        // One pass, a lookup per run of consecutive ids: count the leading
+        // blocks still held while marking every block sent now (a block
+        // after the first one not held no longer counts, whatever it held).
+        let mut held = 0;
+        let mut leading = true;
+        let mut rest = blocks;
+        while let Some(&first) = rest.first() {
+            let key = first / RUN;
+            let in_run = rest.iter().take_while(|&&b| b / RUN == key).count();
+            let run = self.runs.entry(key).or_insert(Run::EMPTY);
+            for &b in &rest[..in_run] {
+                let until = &mut run.expiry[(b % RUN) as usize];
+                leading &= since_base < u64::from(*until);
+                held += u32::from(leading);
+                *until = expiry;
+            }
+            rest = &rest[in_run..];
         }
         held
+    }
+
+    /// Counts the runs' times from `now` instead of `base`: blocks expired
+    /// by `now` become unsent, runs without a held block go.
+    fn rebase(&mut self, now: u64) {
+        let shift = now.saturating_sub(self.base);
+        let moved = |until: &mut u32| *until = u64::from(*until).saturating_sub(shift) as u32;
+        self.runs.retain(|_, run| {
+            run.expiry.iter_mut().for_each(moved);
+            run.last_expiry() > 0
+        });
+        self.base = now;
     }
 
     /// `req`'s prompt, of `input` tokens as this endpoint counts them
@@ -133,7 +200,10 @@ impl PromptCache {
     }
 
     fn held_unchecked(&self, now: u64, blocks: &[u64]) -> u32 {
-        let live = |b: &u64| self.last_sent.get(b).is_some_and(|&at| now.saturating_sub(at) < self.spec.ttl_ms);
+        let since_base = now.saturating_sub(self.base);
+        let live = |b: &u64| {
+            self.runs.get(&(b / RUN)).is_some_and(|run| since_base < u64::from(run.expiry[(b % RUN) as usize]))
+        };
         blocks.iter().take_while(|b| live(b)).count() as u32
     }
 
@@ -146,7 +216,7 @@ impl PromptCache {
     /// Blocks held now (counting any not yet swept).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.last_sent.len()
+        self.runs.values().map(|r| r.expiry.iter().filter(|&&until| until > 0).count()).sum()
     }
 }
 
@@ -181,5 +251,50 @@ mod tests {
         assert_eq!(c.send_blocks(1, 100, &[1]), 0);
         assert_eq!(c.send_blocks(2, 99, &[1]), 0);
         assert_eq!(c.send_blocks(3, 100, &[1]), 1);
+    }
+
+    /// Blocks far apart (`u64` hashes) and dense ids, ids repeated within a
+    /// prompt, runs split across [`RUN`] boundaries.
+    fn prompt() -> impl proptest::strategy::Strategy<Value = Vec<u64>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(0u64..40, 0..12),
+            proptest::collection::vec(any::<u64>().prop_map(|x| x % 5 * (u64::MAX / 5)), 0..6),
+            (0u64..100, 1usize..40).prop_map(|(start, len)| (start..start + len as u64).collect()),
+        ]
+    }
+
+    fn gap() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![0u64..700, Just(999u64), Just(1_000), Just(1_001)]
+    }
+
+    proptest::proptest! {
+        /// The cache answers as a plain map from block to when it was last
+        /// sent would, whatever the ids, the spacing of sends and the sweeps.
+        #[test]
+        fn answers_as_a_map_of_last_sends(
+            // Gaps at the TTL's edge too: held at 999 ms, gone at 1,000.
+            sends in proptest::collection::vec((gap(), 50u32..300, prompt()), 1..60),
+            // From the start, or where the runs' 32-bit times must move on.
+            start in proptest::prop_oneof![proptest::strategy::Just(0), proptest::strategy::Just(u64::from(u32::MAX) - 9_000)],
+        ) {
+            let mut c = cache();
+            let mut model: std::collections::BTreeMap<u64, u64> = Default::default();
+            let mut now = start;
+            for (gap, input, blocks) in sends {
+                now += gap;
+                let model_held =
+                    blocks.iter().take_while(|b| model.get(b).is_some_and(|&at| now - at < 1_000)).count() as u32;
+                proptest::prop_assert_eq!(c.held_unchecked(now, &blocks), model_held);
+                let expected = if input < 100 { 0 } else { model_held };
+                if input >= 100 {
+                    for &b in &blocks {
+                        model.insert(b, now);
+                    }
+                }
+                proptest::prop_assert_eq!(c.send_blocks(now, input, &blocks), expected);
+            }
+        }
     }
 }

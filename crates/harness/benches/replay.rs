@@ -131,6 +131,33 @@ fn report_overhead(c: &mut Criterion) {
     g.finish();
 }
 
+/// A prompt cache alone, on the first 300 k turns of
+/// `scenarios/bench/bench-1m-prompt-cache.toml` (13.4 blocks a prompt on
+/// average): each turn's prompt sent to one endpoint's cache, at its arrival
+/// time, as the simulated endpoint sends it. What caching adds to a replay
+/// is mostly this.
+fn prompt_cache(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench/bench-1m-prompt-cache.toml");
+    let s = windtunnel_config::load_scenario(&path, &[]).expect("scenarios/bench/bench-1m-prompt-cache.toml loads");
+    let windtunnel_config::TraceSource::Synthetic(spec) = &s.trace.source else {
+        unreachable!("the bench scenario's trace is synthetic")
+    };
+    let turns: Vec<Request> =
+        windtunnel_trace::Generator::new(spec, &Streams::from_seed(s.seed)).take(300_000).collect();
+    let cache_spec = s.endpoints[0].prompt_cache.expect("the bench scenario caches prompts");
+    let mut g = c.benchmark_group("prompt_cache");
+    g.throughput(Throughput::Elements(turns.len() as u64));
+    g.sample_size(10);
+    g.bench_function("send_300k_conversation_turns", |b| {
+        b.iter(|| {
+            let mut cache = windtunnel_core::PromptCache::new(cache_spec);
+            let held: u64 = turns.iter().map(|r| u64::from(cache.send(r.at_ms, r, r.input_tokens, 1.0))).sum();
+            black_box(held)
+        })
+    });
+    g.finish();
+}
+
 /// A sink that only counts events by kind: the replay with it against the
 /// bare replay prices building and handing over the events themselves.
 #[derive(Default)]
@@ -155,5 +182,5 @@ impl windtunnel_core::EventSink for Counting {
     }
 }
 
-criterion_group!(benches, sim_attempt, replay_100k, report_overhead);
+criterion_group!(benches, sim_attempt, replay_100k, report_overhead, prompt_cache);
 criterion_main!(benches);
