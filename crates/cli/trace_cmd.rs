@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use windtunnel_core::{Dist, Streams, parse_duration_ms};
 use windtunnel_trace::{
-    ArrivalPattern, ConversationSpec, Generator, ReadOptions, SpecError, SyntheticSpec, TraceFormat, TraceReader,
-    TraceStats, TraceWriter,
+    ArrivalPattern, ConversationSpec, Generator, MAX_REPEATED_PROMPTS, ReadOptions, RepeatSpec, SpecError,
+    SyntheticSpec, TraceFormat, TraceReader, TraceStats, TraceWriter,
 };
 
 /// `windtunnel trace …`.
@@ -90,6 +90,14 @@ pub(crate) struct GenArgs {
     /// conversation starts with.
     #[arg(long, default_value_t = 1024)]
     system_tokens: u32,
+    /// Share of requests (0 to 1) that ask one of the popular prompts again
+    /// (`prompt_hash`, for a response cache; Zipf popularity). Not with
+    /// `--conversation-turns`.
+    #[arg(long, conflicts_with = "conversation_turns")]
+    repeat_share: Option<f64>,
+    /// With `--repeat-share`: how many distinct popular prompts.
+    #[arg(long, default_value_t = 1000)]
+    repeat_prompts: u32,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -235,7 +243,16 @@ fn generate(a: GenArgs) -> anyhow::Result<ExitCode> {
         langs: parse_mix("langs", &a.langs)?,
         stream_share: a.stream_share,
         conversations: a.conversation_turns.map(|turns| ConversationSpec { turns, system_tokens: a.system_tokens }),
+        repeats: a.repeat_share.map(|share| RepeatSpec { share, prompts: a.repeat_prompts }),
     };
+    if let Some(share) = a.repeat_share
+        && !(0.0..=1.0).contains(&share)
+    {
+        bail!("--repeat-share {share}: expected a share from 0 to 1");
+    }
+    if !(1..=MAX_REPEATED_PROMPTS).contains(&a.repeat_prompts) {
+        bail!("--repeat-prompts {}: expected an integer from 1 to {MAX_REPEATED_PROMPTS}", a.repeat_prompts);
+    }
     if let Some(t) = a.conversation_turns
         && !(t.is_finite() && (1.0..=1e6).contains(&t))
     {

@@ -386,3 +386,38 @@ fn an_unterminated_csv_quote_is_blamed_on_the_line_that_opened_it() {
         )
     );
 }
+
+/// `--repeat-share`: repeated prompts carry `prompt_hash` (a response cache
+/// in front of `run` answers some of them); bad values and the combination
+/// with conversations are refused with exit code 2.
+#[test]
+fn gen_repeats_popular_prompts_and_refuses_bad_repeat_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.jsonl");
+    let path = out.to_str().unwrap();
+    let args = ["trace", "gen", "-o", path, "--rate", "20", "--duration", "5m", "--repeat-share", "0.4"];
+    let o = windtunnel(&[&args[..], &["--repeat-prompts", "50"]].concat());
+    assert!(o.status.success(), "{}", text(&o).1);
+    let body = std::fs::read_to_string(&out).unwrap();
+    let hashes: Vec<u64> = body
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["prompt_hash"].as_u64())
+        .collect();
+    let share = hashes.len() as f64 / body.lines().count() as f64;
+    assert!((0.35..0.45).contains(&share), "share with prompt_hash {share}");
+    assert!(hashes.iter().all(|h| (1..=50).contains(h)));
+
+    let o = windtunnel(&[&args[..], &["--repeat-prompts", "0"]].concat());
+    assert_eq!(
+        (o.status.code(), text(&o).1.as_str()),
+        (Some(2), "error: --repeat-prompts 0: expected an integer from 1 to 1000000\n")
+    );
+    let o = windtunnel(&["trace", "gen", "-o", path, "--repeat-share", "2"]);
+    assert_eq!(
+        (o.status.code(), text(&o).1.as_str()),
+        (Some(2), "error: --repeat-share 2: expected a share from 0 to 1\n")
+    );
+    let o = windtunnel(&["trace", "gen", "-o", path, "--repeat-share", "0.2", "--conversation-turns", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("cannot be used with"), "{}", text(&o).1);
+}

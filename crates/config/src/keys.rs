@@ -18,6 +18,7 @@ pub fn scenario_keys() -> Vec<(&'static str, &'static [&'static str])> {
         ("trace", fields::<RawTrace>()),
         ("trace.synthetic", fields::<RawSynthetic>()),
         ("trace.synthetic.conversations", fields::<RawConversations>()),
+        ("trace.synthetic.repeats", fields::<RawRepeats>()),
         ("sla.CLASS", fields::<RawSla>()),
         ("budgets.TENANT", fields::<RawBudget>()),
         ("endpoints[]", fields::<RawEndpoint>()),

@@ -159,6 +159,15 @@ pub(crate) struct RawSynthetic {
     pub(crate) langs: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
     pub(crate) stream: Option<Spanned<f64>>,
     pub(crate) conversations: Option<RawConversations>,
+    pub(crate) repeats: Option<Spanned<RawRepeats>>,
+}
+
+/// `repeats = { share, prompts }` under `[trace.synthetic]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRepeats {
+    pub(crate) share: Option<Spanned<f64>>,
+    pub(crate) prompts: Option<Spanned<u32>>,
 }
 
 /// `conversations = { turns, system_tokens }` under `[trace.synthetic]`.

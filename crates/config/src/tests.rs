@@ -914,3 +914,38 @@ fn prompt_cache_takes_its_fields_and_refuses_a_ttl_over_seven_days() {
          expected a duration of at most 7 days"
     );
 }
+
+#[test]
+fn synthetic_repeats_parse_and_refuse_bad_values_and_conversations() {
+    let synthetic = |extra: &str| {
+        edit(
+            "[trace]\npath = \"traces/sample.jsonl\"\nformat = \"azure\"\nlimit = \"1h\"\nspeed = 2.0\nskip_bad_lines = true\n",
+            &format!("[trace.synthetic]\nrate_per_s = 20\nduration = \"1h\"\n{extra}\n"),
+        )
+    };
+    let s = Fixture::new().parse(&synthetic("repeats = { share = 0.3, prompts = 5000 }")).unwrap();
+    let TraceSource::Synthetic(g) = &s.trace.source else { panic!("not synthetic") };
+    assert_eq!(g.repeats, Some(windtunnel_trace::RepeatSpec { share: 0.3, prompts: 5000 }));
+    let s = Fixture::new().parse(&synthetic("repeats = { share = 0.1 }")).unwrap();
+    let TraceSource::Synthetic(g) = &s.trace.source else { panic!("not synthetic") };
+    assert_eq!(g.repeats.map(|r| r.prompts), Some(1000), "1,000 popular prompts by default");
+
+    assert_eq!(
+        error(&synthetic("repeats = { share = 1.5 }")),
+        "quick.toml:9:21: invalid value for `trace.synthetic.repeats.share`: found 1.5, expected a share from 0 to 1"
+    );
+    assert_eq!(
+        error(&synthetic("repeats = { share = 0.3, prompts = 0 }")),
+        "quick.toml:9:36: invalid value for `trace.synthetic.repeats.prompts`: found 0, \
+         expected an integer from 1 to 1000000"
+    );
+    assert_eq!(
+        error(&synthetic("repeats = { prompts = 10 }")),
+        "quick.toml:9:11: missing key `share` in trace.synthetic.repeats"
+    );
+    assert_eq!(
+        error(&synthetic("conversations = { turns = 4 }\nrepeats = { share = 0.3 }")),
+        "quick.toml:10:11: invalid `trace.synthetic.repeats`: cannot be combined with `conversations` \
+         (a repeated prompt is not a conversation's turn)"
+    );
+}

@@ -11,7 +11,8 @@ use crate::catalog::{Catalog, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
     RawAssert, RawCache, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
-    RawPriceChange, RawPromptCache, RawProxy, RawScenario, RawScheduleWindow, RawSynthetic, RawTrace, RawUpstream,
+    RawPriceChange, RawPromptCache, RawProxy, RawRepeats, RawScenario, RawScheduleWindow, RawSynthetic, RawTrace,
+    RawUpstream,
 };
 use crate::spec::{
     AssertSpec, CacheSpec, ChainLimits, EndpointSpec, ErrorsSpec, FaultKind, FaultSpec, FaultWindowSpec,
@@ -26,7 +27,9 @@ use windtunnel_core::{
     DAY_MS, DailySchedule, DailyWindow, Dist, EndpointId, EndpointIdx, JitterKind, LongContextPrice, Nanodollars,
     Price, PricePerMtok, parse_duration_ms,
 };
-use windtunnel_trace::{ArrivalPattern, ConversationSpec, SpecError, SyntheticSpec, TraceFormat};
+use windtunnel_trace::{
+    ArrivalPattern, ConversationSpec, MAX_REPEATED_PROMPTS, RepeatSpec, SpecError, SyntheticSpec, TraceFormat,
+};
 
 /// SPEC's fault kinds, in SPEC's order.
 const FAULT_KINDS: [&str; 8] = FaultKind::NAMES;
@@ -184,8 +187,9 @@ impl Validator<'_> {
         if let Some(t) = &c.ttl {
             spec.ttl_ms = self.positive_duration(t, "cache.ttl")?;
         }
+        // 0 is a cache that keeps nothing: how a what-if variant turns it off.
         if let Some(n) = &c.max_entries {
-            spec.max_entries = self.positive_int(n, "cache.max_entries")?;
+            spec.max_entries = *n.get_ref();
         }
         if let Some(l) = c.latency_ms {
             spec.latency_ms = l;
@@ -553,6 +557,7 @@ impl Validator<'_> {
                     system_tokens: c.system_tokens.unwrap_or(1024),
                 }),
             },
+            repeats: raw.repeats.as_ref().map(|r| self.repeats(r, raw.conversations.is_some())).transpose()?,
         };
         // The generator trusts its spec: a typo such as `rate_per_s = 1e12`
         // would otherwise generate for hours before anything is reported.
@@ -564,6 +569,36 @@ impl Validator<'_> {
             self.err(span, ConfigErrorKind::Other { key: key.into(), message: e.to_string() })
         })?;
         Ok(spec)
+    }
+
+    /// `repeats = { share, prompts }`; refused beside `conversations` (a
+    /// repeated prompt would not be its conversation's turn).
+    fn repeats(&self, r: &Spanned<RawRepeats>, conversations: bool) -> Result<RepeatSpec, ConfigError> {
+        let t = "trace.synthetic.repeats";
+        if conversations {
+            let message = "cannot be combined with `conversations` (a repeated prompt is not a conversation's turn)";
+            return Err(self.err(r.span(), ConfigErrorKind::Other { key: t.into(), message: message.into() }));
+        }
+        let raw = r.get_ref();
+        let share = match &raw.share {
+            Some(v) => self.unit(v, &format!("{t}.share"), "a share from 0 to 1")?,
+            None => {
+                return Err(self.err(r.span(), ConfigErrorKind::MissingKey { table: t.into(), key: "share".into() }));
+            }
+        };
+        let prompts = match &raw.prompts {
+            Some(p) if (1..=MAX_REPEATED_PROMPTS).contains(p.get_ref()) => *p.get_ref(),
+            Some(p) => {
+                let kind = ConfigErrorKind::InvalidValue {
+                    key: format!("{t}.prompts"),
+                    found: p.get_ref().to_string(),
+                    expected: format!("an integer from 1 to {MAX_REPEATED_PROMPTS}"),
+                };
+                return Err(self.err(p.span(), kind));
+            }
+            None => 1000,
+        };
+        Ok(RepeatSpec { share, prompts })
     }
 
     fn weights(

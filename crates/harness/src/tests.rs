@@ -409,6 +409,11 @@ latency = { ttft_ms = 100, tokens_per_s = 100 }
     .expect("valid scenario");
     let report = run(&s, RunOptions::default()).expect("run");
     assert_eq!((report.outcomes.succeeded, report.outcomes.cached, report.cache.saved_usd.0), (7, 0, 0));
+    // `max_entries = 0` (what-if's way to turn the cache off): the same.
+    let s = parse_scenario(&toml.replace("max_entries = 10", "max_entries = 0"), &dir.path().join("d.toml"), &[])
+        .expect("valid scenario");
+    let report = run(&s, RunOptions::default()).expect("run");
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached, report.cache.saved_usd.0), (7, 0, 0));
 }
 
 /// `prompt_cache`: a prompt whose leading blocks the endpoint saw within

@@ -50,6 +50,8 @@ pub enum Metric {
     /// `cache.saved_usd + cache.prompt_cache_saved_usd`: what the response
     /// cache and the providers' prompt caches saved.
     CacheSavedUsd,
+    /// `cache.hit_rate`: the share of requests the response cache answered.
+    CacheHitRate,
     /// `latency_ms.p50`.
     P50Ms,
     /// `latency_ms.p95`.
@@ -85,10 +87,11 @@ enum Unit {
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
         Metric::CostUsd,
         Metric::CostPerSuccessUsd,
         Metric::CacheSavedUsd,
+        Metric::CacheHitRate,
         Metric::P50Ms,
         Metric::P95Ms,
         Metric::P99Ms,
@@ -103,6 +106,7 @@ impl Metric {
             Metric::CostUsd => "cost_usd",
             Metric::CostPerSuccessUsd => "cost_per_success_usd",
             Metric::CacheSavedUsd => "cache_saved_usd",
+            Metric::CacheHitRate => "cache_hit_rate",
             Metric::P50Ms => "p50_ms",
             Metric::P95Ms => "p95_ms",
             Metric::P99Ms => "p99_ms",
@@ -118,6 +122,7 @@ impl Metric {
             Metric::CostUsd => r.cost.total_usd.as_usd(),
             Metric::CostPerSuccessUsd => r.cost.per_success_usd.as_usd(),
             Metric::CacheSavedUsd => (r.cache.saved_usd + r.cache.prompt_cache_saved_usd).as_usd(),
+            Metric::CacheHitRate => r.cache.hit_rate,
             Metric::P50Ms => r.latency_ms.p50 as f64,
             Metric::P95Ms => r.latency_ms.p95 as f64,
             Metric::P99Ms => r.latency_ms.p99 as f64,
@@ -135,7 +140,11 @@ impl Metric {
 
     /// Which way it improves.
     pub fn better(self) -> Better {
-        if matches!(self, Metric::Quality | Metric::CacheSavedUsd) { Better::Higher } else { Better::Lower }
+        if matches!(self, Metric::Quality | Metric::CacheSavedUsd | Metric::CacheHitRate) {
+            Better::Higher
+        } else {
+            Better::Lower
+        }
     }
 
     /// The row title in tables.
@@ -144,6 +153,7 @@ impl Metric {
             Metric::CostUsd => "cost",
             Metric::CostPerSuccessUsd => "cost per success",
             Metric::CacheSavedUsd => "saved by caching",
+            Metric::CacheHitRate => "response cache hit rate",
             Metric::P50Ms => "p50 latency",
             Metric::P95Ms => "p95 latency",
             Metric::P99Ms => "p99 latency",
@@ -157,7 +167,7 @@ impl Metric {
         match self {
             Metric::CostUsd | Metric::CostPerSuccessUsd | Metric::CacheSavedUsd => Unit::Usd,
             Metric::P50Ms | Metric::P95Ms | Metric::P99Ms => Unit::Ms,
-            Metric::SlaViolationRate | Metric::ErrorRate => Unit::Rate,
+            Metric::SlaViolationRate | Metric::ErrorRate | Metric::CacheHitRate => Unit::Rate,
             Metric::Quality => Unit::Score,
         }
     }

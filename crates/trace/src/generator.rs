@@ -12,6 +12,7 @@
 //! | `trace:class`, `trace:tenant`, `trace:lang` | mix picks |
 //! | `trace:stream` | the stream flag |
 //! | `trace:conversation` | new conversation or which one goes on (with `conversations`) |
+//! | `trace:repeats` | repeated or not, and which popular prompt (with `repeats`) |
 //!
 //! Why so many: request *k* takes the *k*-th draws of each purpose, so
 //! changing the class mix, a token distribution or the stream share leaves
@@ -42,11 +43,18 @@
 //! [`MAX_CONVERSATION_TOKENS`] ends: memory stays bounded however long the
 //! trace.
 //!
+//! # Repeated prompts
+//! With `repeats`, each request draws whether it asks one of the popular
+//! prompts again and which (Zipf, exponent 1); a repeated one carries
+//! `prompt_hash` (the popular prompt's rank) and the token counts that
+//! prompt was first asked with, so a response cache in front of the policy
+//! can answer it. The draws are made for every request, repeated or not.
+//!
 //! [`ArrivalPattern`]: crate::ArrivalPattern
 
 use crate::arrivals::Arrivals;
 use crate::mix::Mix;
-use crate::synthetic_spec::{ConversationSpec, SyntheticSpec};
+use crate::synthetic_spec::{ConversationSpec, RepeatSpec, SyntheticSpec};
 use windtunnel_core::{ChaCha8Rng, Dist, Request, Rng, Streams, Sym};
 
 /// SPEC's name for an unset tenant or class.
@@ -66,6 +74,7 @@ pub struct Generator {
     langs: Option<Picker>,
     stream: StreamFlag,
     conversations: Option<Conversations>,
+    repeats: Option<Repeats>,
     seq: u64,
     done: bool,
 }
@@ -146,6 +155,44 @@ impl Conversations {
     }
 }
 
+/// The popular prompts of `repeats`.
+#[derive(Clone, Debug)]
+struct Repeats {
+    share: f64,
+    popularity: rand_distr::Zipf<f64>,
+    rng: ChaCha8Rng,
+    /// Each popular prompt's (input, output) tokens, from its first asking;
+    /// (0, 0) until then.
+    tokens: Vec<(u32, u32)>,
+}
+
+impl Repeats {
+    fn new(spec: RepeatSpec, rng: ChaCha8Rng) -> Repeats {
+        let prompts = spec.prompts.max(1);
+        // `n` ≥ 1 and `s` = 1 are always valid.
+        let popularity = rand_distr::Zipf::new(f64::from(prompts), 1.0).unwrap_or_else(|_| unreachable!());
+        Repeats { share: spec.share, popularity, rng, tokens: vec![(0, 0); prompts as usize] }
+    }
+
+    /// Whether this request repeats a popular prompt, and which: its
+    /// `prompt_hash` and token counts (the drawn `input`/`output` when it is
+    /// the prompt's first asking).
+    fn pick(&mut self, input: u32, output: u32) -> Option<(u64, u32, u32)> {
+        use rand_distr::Distribution;
+        // Two draws a request, whatever happens.
+        let repeats = self.rng.random::<f64>() < self.share;
+        let rank = self.popularity.sample(&mut self.rng) as u64;
+        if !repeats {
+            return None;
+        }
+        let slot = &mut self.tokens[(rank.max(1) - 1) as usize];
+        if *slot == (0, 0) {
+            *slot = (input, output);
+        }
+        Some((rank, slot.0, slot.1))
+    }
+}
+
 /// A mix with its stream, or a fixed name when there is no mix (then the
 /// stream is never drawn from).
 #[derive(Clone, Debug)]
@@ -204,6 +251,7 @@ impl Generator {
             langs: Mix::new(&spec.langs).is_some().then(|| Picker::new(&spec.langs, streams, "trace:lang")),
             stream: StreamFlag { share: spec.stream_share, rng: streams.stream("trace:stream") },
             conversations: spec.conversations.map(|c| Conversations::new(c, streams.stream("trace:conversation"))),
+            repeats: spec.repeats.map(|r| Repeats::new(r, streams.stream("trace:repeats"))),
             seq: 0,
             done: false,
         }
@@ -239,6 +287,13 @@ impl Iterator for Generator {
             }
             None => (input_tokens, None),
         };
+        // A repeated prompt is the popular one, not this turn's (configuration
+        // refuses `repeats` beside `conversations`; the generator stays consistent).
+        let (prompt_hash, input_tokens, output_tokens, hash_ids) =
+            match self.repeats.as_mut().and_then(|r| r.pick(input_tokens, output_tokens)) {
+                Some((hash, input, output)) => (Some(hash), input, output, None),
+                None => (None, input_tokens, output_tokens, hash_ids),
+            };
         let req = Request {
             seq: self.seq,
             id: None,
@@ -255,7 +310,7 @@ impl Iterator for Generator {
             tags: None,
             prefix_hash: None,
             hash_ids,
-            prompt_hash: None,
+            prompt_hash,
             messages: None,
         };
         self.seq += 1;

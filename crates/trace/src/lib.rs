@@ -121,6 +121,6 @@ pub use jsonl::{JsonlReader, TraceWriter};
 pub use reader::{ReadOptions, TraceReader};
 pub use stats::{MAX_KEYS, RateSummary, TokenSummary, TraceStats, TraceSummary};
 pub use synthetic_spec::{
-    ArrivalPattern, ConversationSpec, MAX_DURATION_MS, MAX_RATE_PER_S, MAX_REQUESTS, SpecError, SyntheticSpec,
-    TraceFormat,
+    ArrivalPattern, ConversationSpec, MAX_DURATION_MS, MAX_RATE_PER_S, MAX_REPEATED_PROMPTS, MAX_REQUESTS, RepeatSpec,
+    SpecError, SyntheticSpec, TraceFormat,
 };

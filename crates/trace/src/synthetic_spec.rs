@@ -81,7 +81,27 @@ pub struct SyntheticSpec {
     /// Conversations sharing prompt prefixes (`hash_ids`); `None`: every
     /// request stands alone, without `hash_ids`.
     pub conversations: Option<ConversationSpec>,
+    /// Repeated prompts (`prompt_hash`), for a gateway response cache;
+    /// `None`: no request carries a `prompt_hash`.
+    pub repeats: Option<RepeatSpec>,
 }
+
+/// `repeats = { share, prompts }`: a `share` of requests asks one of
+/// `prompts` popular prompts again, picked by popularity (Zipf, exponent 1:
+/// the k-th most asked is asked 1/k as often as the first), as FAQ-like
+/// traffic does. A repeated prompt carries `prompt_hash` and the token
+/// counts of its first asking; the other requests carry no `prompt_hash`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RepeatSpec {
+    /// Share of requests that repeat a popular prompt, 0..=1.
+    pub share: f64,
+    /// How many distinct popular prompts, 1..=[`MAX_REPEATED_PROMPTS`].
+    pub prompts: u32,
+}
+
+/// The most distinct popular prompts `repeats` takes (each keeps its token
+/// counts: 8 bytes).
+pub const MAX_REPEATED_PROMPTS: u32 = 1_000_000;
 
 /// `conversations = { turns, system_tokens }`: requests are the turns of
 /// conversations. A turn's prompt is the conversation so far (earlier
@@ -161,6 +181,7 @@ mod tests {
     fn spec(rate_per_s: f64, duration_ms: u64) -> SyntheticSpec {
         SyntheticSpec {
             conversations: None,
+            repeats: None,
             rate_per_s,
             duration_ms,
             pattern: ArrivalPattern::Poisson,

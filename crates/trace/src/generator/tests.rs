@@ -17,6 +17,7 @@ fn spec(pattern: ArrivalPattern, rate_per_s: f64, duration_ms: u64) -> Synthetic
         langs: vec![],
         stream_share: 0.5,
         conversations: None,
+        repeats: None,
     }
 }
 
@@ -211,4 +212,38 @@ fn conversations_share_prefixes_and_leave_the_other_draws_alone() {
     // Deterministic by seed.
     let again = run(&conv, 9);
     assert!(b.iter().zip(&again).all(|(x, y)| x.hash_ids == y.hash_ids && x.input_tokens == y.input_tokens));
+}
+
+/// `repeats`: about `share` of requests carry a popular prompt's
+/// `prompt_hash`, the most popular asked most (Zipf: rank 1 about twice
+/// rank 2), one hash always with the token counts of its first asking;
+/// arrivals, classes and stream flags are those of the spec without
+/// repeats, and the rest of the requests are unchanged too.
+#[test]
+fn repeats_ask_popular_prompts_again_and_leave_the_other_draws_alone() {
+    let plain = spec(ArrivalPattern::Poisson, 20.0, HOUR_MS);
+    let rep = SyntheticSpec { repeats: Some(RepeatSpec { share: 0.3, prompts: 500 }), ..plain.clone() };
+    let (a, b) = (run(&plain, 4), run(&rep, 4));
+    assert_eq!(a.len(), b.len());
+    let mut tokens: BTreeMap<u64, (u32, u32)> = BTreeMap::new();
+    let mut asked: BTreeMap<u64, u32> = BTreeMap::new();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.at_ms, &x.class, x.stream), (y.at_ms, &y.class, y.stream));
+        assert!(x.prompt_hash.is_none());
+        match y.prompt_hash {
+            None => assert_eq!((x.input_tokens, x.output_tokens), (y.input_tokens, y.output_tokens)),
+            Some(h) => {
+                assert!((1..=500).contains(&h), "rank {h}");
+                let first = *tokens.entry(h).or_insert((y.input_tokens, y.output_tokens));
+                assert_eq!(first, (y.input_tokens, y.output_tokens), "prompt {h} asked with other token counts");
+                *asked.entry(h).or_default() += 1;
+            }
+        }
+    }
+    let repeated: u32 = asked.values().sum();
+    let share = f64::from(repeated) / b.len() as f64;
+    assert!((0.28..0.32).contains(&share), "share of repeated prompts {share}");
+    let (first, second) = (f64::from(asked[&1]), f64::from(asked[&2]));
+    assert!((1.6..2.5).contains(&(first / second)), "rank 1 {first} times, rank 2 {second}");
+    assert_eq!(b, run(&rep, 4), "deterministic by seed");
 }
