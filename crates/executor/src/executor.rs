@@ -164,12 +164,8 @@ impl<P: Planner> Executor<P> {
             .collect();
         let health_view = facts.iter().map(|f| Health { quality: f.quality, ..Health::default() }).collect();
         // The gateway's view of prompt caches, only for a policy that reads it.
-        let prefixes: Vec<Option<PromptCache>> = if planner.needs_cached_tokens() {
-            facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect()
-        } else {
-            Vec::new()
-        };
-        let cached_view = if prefixes.iter().any(Option::is_some) { vec![0; facts.len()] } else { Vec::new() };
+        let (prefixes, cached_view) =
+            if planner.needs_cached_tokens() { prompt_cache_view(&facts) } else { (Vec::new(), Vec::new()) };
         Executor {
             planner,
             settings,
@@ -345,6 +341,11 @@ impl<P: Planner> Executor<P> {
     /// `accept` calls go to the new policy. Breaker and retry settings stay
     /// those the executor was built with.
     pub fn replace_planner(&mut self, planner: P) {
+        // A policy that starts reading `cached_tokens` gets the view from
+        // now on (empty: what was sent before is not known).
+        if planner.needs_cached_tokens() && self.prefixes.is_empty() {
+            (self.prefixes, self.cached_view) = prompt_cache_view(&self.facts);
+        }
         self.planner = planner;
     }
 
@@ -494,4 +495,13 @@ impl<P: Planner> Executor<P> {
 
 fn breaker_event(at: u64, endpoint: EndpointIdx, t: Transition) -> Event<'static> {
     Event::Breaker { at, endpoint, from: t.from, to: t.to }
+}
+
+/// An empty gateway view of every caching endpoint's prompt cache, and the
+/// per-endpoint slots `cached_tokens(req)` is read from (none when no
+/// endpoint caches).
+fn prompt_cache_view(facts: &[EndpointFacts]) -> (Vec<Option<PromptCache>>, Vec<u32>) {
+    let prefixes: Vec<Option<PromptCache>> = facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect();
+    let cached_view = if prefixes.iter().any(Option::is_some) { vec![0; facts.len()] } else { Vec::new() };
+    (prefixes, cached_view)
 }

@@ -709,3 +709,49 @@ fn planner_clone(p: &Scripted) -> Scripted {
         breaker: p.breaker,
     }
 }
+
+/// Routes everything to endpoint 0 and records what `cached_tokens` showed
+/// it; `reads` is what it tells the executor of reading them.
+struct SeesCached {
+    reads: bool,
+    seen: Rc<RefCell<Vec<Vec<u32>>>>,
+}
+
+impl Planner for SeesCached {
+    fn needs_cached_tokens(&self) -> bool {
+        self.reads
+    }
+
+    fn route(&mut self, _: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
+        self.seen.borrow_mut().push(ctx.cached_tokens.to_vec());
+        Ok(Plan::chain(vec![EndpointIdx(0)]))
+    }
+}
+
+/// A policy swapped in (a live hot reload) that reads `cached_tokens` gets
+/// the gateway's view of the prompt caches from then on, where the policy
+/// it replaced read none and the executor kept none.
+#[test]
+fn a_replacing_policy_that_reads_cached_tokens_gets_the_view_from_then_on() {
+    let mut f = facts(2);
+    for e in &mut f {
+        e.prompt_cache = Some(PromptCacheSpec { ttl_ms: 60_000, min_tokens: 1024, block_tokens: 512 });
+    }
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let planner = |reads| SeesCached { reads, seen: seen.clone() };
+    let mut ex = Executor::from_seed(planner(false), f, &BTreeMap::new(), &Streams::from_seed(1));
+    let turn = |seq: u64| {
+        let mut r = Request::new(seq, seq, 2048, 10);
+        r.hash_ids = Some(vec![1, 2, 3, 4].into_boxed_slice());
+        r
+    };
+    let mut out = Vec::new();
+    ex.submit(0, turn(0), None, &mut NullSink, &mut out);
+    ex.replace_planner(planner(true));
+    ex.submit(1, turn(1), None, &mut NullSink, &mut out);
+    ex.submit(2, turn(2), None, &mut NullSink, &mut out);
+    assert_eq!(out.iter().filter(|a| matches!(a, Action::Start { .. })).count(), 3, "{out:?}");
+    // Before: no view. Just after the swap: an empty one (what was sent
+    // before is not known). Then: the second turn's blocks, on endpoint 0 only.
+    assert_eq!(*seen.borrow(), [vec![], vec![0, 0], vec![2048, 0]]);
+}

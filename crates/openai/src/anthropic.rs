@@ -51,7 +51,11 @@ pub fn anthropic_response_to_openai(body: &[u8], model: &str) -> Result<(Value, 
     let Some(u) = v.get("usage").filter(|u| u.is_object()) else {
         return Err(malformed("the answer is not an Anthropic message: no `usage`"));
     };
-    let usage = Usage { prompt_tokens: prompt_tokens(u), completion_tokens: count(u, "output_tokens") };
+    let usage = Usage {
+        prompt_tokens: prompt_tokens(u),
+        completion_tokens: count(u, "output_tokens"),
+        cached_prompt_tokens: count(u, "cache_read_input_tokens"),
+    };
     let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
     let finish = v.get("stop_reason").and_then(Value::as_str).map(finish_reason);
     let out = json!({
@@ -116,6 +120,7 @@ impl AnthropicStream {
                 self.id = message.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
                 if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
                     self.usage.prompt_tokens = prompt_tokens(u);
+                    self.usage.cached_prompt_tokens = count(u, "cache_read_input_tokens");
                     self.usage.completion_tokens = count(u, "output_tokens");
                 }
                 out.push(openai_role_chunk(&self.id, &self.model));
@@ -145,6 +150,7 @@ impl AnthropicStream {
                     // Newer API versions repeat the (cumulative) input counts here.
                     if u.get("input_tokens").and_then(Value::as_u64).is_some() {
                         self.usage.prompt_tokens = prompt_tokens(u);
+                        self.usage.cached_prompt_tokens = count(u, "cache_read_input_tokens");
                     }
                 }
                 let stop = v.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str);

@@ -27,6 +27,49 @@ pub fn count_tokens(text: &str) -> u32 {
     u32::try_from(bpe().count_ordinary(text)).unwrap_or(u32::MAX)
 }
 
+/// A prompt's tokens (as [`count_tokens`] counts them) and its `hash_ids`:
+/// one id per full block of `block_tokens` tokens, each a hash of the
+/// block's tokens and of the id before it (the Mooncake traces' scheme), so
+/// two prompts share their leading ids exactly as far as they share their
+/// leading blocks. The proxy gives live requests these, so the executor's
+/// view of each endpoint's prompt cache (`cached_tokens(req)`) works live
+/// as in simulation. A `block_tokens` of 0 gives no ids.
+///
+/// ```
+/// use windtunnel_openai::{prompt_blocks, synthetic_text};
+/// let (tokens, ids) = prompt_blocks(&synthetic_text(1300), 512);
+/// assert_eq!((tokens, ids.len()), (1300, 2));
+/// let (_, longer) = prompt_blocks(&(synthetic_text(1100) + " and more"), 512);
+/// assert_eq!(longer, ids);
+/// ```
+pub fn prompt_blocks(text: &str, block_tokens: usize) -> (u32, Vec<u64>) {
+    if text.is_empty() {
+        return (0, Vec::new());
+    }
+    let tokens = bpe().encode_ordinary(text);
+    let count = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+    if block_tokens == 0 {
+        return (count, Vec::new());
+    }
+    let mut prev = 0u64;
+    let ids = tokens
+        .chunks_exact(block_tokens)
+        .map(|block| {
+            // FNV-1a over the block's tokens, seeded with the id before it,
+            // then mixed (splitmix64's finaliser) so ids spread evenly.
+            let mut h = prev ^ 0xcbf2_9ce4_8422_2325;
+            for &t in block {
+                h = (h ^ u64::from(t)).wrapping_mul(0x100_0000_01b3);
+            }
+            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            prev = h ^ (h >> 31);
+            prev
+        })
+        .collect();
+    (count, ids)
+}
+
 /// Loads the tokenizer's tables now, so the first request does not pay for
 /// it (about 0.1 s in a release build).
 pub fn warm_tokenizer() {

@@ -564,9 +564,11 @@ impl Driver {
     /// price now, the configured quality standing in for a live score.
     fn attempt_report(&self, now: u64, endpoint: EndpointIdx, o: &AttemptOutcome) -> AttemptReport {
         let facts = &self.facts[endpoint.get()];
-        let (input, output) = o.usage.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
-        let cost = facts.price_at(now).cost(u64::from(input), 0, u64::from(output));
-        let usage = Usage { input_tokens: input, output_tokens: output, cost, ..Usage::default() };
+        let (input, cached, output) = o
+            .usage
+            .map_or((0, 0, 0), |u| (u.prompt_tokens, u.cached_prompt_tokens.min(u.prompt_tokens), u.completion_tokens));
+        let cost = facts.price_at(now).cost(u64::from(input - cached), u64::from(cached), u64::from(output));
+        let usage = Usage { input_tokens: input, cached_input_tokens: cached, output_tokens: output, cost };
         // The upstream task measures wall time; the executor runs on this clock.
         let ttft = o.ttft_ms.map(|t| self.clock.scale(t));
         match &o.result {

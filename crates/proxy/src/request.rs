@@ -2,12 +2,14 @@
 //! [`Request`] the policy and the executor see: tenant, class, request id,
 //! deadline and language from `x-windtunnel-*` headers, the prompt's tokens
 //! counted before routing (so context fit and budget reservation work as in
-//! the simulator), `max_tokens` from the body. The policy never sees the
+//! the simulator), `max_tokens` from the body, and `hash_ids` of the prompt's
+//! 512-token blocks (so `cached_tokens(req)` sees which endpoint holds a
+//! conversation's prefix, as in simulation). The policy never sees the
 //! answer's length: `output_tokens` is set to `max_tokens`, the most it can be.
 
 use std::sync::Arc;
 use windtunnel_core::{Request, Sym};
-use windtunnel_openai::{ChatRequest, count_tokens, detect_lang};
+use windtunnel_openai::{ChatRequest, detect_lang, prompt_blocks};
 
 /// `max_tokens` assumed when the client sets none: what budgets reserve and
 /// context fit counts. OpenAI's own default is the model's whole output cap.
@@ -35,9 +37,12 @@ impl Incoming {
     /// Errors are messages for a 400 answer.
     pub(crate) fn new(seq: u64, now_ms: u64, chat: ChatRequest, headers: &dyn Headers) -> Result<Incoming, String> {
         let text = chat.prompt_text();
-        let input = count_tokens(&text);
+        let (input, blocks) = prompt_blocks(&text, windtunnel_trace::BLOCK_TOKENS as usize);
         let max_tokens = chat.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
         let mut r = Request::new(seq, now_ms, input, max_tokens);
+        if !blocks.is_empty() {
+            r.hash_ids = Some(blocks.into_boxed_slice());
+        }
         r.max_tokens = max_tokens;
         r.stream = chat.stream;
         r.id = Some(Sym::from(

@@ -141,6 +141,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
     let usage = windtunnel_openai::Usage {
         prompt_tokens: scheduled.report.usage.input_tokens,
         completion_tokens: scheduled.report.usage.output_tokens,
+        cached_prompt_tokens: scheduled.report.usage.cached_input_tokens,
     };
     match (&scheduled.report.result, scheduled.first_token_at) {
         // Refused or failed before a first token: the status, when it is due.

@@ -223,7 +223,11 @@ async fn read_body(mut resp: reqwest::Response, by: Instant) -> Result<Vec<u8>, 
 
 /// Usage counted by the proxy, for an answer that did not report it.
 fn counted_usage(chat: &ChatRequest, answer: &str) -> Usage {
-    Usage { prompt_tokens: count_tokens(&chat.prompt_text()), completion_tokens: count_tokens(answer) }
+    Usage {
+        prompt_tokens: count_tokens(&chat.prompt_text()),
+        completion_tokens: count_tokens(answer),
+        cached_prompt_tokens: 0,
+    }
 }
 
 /// Whether an OpenAI chunk's JSON carries output beyond its text: a tool

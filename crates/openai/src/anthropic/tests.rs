@@ -30,7 +30,7 @@ fn a_stream_translates_to_openai_chunks() {
     let chunks = translate(&mut s, "anthropic/stream.sse").unwrap();
     assert_eq!(text_of(&chunks), "Okay, let's see: the capital of France is Paris — パリ in Japanese.");
     assert!(s.is_finished());
-    assert_eq!(s.usage(), Usage { prompt_tokens: 472, completion_tokens: 24 });
+    assert_eq!(s.usage(), Usage { prompt_tokens: 472, completion_tokens: 24, cached_prompt_tokens: 0 });
     // Role first, as OpenAI starts.
     assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
     // Then four text deltas, the finish reason, and the usage.
@@ -157,7 +157,7 @@ fn max_tokens_stop_maps_to_length() {
 fn a_whole_message_translates_to_a_chat_completion() {
     let (v, usage) =
         anthropic_response_to_openai(fixture("anthropic/message.json").as_bytes(), "claude-haiku").unwrap();
-    assert_eq!(usage, Usage { prompt_tokens: 21, completion_tokens: 10 });
+    assert_eq!(usage, Usage { prompt_tokens: 21, completion_tokens: 10, cached_prompt_tokens: 0 });
     assert_eq!(
         v,
         json!({
@@ -182,7 +182,8 @@ fn a_cut_message_joins_its_blocks_and_counts_cached_tokens() {
         anthropic_response_to_openai(fixture("anthropic/message_max_tokens.json").as_bytes(), "m").unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "Here is the first part of the essay. It goes on");
     assert_eq!(v["choices"][0]["finish_reason"], "length");
-    assert_eq!(usage, Usage { prompt_tokens: 12 + 1024 + 2048, completion_tokens: 64 });
+    // Cache reads are the cached part of the prompt; cache writes bill as input.
+    assert_eq!(usage, Usage { prompt_tokens: 12 + 1024 + 2048, completion_tokens: 64, cached_prompt_tokens: 2048 });
 }
 
 #[test]
