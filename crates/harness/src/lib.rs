@@ -20,6 +20,7 @@
 //! - `lint_samples` — [`lint_samples`]: one request per class, tenant and
 //!   language of a scenario, for `policy lint --scenario`.
 //! - `whatif` — [`whatif`]: variants × seeds, paired and Welch intervals, [`t_quantile`], [`Sweep`].
+//! - `response_cache` — [`ResponseCache`], the `[cache]` the replay and the proxy share.
 //! - `error` — [`RunError`].
 //!
 //! # Dependencies
@@ -40,6 +41,7 @@ pub use relay::{Relay, RelayError, relayed};
 pub use replay::{
     Fold, Replayed, RunOptions, invariant_entry, invariant_world, policy_description, replay, run, run_with,
 };
+pub use response_cache::ResponseCache;
 pub use source::Requests;
 pub use whatif::{
     CONFIDENCE, MAX_SWEEP_POINTS, Sweep, SweepError, Variant, WhatifError, WhatifOptions, t_quantile, whatif,

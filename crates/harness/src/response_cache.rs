@@ -1,11 +1,14 @@
-//! The gateway's exact-match response cache (`[cache]`), as the simulator
-//! runs it: a request whose `prompt_hash` was answered within `ttl` is served
-//! from the cache, never reaching the policy or an endpoint.
+//! The gateway's exact-match response cache (`[cache]`): a request whose
+//! prompt was answered within `ttl` is served from the cache, never reaching
+//! the policy or an endpoint. The simulator keys it by the trace's
+//! `prompt_hash` and keeps which endpoint answered; the proxy keys it by the
+//! request body and keeps the answer itself.
 //!
-//! It owns the entries (which prompt was answered, by which endpoint, when)
-//! and their eviction: an entry older than `ttl` is gone, and beyond
+//! It owns the entries (which prompt was answered, with what, when) and
+//! their eviction: an entry older than `ttl` is gone, and beyond
 //! `max_entries` the least recently used one goes first. It must not touch
-//! the executor or the event log; the replay loop decides what a hit means.
+//! the executor or the event log; the replay loop and the proxy's driver
+//! decide what a hit means.
 //!
 //! Memory: one entry per distinct `prompt_hash` answered, at most
 //! `max_entries` of them (about 100 bytes each with the recency index), so a
@@ -21,32 +24,33 @@ use windtunnel_core::EndpointIdx;
 
 /// One answered prompt.
 #[derive(Clone, Copy, Debug)]
-struct Entry {
+struct Entry<V> {
     /// When the answer was stored.
     stored_at: u64,
-    /// Which endpoint answered.
-    endpoint: EndpointIdx,
+    /// What answered it (the simulator: the endpoint).
+    answer: V,
     /// Its position in the recency order.
     stamp: u64,
 }
 
-/// The cache's entries and their recency.
+/// The cache's entries and their recency; `V` is what a hit gives back.
 #[derive(Debug)]
-pub(crate) struct ResponseCache {
+pub struct ResponseCache<V = EndpointIdx> {
     spec: CacheSpec,
-    entries: BTreeMap<u64, Entry>,
+    entries: BTreeMap<u64, Entry<V>>,
     /// Last use → prompt hash: the first is the least recently used.
     recency: BTreeMap<u64, u64>,
     next_stamp: u64,
 }
 
-impl ResponseCache {
-    pub(crate) fn new(spec: CacheSpec) -> ResponseCache {
+impl<V: Clone> ResponseCache<V> {
+    /// An empty cache.
+    pub fn new(spec: CacheSpec) -> ResponseCache<V> {
         ResponseCache { spec, entries: BTreeMap::new(), recency: BTreeMap::new(), next_stamp: 0 }
     }
 
     /// How long a hit takes.
-    pub(crate) fn latency_ms(&self) -> u64 {
+    pub fn latency_ms(&self) -> u64 {
         self.spec.latency_ms
     }
 
@@ -56,29 +60,29 @@ impl ResponseCache {
         self.entries.len()
     }
 
-    /// The endpoint whose answer to `hash` can be served at `now`, if any; a
-    /// hit becomes the most recently used entry, an expired entry is dropped.
-    pub(crate) fn lookup(&mut self, hash: u64, now: u64) -> Option<EndpointIdx> {
-        let e = *self.entries.get(&hash)?;
-        if now.saturating_sub(e.stored_at) >= self.spec.ttl_ms {
+    /// The answer to `hash` that can be served at `now`, if any; a hit
+    /// becomes the most recently used entry, an expired entry is dropped.
+    pub fn lookup(&mut self, hash: u64, now: u64) -> Option<V> {
+        let e = self.entries.get(&hash)?;
+        let (stored_at, stamp) = (e.stored_at, e.stamp);
+        if now.saturating_sub(stored_at) >= self.spec.ttl_ms {
             self.entries.remove(&hash);
-            self.recency.remove(&e.stamp);
+            self.recency.remove(&stamp);
             return None;
         }
-        self.recency.remove(&e.stamp);
+        self.recency.remove(&stamp);
         let stamp = self.stamp();
         self.recency.insert(stamp, hash);
-        if let Some(entry) = self.entries.get_mut(&hash) {
-            entry.stamp = stamp;
-        }
-        Some(e.endpoint)
+        let entry = self.entries.get_mut(&hash)?;
+        entry.stamp = stamp;
+        Some(entry.answer.clone())
     }
 
-    /// Stores `endpoint`'s answer to `hash` at `now` (replacing an older
-    /// one), evicting the least recently used entries beyond `max_entries`.
-    pub(crate) fn store(&mut self, hash: u64, endpoint: EndpointIdx, now: u64) {
+    /// Stores `answer` to `hash` at `now` (replacing an older one), evicting
+    /// the least recently used entries beyond `max_entries`.
+    pub fn store(&mut self, hash: u64, answer: V, now: u64) {
         let stamp = self.stamp();
-        if let Some(old) = self.entries.insert(hash, Entry { stored_at: now, endpoint, stamp }) {
+        if let Some(old) = self.entries.insert(hash, Entry { stored_at: now, answer, stamp }) {
             self.recency.remove(&old.stamp);
         }
         self.recency.insert(stamp, hash);

@@ -24,10 +24,11 @@ use tokio::sync::{mpsc, oneshot};
 use windtunnel_config::{PolicySpec, Scenario};
 use windtunnel_core::{
     AttemptError, AttemptInfo, AttemptReport, EndpointFacts, EndpointIdx, ErrorAction, ErrorKind, Event, EventSink,
-    FailReason, FixedChain, Outcome, Plan, Planner, PolicyErrorTally, PolicyFailure, PolicySettings, RejectReason,
-    Request, ResponseInfo, RouteContext, Streams, Usage, plain_line,
+    FailReason, FixedChain, Nanodollars, Outcome, Plan, Planner, PolicyErrorTally, PolicyFailure, PolicySettings,
+    RejectReason, Request, ResponseInfo, RouteContext, Streams, Usage, plain_line,
 };
 use windtunnel_executor::{Action, AttemptId, Concluded, Executor, FlightId, WakeKind};
+use windtunnel_harness::ResponseCache;
 use windtunnel_invariants::InvariantChecker;
 use windtunnel_policy::Policy;
 use windtunnel_report::{Aggregator, Report, ReportHead};
@@ -288,6 +289,35 @@ struct Driver {
     chaos: ChaosState,
     /// Per rule in force, the fault windows it opened: (endpoint, fault index).
     chaos_windows: Vec<Vec<(EndpointIdx, u16)>>,
+    /// `[cache]`: answers to non-streamed requests, by request body.
+    response_cache: Option<ResponseCache<Arc<CachedAnswer>>>,
+    /// Requests in flight whose answer fills the cache, with their key.
+    cache_keys: BTreeMap<FlightId, u64>,
+    /// What the response cache's hits would have cost.
+    cache_saved: Nanodollars,
+}
+
+/// A whole answer the response cache keeps.
+#[derive(Debug)]
+struct CachedAnswer {
+    /// The endpoint that answered.
+    endpoint: EndpointIdx,
+    /// The OpenAI-shaped JSON the client got.
+    body: Bytes,
+}
+
+/// The response cache's key for a non-streamed request: a hash of
+/// everything that shapes the answer (model, messages, `max_tokens` and
+/// every other field as sent), so only an identical request hits.
+fn cache_key(chat: &windtunnel_openai::ChatRequest) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let shape = serde_json::json!({
+        "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": chat.extra,
+    });
+    // SipHash with fixed keys: the same request, the same key, in every run.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    shape.to_string().hash(&mut h);
+    h.finish()
 }
 
 /// How often the policy file is checked for changes.
@@ -379,6 +409,9 @@ impl Driver {
         Ok(Driver {
             chaos: ChaosState::new(scenario.seed),
             chaos_windows: Vec::new(),
+            response_cache: scenario.cache.map(ResponseCache::new),
+            cache_keys: BTreeMap::new(),
+            cache_saved: Nanodollars::ZERO,
             sinks: Sinks {
                 aggregator,
                 checker: InvariantChecker::new(windtunnel_harness::invariant_world(&scenario)),
@@ -482,9 +515,18 @@ impl Driver {
                     }
                     r
                 });
+                let key = self.response_cache.as_ref().filter(|_| !stream).map(|_| cache_key(&chat));
+                let hit = key.and_then(|k| self.response_cache.as_mut().and_then(|c| c.lookup(k, now)));
+                if let Some(hit) = hit {
+                    self.serve_cached(now, incoming.request, record, &client, &hit);
+                    return;
+                }
                 let forced = forced_rules(&incoming.headers);
                 let flight =
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
+                if let Some(k) = key {
+                    self.cache_keys.insert(flight, k);
+                }
                 self.clients.insert(
                     flight,
                     Client {
@@ -703,9 +745,53 @@ impl Driver {
         self.attempts.insert(id, (handle.abort_handle(), endpoint, injection));
     }
 
+    /// `[cache]`: answers a request from the response cache at once. It
+    /// never reaches the policy or an upstream; the event log has it
+    /// arrive and end `cached`, at no cost, and what it would have cost on
+    /// the endpoint that answered counts as saved.
+    #[expect(clippy::print_stderr, reason = "the proxy's log of a recording that failed")]
+    fn serve_cached(
+        &mut self,
+        now: u64,
+        req: Request,
+        record: Option<Request>,
+        client: &mpsc::UnboundedSender<ClientEvent>,
+        hit: &CachedAnswer,
+    ) {
+        let usage = windtunnel_openai::parse_openai_response(&hit.body).ok().and_then(|(_, u)| u);
+        if let (Some(u), Some(facts)) = (usage, self.facts.get(hit.endpoint.get())) {
+            self.cache_saved += facts.price_at(now).cost(u64::from(u.prompt_tokens), 0, u64::from(u.completion_tokens));
+        }
+        self.sinks.record(&Event::Arrived { at: now, req: &req });
+        self.sinks.record(&Event::Finished {
+            at: now,
+            req: &req,
+            outcome: Outcome::Cached,
+            attempts: 0,
+            endpoint: None,
+            ttft_ms: None,
+            cost: Nanodollars::ZERO,
+            quality: None,
+        });
+        if let (Some(rec), Some(mut r)) = (self.recorder.as_mut(), record) {
+            r.output_tokens = usage.map_or(r.max_tokens, |u| u.completion_tokens);
+            if let Err(e) = rec.ended(r) {
+                eprintln!("windtunnel proxy: recording stopped: {e}");
+                self.recorder = None;
+            }
+        }
+        let _ = client.send(ClientEvent::Complete {
+            body: hit.body.clone(),
+            endpoint: self.scenario.endpoints[hit.endpoint.get()].id.to_string(),
+            attempts: 0,
+            chaos: String::new(),
+        });
+    }
+
     #[expect(clippy::print_stderr, reason = "the proxy's log of a recording that failed")]
     fn conclude(&mut self, c: Concluded) {
         self.chats.remove(&c.flight);
+        let key = self.cache_keys.remove(&c.flight);
         let Some(mut client) = self.clients.remove(&c.flight) else { return };
         if let (Some(rec), Some(mut r)) = (self.recorder.as_mut(), client.record.take()) {
             // What the answer really had; its max_tokens when it got none.
@@ -722,6 +808,12 @@ impl Driver {
                 let body = c
                     .endpoint
                     .and_then(|e| client.bodies.iter().rposition(|b| b.0 == e).map(|i| client.bodies.swap_remove(i).1));
+                let now = self.now();
+                if let (Some(k), Some(cache), Some(body), Some(e), Outcome::Succeeded) =
+                    (key, self.response_cache.as_mut(), &body, c.endpoint, c.outcome)
+                {
+                    cache.store(k, Arc::new(CachedAnswer { endpoint: e, body: body.clone() }), now);
+                }
                 match (body, c.endpoint) {
                     (Some(body), Some(e)) => ClientEvent::Complete {
                         body,
@@ -839,6 +931,7 @@ impl Driver {
             first_policy_error: errors.first.clone(),
         };
         let mut report = self.sinks.aggregator.report(head);
+        report.cache.saved_usd = self.cache_saved;
         let results = self.sinks.checker.clone().finish();
         report.set_invariants(results.into_iter().map(windtunnel_harness::invariant_entry).collect());
         report.evaluate(&self.scenario.assert);

@@ -1,0 +1,114 @@
+//! The gateway response cache (`[cache]`) in live mode, against a wiremock
+//! upstream: an identical non-streamed request within the TTL is answered
+//! from the cache (the upstream is not called, the report counts a hit,
+//! outcome `cached`, and what it saved); any difference in the request, a
+//! stream, or an expired entry goes to the upstream.
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use windtunnel_proxy::{ProxyOptions, Running};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn proxy(server: &MockServer, ttl: &str) -> (Running, String) {
+    let base = server.uri();
+    let text = format!(
+        r#"
+name = "live-response-cache"
+policy = {{ chain = ["w/a"] }}
+[cache]
+ttl = "{ttl}"
+max_entries = 100
+[[endpoints]]
+name = "w/a"
+price = {{ input_per_mtok = 1, output_per_mtok = 2 }}
+upstream = {{ kind = "openai", base_url = "{base}/a/v1", model = "m-a" }}
+"#
+    );
+    let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("rc.toml"), &[]).unwrap();
+    let running = windtunnel_proxy::start(scenario, ProxyOptions::loopback()).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    (running, base)
+}
+
+/// Posts a chat request; the answer's status, `x-windtunnel-attempts` and body.
+async fn post(base: &str, body: serde_json::Value) -> (u16, String, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let attempts = r.headers().get("x-windtunnel-attempts").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (r.status().as_u16(), attempts, r.text().await.unwrap())
+}
+
+fn ask(question: &str, temperature: f64, stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": "anything", "max_tokens": 50, "temperature": temperature, "stream": stream,
+        "messages": [{"role": "user", "content": question}]
+    })
+}
+
+async fn upstream() -> MockServer {
+    let server = MockServer::start().await;
+    let answer = serde_json::json!({
+        "id": "c1", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    });
+    Mock::given(method("POST"))
+        .and(path("/a/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/a/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("\"stream\":true"))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "text/event-stream").set_body_string(
+            "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Paris.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_identical_request_within_the_ttl_is_answered_from_the_cache() {
+    let server = upstream().await;
+    let (p, base) = proxy(&server, "1h").await;
+    let first = post(&base, ask("Capital of France?", 0.0, false)).await;
+    let again = post(&base, ask("Capital of France?", 0.0, false)).await;
+    assert_eq!((first.0, first.1.as_str()), (200, "1"));
+    // Served from the cache: no attempt, the same answer.
+    assert_eq!((again.0, again.1.as_str()), (200, "0"));
+    assert_eq!(again.2, first.2);
+    // Anything else that shapes the answer misses: another temperature, another question.
+    post(&base, ask("Capital of France?", 0.7, false)).await;
+    post(&base, ask("Capital of Spain?", 0.0, false)).await;
+    // A stream is never served from the cache, nor stored.
+    let (status, _, sse) = post(&base, ask("Capital of France?", 0.0, true)).await;
+    assert_eq!(status, 200);
+    assert!(sse.ends_with("data: [DONE]\n\n"), "{sse}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 4, "all but the repeat reached the upstream");
+    let report = p.shutdown().await.unwrap();
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (4, 1));
+    assert_eq!((report.cache.hits, report.cache.hit_rate), (1, 0.2));
+    // The hit priced on w/a: 11 input at $1 and 7 output at $2 per Mtok.
+    assert_eq!(report.cache.saved_usd.0, 11 * 1_000 + 7 * 2_000);
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+}
+
+#[tokio::test]
+async fn an_expired_answer_is_asked_for_again() {
+    let server = upstream().await;
+    let (p, base) = proxy(&server, "300ms").await;
+    post(&base, ask("Capital of France?", 0.0, false)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (_, attempts, _) = post(&base, ask("Capital of France?", 0.0, false)).await;
+    assert_eq!(attempts, "1", "past the TTL the upstream answers again");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(p.shutdown().await.unwrap().cache.hits, 0);
+}
