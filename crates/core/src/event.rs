@@ -158,7 +158,22 @@ pub mod event_kind {
     pub const FINISHED: u8 = 7;
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    /// `req` answered by the gateway's response cache at `at`: no attempt,
+    /// no endpoint, no cost.
+    pub fn cached(at: u64, req: &'a Request) -> Event<'a> {
+        Event::Finished {
+            at,
+            req,
+            outcome: Outcome::Cached,
+            attempts: 0,
+            endpoint: None,
+            ttft_ms: None,
+            cost: Nanodollars::ZERO,
+            quality: None,
+        }
+    }
+
     /// The event's kind ([`event_kind`]).
     #[inline(always)]
     pub fn kind(&self) -> u8 {

@@ -413,16 +413,7 @@ impl<P: Planner> Simulation<P> {
                 self.executor.on_wake(now, flight, kind, token, log, &mut self.actions);
             }
             Some(Pending::Cached { req }) => {
-                log.record(&Event::Finished {
-                    at: now,
-                    req,
-                    outcome: Outcome::Cached,
-                    attempts: 0,
-                    endpoint: None,
-                    ttft_ms: None,
-                    cost: Nanodollars::ZERO,
-                    quality: None,
-                });
+                log.record(&Event::cached(now, req));
                 self.agenda.release(idx);
             }
         }

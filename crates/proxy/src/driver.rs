@@ -763,16 +763,7 @@ impl Driver {
             self.cache_saved += facts.price_at(now).cost(u64::from(u.prompt_tokens), 0, u64::from(u.completion_tokens));
         }
         self.sinks.record(&Event::Arrived { at: now, req: &req });
-        self.sinks.record(&Event::Finished {
-            at: now,
-            req: &req,
-            outcome: Outcome::Cached,
-            attempts: 0,
-            endpoint: None,
-            ttft_ms: None,
-            cost: Nanodollars::ZERO,
-            quality: None,
-        });
+        self.sinks.record(&Event::cached(now, &req));
         if let (Some(rec), Some(mut r)) = (self.recorder.as_mut(), record) {
             r.output_tokens = usage.map_or(r.max_tokens, |u| u.completion_tokens);
             if let Err(e) = rec.ended(r) {
