@@ -93,6 +93,8 @@ async fn an_identical_request_within_the_ttl_is_answered_from_the_cache() {
     assert_eq!(status, 200);
     assert!(sse.ends_with("data: [DONE]\n\n"), "{sse}");
     assert_eq!(server.received_requests().await.unwrap().len(), 4, "all but the repeat reached the upstream");
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("windtunnel_requests_total{outcome=\"cached\"} 1"), "{metrics}");
     let report = p.shutdown().await.unwrap();
     assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (4, 1));
     assert_eq!((report.cache.hits, report.cache.hit_rate), (1, 0.2));
