@@ -9,6 +9,7 @@
 //! routes one answer.
 
 use crate::classify::ErrorInfo;
+use crate::sse::sse_data;
 use crate::usage::Usage;
 use serde_json::{Map, Value, json};
 use windtunnel_core::{AttemptError, ErrorKind};
@@ -141,6 +142,42 @@ pub fn openai_chunk(
         chunk.insert("usage".into(), u.to_json());
     }
     Value::Object(chunk)
+}
+
+/// A whole chat completion (OpenAI's JSON) told again as a stream's
+/// server-sent events: the role chunk, the content, the finish reason, and
+/// a usage chunk when `include_usage` and the answer has usage; `[DONE]` is
+/// the caller's. `None` for an answer that is not one plain text message
+/// (tool calls, several choices, not JSON): it cannot be told as a text
+/// stream faithfully. For the proxy's response cache.
+///
+/// ```
+/// let body = br#"{"id":"c1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi."},"finish_reason":"stop"}]}"#;
+/// let sse = windtunnel_openai::completion_as_stream(body, false).unwrap();
+/// assert_eq!(sse.matches("data: ").count(), 3);
+/// assert!(sse.contains(r#""content":"Hi.""#) && sse.contains(r#""finish_reason":"stop""#));
+/// ```
+pub fn completion_as_stream(body: &[u8], include_usage: bool) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let choices = v.get("choices")?.as_array()?;
+    let [choice] = choices.as_slice() else { return None };
+    let message = choice.get("message")?;
+    if message.get("tool_calls").is_some_and(|t| !t.is_null()) || message.get("function_call").is_some() {
+        return None;
+    }
+    let text = message.get("content")?.as_str()?;
+    let id = v.get("id").and_then(Value::as_str).unwrap_or("cached");
+    let model = v.get("model").and_then(Value::as_str).unwrap_or_default();
+    let finish = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop");
+    let mut out = sse_data(&openai_role_chunk(id, model).to_string());
+    if !text.is_empty() {
+        out.push_str(&sse_data(&openai_chunk(id, model, Some(text), None, None).to_string()));
+    }
+    out.push_str(&sse_data(&openai_chunk(id, model, None, Some(finish), None).to_string()));
+    if include_usage && let Some(u) = v.get("usage").and_then(Usage::from_openai) {
+        out.push_str(&sse_data(&openai_chunk(id, model, None, None, Some(u)).to_string()));
+    }
+    Some(out)
 }
 
 /// OpenAI's first chunk of a stream: `delta: {"role": "assistant", "content": ""}`.

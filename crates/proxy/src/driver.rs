@@ -306,13 +306,16 @@ struct CachedAnswer {
     body: Bytes,
 }
 
-/// The response cache's key for a non-streamed request: a hash of
-/// everything that shapes the answer (model, messages, `max_tokens` and
-/// every other field as sent), so only an identical request hits.
+/// The response cache's key for a request: a hash of everything that
+/// shapes the answer (model, messages, `max_tokens` and every other field as
+/// sent, but not whether or how it is streamed), so only an identical
+/// request hits.
 fn cache_key(chat: &windtunnel_openai::ChatRequest) -> u64 {
     use std::hash::{Hash, Hasher};
+    let mut extra = chat.extra.clone();
+    extra.remove("stream_options");
     let shape = serde_json::json!({
-        "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": chat.extra,
+        "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": extra,
     });
     // SipHash with fixed keys: the same request, the same key, in every run.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -515,12 +518,23 @@ impl Driver {
                     }
                     r
                 });
-                let key = self.response_cache.as_ref().filter(|_| !stream).map(|_| cache_key(&chat));
+                let key = self.response_cache.as_ref().map(|_| cache_key(&chat));
                 let hit = key.and_then(|k| self.response_cache.as_mut().and_then(|c| c.lookup(k, now)));
-                if let Some(hit) = hit {
-                    self.serve_cached(now, incoming.request, record, &client, &hit);
+                // A stream is served only an answer that tells as a text stream.
+                let told = hit.and_then(|hit| {
+                    let sse = if stream {
+                        Some(Bytes::from(windtunnel_openai::completion_as_stream(&hit.body, chat.wants_usage())?))
+                    } else {
+                        None
+                    };
+                    Some((hit, sse))
+                });
+                if let Some((hit, sse)) = told {
+                    self.serve_cached(now, incoming.request, record, &client, &hit, sse);
                     return;
                 }
+                // Only whole (non-streamed) answers are kept.
+                let key = key.filter(|_| !stream);
                 let forced = forced_rules(&incoming.headers);
                 let flight =
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
@@ -745,7 +759,8 @@ impl Driver {
         self.attempts.insert(id, (handle.abort_handle(), endpoint, injection));
     }
 
-    /// `[cache]`: answers a request from the response cache at once. It
+    /// `[cache]`: answers a request from the response cache at once (a
+    /// stream with `sse`, the kept answer told as events). It
     /// never reaches the policy or an upstream; the event log has it
     /// arrive and end `cached`, at no cost, and what it would have cost on
     /// the endpoint that answered counts as saved.
@@ -757,6 +772,7 @@ impl Driver {
         record: Option<Request>,
         client: &mpsc::UnboundedSender<ClientEvent>,
         hit: &CachedAnswer,
+        sse: Option<Bytes>,
     ) {
         let usage = windtunnel_openai::parse_openai_response(&hit.body).ok().and_then(|(_, u)| u);
         if let (Some(u), Some(facts)) = (usage, self.facts.get(hit.endpoint.get())) {
@@ -771,12 +787,22 @@ impl Driver {
                 self.recorder = None;
             }
         }
-        let _ = client.send(ClientEvent::Complete {
-            body: hit.body.clone(),
-            endpoint: self.scenario.endpoints[hit.endpoint.get()].id.to_string(),
-            attempts: 0,
-            chaos: String::new(),
-        });
+        let endpoint = self.scenario.endpoints[hit.endpoint.get()].id.to_string();
+        match sse {
+            Some(events) => {
+                let _ = client.send(ClientEvent::Head { endpoint, attempts: 0, chaos: String::new() });
+                let _ = client.send(ClientEvent::Data(events));
+                let _ = client.send(ClientEvent::End);
+            }
+            None => {
+                let _ = client.send(ClientEvent::Complete {
+                    body: hit.body.clone(),
+                    endpoint,
+                    attempts: 0,
+                    chaos: String::new(),
+                });
+            }
+        }
     }
 
     #[expect(clippy::print_stderr, reason = "the proxy's log of a recording that failed")]

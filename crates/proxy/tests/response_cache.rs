@@ -1,8 +1,9 @@
 //! The gateway response cache (`[cache]`) in live mode, against a wiremock
 //! upstream: an identical non-streamed request within the TTL is answered
 //! from the cache (the upstream is not called, the report counts a hit,
-//! outcome `cached`, and what it saved); any difference in the request, a
-//! stream, or an expired entry goes to the upstream.
+//! outcome `cached`, and what it saved), streamed or not; any difference in
+//! the request or an expired entry goes to the upstream, and a streamed
+//! answer is not kept.
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
@@ -88,18 +89,27 @@ async fn an_identical_request_within_the_ttl_is_answered_from_the_cache() {
     // Anything else that shapes the answer misses: another temperature, another question.
     post(&base, ask("Capital of France?", 0.7, false)).await;
     post(&base, ask("Capital of Spain?", 0.0, false)).await;
-    // A stream is never served from the cache, nor stored.
-    let (status, _, sse) = post(&base, ask("Capital of France?", 0.0, true)).await;
-    assert_eq!(status, 200);
+    // The same question streamed (usage asked for) is told from the kept answer.
+    let mut streamed = ask("Capital of France?", 0.0, true);
+    streamed["stream_options"] = serde_json::json!({"include_usage": true});
+    let (status, attempts, sse) = post(&base, streamed).await;
+    assert_eq!((status, attempts.as_str()), (200, "0"));
+    assert!(sse.contains(r#""content":"Paris.""#) && sse.contains(r#""finish_reason":"stop""#), "{sse}");
+    assert!(sse.contains(r#""prompt_tokens":11"#), "the usage chunk it asked for: {sse}");
     assert!(sse.ends_with("data: [DONE]\n\n"), "{sse}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 4, "all but the repeat reached the upstream");
+    // A streamed answer is not kept: the same question asked whole goes upstream.
+    let (status, attempts, _) = post(&base, ask("Capital of Italy?", 0.0, true)).await;
+    assert_eq!((status, attempts.as_str()), (200, "1"));
+    let (_, attempts, _) = post(&base, ask("Capital of Italy?", 0.0, false)).await;
+    assert_eq!(attempts, "1");
+    assert_eq!(server.received_requests().await.unwrap().len(), 5, "all but the two repeats reached the upstream");
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("windtunnel_requests_total{outcome=\"cached\"} 1"), "{metrics}");
+    assert!(metrics.contains("windtunnel_requests_total{outcome=\"cached\"} 2"), "{metrics}");
     let report = p.shutdown().await.unwrap();
-    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (4, 1));
-    assert_eq!((report.cache.hits, report.cache.hit_rate), (1, 0.2));
-    // The hit priced on w/a: 11 input at $1 and 7 output at $2 per Mtok.
-    assert_eq!(report.cache.saved_usd.0, 11 * 1_000 + 7 * 2_000);
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (5, 2));
+    assert_eq!((report.cache.hits, report.cache.hit_rate), (2, 2.0 / 7.0));
+    // Each hit priced on w/a: 11 input at $1 and 7 output at $2 per Mtok.
+    assert_eq!(report.cache.saved_usd.0, 2 * (11 * 1_000 + 7 * 2_000));
     assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
 }
 

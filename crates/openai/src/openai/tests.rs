@@ -169,3 +169,27 @@ fn error_bodies_have_openais_shape() {
     );
     assert_eq!(error_body("x", "server_error", None)["error"]["code"], Value::Null);
 }
+
+#[test]
+fn a_completion_tells_as_a_stream_only_when_it_is_one_text_message() {
+    let text = br#"{"id":"c1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi."},"finish_reason":"length"}],
+                   "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#;
+    let sse = completion_as_stream(text, true).unwrap();
+    let events: Vec<serde_json::Value> = sse
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 4, "role, content, finish, usage: {sse}");
+    assert_eq!(events[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(events[1]["choices"][0]["delta"]["content"], "Hi.");
+    assert_eq!(events[2]["choices"][0]["finish_reason"], "length", "the kept finish reason");
+    assert_eq!(events[3]["usage"]["completion_tokens"], 2);
+    assert_eq!(completion_as_stream(text, false).unwrap().matches("data: ").count(), 3, "no usage unless asked");
+    let tools = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":null,
+                    "tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#;
+    assert_eq!(completion_as_stream(tools, false), None);
+    let two = br#"{"choices":[{"index":0,"message":{"content":"a"}},{"index":1,"message":{"content":"b"}}]}"#;
+    assert_eq!(completion_as_stream(two, false), None);
+    assert_eq!(completion_as_stream(b"not json", false), None);
+}
