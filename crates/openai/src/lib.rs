@@ -97,7 +97,7 @@ pub use classify::{MAX_MESSAGE_CHARS, classify};
 pub use openai::{
     StreamItem, completion_as_stream, error_body, openai_chunk, parse_openai_event, parse_openai_response,
 };
-pub use request::{ANTHROPIC_DEFAULT_MAX_TOKENS, ChatRequest, RequestError};
+pub use request::{ANTHROPIC_DEFAULT_MAX_TOKENS, ChatRequest, RequestError, mark_anthropic_prompt_cache};
 pub use sse::{MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent, sse_data, sse_event};
 pub use text::{count_tokens, detect_lang, prompt_blocks, synthetic_text, warm_tokenizer};
 pub use usage::Usage;

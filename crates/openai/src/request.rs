@@ -269,6 +269,42 @@ impl ChatRequest {
     }
 }
 
+/// Marks an Anthropic Messages body for prompt caching, as Anthropic needs
+/// (it caches only up to a `cache_control` breakpoint): the system prompt
+/// and the last block of the last message get `cache_control: {"type":
+/// "ephemeral"}`, so the next turn of the conversation reads its whole
+/// prefix from the cache. Two of the four breakpoints Anthropic allows;
+/// blocks the client marked keep their marks.
+///
+/// ```
+/// let mut body = serde_json::json!({"system": "Be brief.", "messages": [{"role": "user", "content": "Hi"}]});
+/// windtunnel_openai::mark_anthropic_prompt_cache(&mut body);
+/// assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
+/// assert_eq!(body["messages"][0]["content"][0]["text"], "Hi");
+/// assert_eq!(body["messages"][0]["content"][0]["cache_control"]["type"], "ephemeral");
+/// ```
+pub fn mark_anthropic_prompt_cache(body: &mut Value) {
+    let mark = json!({ "type": "ephemeral" });
+    let as_blocks = |v: &mut Value| {
+        if let Value::String(s) = v {
+            *v = json!([{ "type": "text", "text": std::mem::take(s) }]);
+        }
+    };
+    if let Some(system) = body.get_mut("system") {
+        as_blocks(system);
+        if let Some(last) = system.as_array_mut().and_then(|b| b.last_mut()) {
+            last["cache_control"] = mark.clone();
+        }
+    }
+    let last_message = body.get_mut("messages").and_then(Value::as_array_mut).and_then(|m| m.last_mut());
+    if let Some(content) = last_message.and_then(|m| m.get_mut("content")) {
+        as_blocks(content);
+        if let Some(last) = content.as_array_mut().and_then(|b| b.last_mut()) {
+            last["cache_control"] = mark;
+        }
+    }
+}
+
 /// The text of content parts: every part's string `text` (`{"type": "text",
 /// "text": ...}`; images and audio have none).
 pub(crate) fn text_of_parts(parts: &[Value]) -> impl Iterator<Item = &str> {
@@ -281,8 +317,18 @@ fn anthropic_content(content: &Value) -> Option<Value> {
     match content {
         Value::String(s) if !s.is_empty() => Some(json!(s)),
         Value::Array(parts) => {
-            let blocks: Vec<Value> =
-                text_of_parts(parts).filter(|t| !t.is_empty()).map(|t| json!({ "type": "text", "text": t })).collect();
+            // Text parts, with the client's own `cache_control` mark if any.
+            let blocks: Vec<Value> = parts
+                .iter()
+                .filter_map(|p| {
+                    let text = p.get("text").and_then(Value::as_str).filter(|t| !t.is_empty())?;
+                    let mut block = json!({ "type": "text", "text": text });
+                    if let Some(mark) = p.get("cache_control") {
+                        block["cache_control"] = mark.clone();
+                    }
+                    Some(block)
+                })
+                .collect();
             (!blocks.is_empty()).then_some(Value::Array(blocks))
         }
         _ => None,

@@ -206,6 +206,7 @@ pub async fn start(scenario: Scenario, opts: ProxyOptions) -> Result<Running, Pr
             model: u.model.clone(),
             key,
             accepts_prefill: u.accepts_prefill,
+            cache_prompts: e.prompt_cache.is_some(),
         })));
     }
     let http = reqwest::Client::builder()

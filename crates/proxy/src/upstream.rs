@@ -48,6 +48,9 @@ pub(crate) struct Upstream {
     pub(crate) key: Option<Secret>,
     /// Continues an assistant message: a mid-stream rescue target.
     pub(crate) accepts_prefill: bool,
+    /// The endpoint has `prompt_cache`: an Anthropic body is marked for
+    /// caching (`cache_control`), which Anthropic needs to cache at all.
+    pub(crate) cache_prompts: bool,
 }
 
 impl Upstream {
@@ -110,7 +113,13 @@ async fn attempt(http: &reqwest::Client, job: &AttemptJob) -> Option<AttemptOutc
     let up = &job.upstream;
     let body = match up.kind {
         UpstreamKind::OpenAi => job.chat.to_openai_body(&up.model, job.prefill.as_deref()),
-        UpstreamKind::Anthropic => job.chat.to_anthropic_body(&up.model, job.prefill.as_deref()),
+        UpstreamKind::Anthropic => {
+            let mut body = job.chat.to_anthropic_body(&up.model, job.prefill.as_deref());
+            if up.cache_prompts {
+                windtunnel_openai::mark_anthropic_prompt_cache(&mut body);
+            }
+            body
+        }
     };
     let mut rb = http.post(&up.url).header("content-type", "application/json").body(body.to_string());
     match (up.kind, &up.key) {

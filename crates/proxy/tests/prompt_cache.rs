@@ -154,3 +154,34 @@ async fn a_conversations_next_turn_goes_back_to_the_endpoint_holding_its_prefix(
     assert_eq!((to("a"), to("b")), (1, 2), "the second turn went back to w/b");
     p.shutdown().await.unwrap();
 }
+
+/// Anthropic caches only up to a `cache_control` mark: with `prompt_cache`
+/// the proxy marks the system prompt and the last message's last block,
+/// and keeps a mark the client put on a content part.
+#[tokio::test]
+async fn an_anthropic_body_is_marked_for_caching_and_keeps_the_clients_marks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/a/v1/messages"))
+        .respond_with(cached_answer("anthropic"))
+        .mount(&server)
+        .await;
+    let (p, base, _dir) = proxy(&server, "anthropic", r#"{ chain = ["w/a"] }"#).await;
+    let messages = serde_json::json!([
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "A long document.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Summarise it."}
+        ]}
+    ]);
+    post(&base, "default", messages).await;
+    let sent = server.received_requests().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["system"][0]["text"], "You are terse.", "{body}");
+    assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral", "{body}");
+    let blocks = &body["messages"][0]["content"];
+    assert_eq!(blocks[0]["cache_control"]["type"], "ephemeral", "the client's mark stays: {body}");
+    assert_eq!(blocks[1]["text"], "Summarise it.");
+    assert_eq!(blocks[1]["cache_control"]["type"], "ephemeral", "the last block is marked: {body}");
+    p.shutdown().await.unwrap();
+}
