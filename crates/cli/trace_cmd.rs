@@ -90,13 +90,13 @@ pub(crate) struct GenArgs {
     /// conversation starts with.
     #[arg(long, default_value_t = 1024)]
     system_tokens: u32,
-    /// Share of requests (0 to 1) that ask one of the popular prompts again
-    /// (`prompt_hash`, for a response cache; Zipf popularity). Not with
-    /// `--conversation-turns`.
+    /// Share of requests (0 to 1) that ask one of the popular prompts
+    /// (`prompt_hash`, for a response cache; Zipf popularity; each prompt's
+    /// first asking included). Not with `--conversation-turns`.
     #[arg(long, conflicts_with = "conversation_turns")]
     repeat_share: Option<f64>,
     /// With `--repeat-share`: how many distinct popular prompts.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, requires = "repeat_share")]
     repeat_prompts: u32,
     /// Seed.
     #[arg(long, default_value_t = 0)]

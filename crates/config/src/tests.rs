@@ -894,7 +894,7 @@ fn price_schedules_and_start_at_are_read_and_bad_times_are_named() {
 }
 
 #[test]
-fn prompt_cache_takes_its_fields_and_refuses_a_ttl_over_seven_days() {
+fn prompt_cache_takes_its_fields_and_refuses_a_long_ttl_and_other_blocks_live() {
     let text = |ttl: &str| {
         edit(
             "concurrency = 64\n",
@@ -908,6 +908,17 @@ fn prompt_cache_takes_its_fields_and_refuses_a_ttl_over_seven_days() {
     );
     assert_eq!(s.endpoints[1].prompt_cache, None);
     assert!(Fixture::new().parse(&text("168h")).is_ok(), "7 days is the ceiling, not over it");
+    // Live, blocks are 512 tokens: another size would misread `cached_tokens`.
+    let live = text("1h").replace(
+        "concurrency = 64\n",
+        "concurrency = 64\nupstream = { kind = \"openai\", base_url = \"http://127.0.0.1:9/v1\", model = \"m\" }\n",
+    );
+    assert_eq!(
+        error(&live),
+        "quick.toml:33:64: invalid value for `endpoints[0].prompt_cache.block_tokens`: found 256, \
+         expected 512 on an endpoint with an `upstream` (live requests carry blocks of that size)"
+    );
+    assert!(Fixture::new().parse(&live.replace("block_tokens = 256", "block_tokens = 512")).is_ok());
     assert_eq!(
         error(&text("169h")),
         "quick.toml:32:24: invalid value for `endpoints[0].prompt_cache.ttl`: found `169h`, \

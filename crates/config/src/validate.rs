@@ -741,12 +741,18 @@ impl Validator<'_> {
             faults,
             price_changes,
             upstream: e.upstream.as_ref().map(|u| self.upstream(&t, e.name.get_ref(), u)).transpose()?,
-            prompt_cache: e.prompt_cache.as_ref().map(|p| self.prompt_cache(&t, p)).transpose()?,
+            prompt_cache: e
+                .prompt_cache
+                .as_ref()
+                .map(|p| self.prompt_cache(&t, p, e.upstream.is_some()))
+                .transpose()?,
             price_schedule,
         })
     }
 
-    fn prompt_cache(&self, t: &str, p: &RawPromptCache) -> Result<PromptCacheSpec, ConfigError> {
+    /// `live`: the endpoint has an `upstream`, whose requests carry
+    /// `hash_ids` of 512-token blocks (`BLOCK_TOKENS`).
+    fn prompt_cache(&self, t: &str, p: &RawPromptCache, live: bool) -> Result<PromptCacheSpec, ConfigError> {
         let mut spec = PromptCacheSpec::default();
         if let Some(ttl) = &p.ttl {
             let key = format!("{t}.prompt_cache.ttl");
@@ -767,6 +773,17 @@ impl Validator<'_> {
         }
         if let Some(b) = &p.block_tokens {
             spec.block_tokens = self.positive_int(b, &format!("{t}.prompt_cache.block_tokens"))?;
+            if live && spec.block_tokens != windtunnel_trace::BLOCK_TOKENS {
+                let kind = ConfigErrorKind::InvalidValue {
+                    key: format!("{t}.prompt_cache.block_tokens"),
+                    found: spec.block_tokens.to_string(),
+                    expected: format!(
+                        "{} on an endpoint with an `upstream` (live requests carry blocks of that size)",
+                        windtunnel_trace::BLOCK_TOKENS
+                    ),
+                };
+                return Err(self.err(b.span(), kind));
+            }
         }
         Ok(spec)
     }

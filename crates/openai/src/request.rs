@@ -273,8 +273,9 @@ impl ChatRequest {
 /// (it caches only up to a `cache_control` breakpoint): the system prompt
 /// and the last block of the last message get `cache_control: {"type":
 /// "ephemeral"}`, so the next turn of the conversation reads its whole
-/// prefix from the cache. Two of the four breakpoints Anthropic allows;
-/// blocks the client marked keep their marks.
+/// prefix from the cache. Two of the four breakpoints Anthropic allows. A
+/// body the client already marked is left as the client marked it (its own
+/// breakpoints and TTLs; more marks could pass Anthropic's limit).
 ///
 /// ```
 /// let mut body = serde_json::json!({"system": "Be brief.", "messages": [{"role": "user", "content": "Hi"}]});
@@ -284,6 +285,13 @@ impl ChatRequest {
 /// assert_eq!(body["messages"][0]["content"][0]["cache_control"]["type"], "ephemeral");
 /// ```
 pub fn mark_anthropic_prompt_cache(body: &mut Value) {
+    let marked = |v: Option<&Value>| {
+        v.and_then(Value::as_array).is_some_and(|blocks| blocks.iter().any(|b| b.get("cache_control").is_some()))
+    };
+    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if marked(body.get("system")) || messages.iter().any(|m| marked(m.get("content"))) {
+        return;
+    }
     let mark = json!({ "type": "ephemeral" });
     let as_blocks = |v: &mut Value| {
         if let Value::String(s) = v {

@@ -306,16 +306,16 @@ struct CachedAnswer {
     body: Bytes,
 }
 
-/// The response cache's key for a request: a hash of everything that
-/// shapes the answer (model, messages, `max_tokens` and every other field as
-/// sent, but not whether or how it is streamed), so only an identical
-/// request hits.
-fn cache_key(chat: &windtunnel_openai::ChatRequest) -> u64 {
+/// The response cache's key for a request: a hash of its tenant and of
+/// everything that shapes the answer (model, messages, `max_tokens` and
+/// every other field as sent, but not whether or how it is streamed), so
+/// only an identical request of the same tenant hits.
+fn cache_key(chat: &windtunnel_openai::ChatRequest, tenant: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut extra = chat.extra.clone();
     extra.remove("stream_options");
     let shape = serde_json::json!({
-        "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": extra,
+        "tenant": tenant, "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": extra,
     });
     // SipHash with fixed keys: the same request, the same key, in every run.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -515,10 +515,18 @@ impl Driver {
                     let mut r = incoming.request.clone();
                     if rec.prompts() {
                         r.messages = serde_json::to_string(&chat.messages).ok().map(String::into_boxed_str);
+                    } else {
+                        // Block hashes tell which prompts share text: prompts' business.
+                        r.hash_ids = None;
                     }
                     r
                 });
-                let key = self.response_cache.as_ref().map(|_| cache_key(&chat));
+                // Per tenant; a request forcing chaos rules must meet them upstream.
+                let key = self
+                    .response_cache
+                    .as_ref()
+                    .filter(|_| forced_rules(&incoming.headers).is_empty())
+                    .map(|_| cache_key(&chat, &incoming.request.tenant));
                 let hit = key.and_then(|k| self.response_cache.as_mut().and_then(|c| c.lookup(k, now)));
                 // A stream is served only an answer that tells as a text stream.
                 let told = hit.and_then(|hit| {
@@ -776,7 +784,13 @@ impl Driver {
     ) {
         let usage = windtunnel_openai::parse_openai_response(&hit.body).ok().and_then(|(_, u)| u);
         if let (Some(u), Some(facts)) = (usage, self.facts.get(hit.endpoint.get())) {
-            self.cache_saved += facts.price_at(now).cost(u64::from(u.prompt_tokens), 0, u64::from(u.completion_tokens));
+            // What the kept answer cost, priced now (its cached prompt tokens at the cached price).
+            let cached = u.cached_prompt_tokens.min(u.prompt_tokens);
+            self.cache_saved += facts.price_at(now).cost(
+                u64::from(u.prompt_tokens - cached),
+                u64::from(cached),
+                u64::from(u.completion_tokens),
+            );
         }
         self.sinks.record(&Event::Arrived { at: now, req: &req });
         self.sinks.record(&Event::cached(now, &req));

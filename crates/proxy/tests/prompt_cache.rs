@@ -156,10 +156,10 @@ async fn a_conversations_next_turn_goes_back_to_the_endpoint_holding_its_prefix(
 }
 
 /// Anthropic caches only up to a `cache_control` mark: with `prompt_cache`
-/// the proxy marks the system prompt and the last message's last block,
-/// and keeps a mark the client put on a content part.
+/// the proxy marks the system prompt and the last message's last block; a
+/// body the client marked itself is forwarded as the client marked it.
 #[tokio::test]
-async fn an_anthropic_body_is_marked_for_caching_and_keeps_the_clients_marks() {
+async fn an_anthropic_body_is_marked_for_caching_unless_the_client_marked_it() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/a/v1/messages"))
@@ -167,21 +167,29 @@ async fn an_anthropic_body_is_marked_for_caching_and_keeps_the_clients_marks() {
         .mount(&server)
         .await;
     let (p, base, _dir) = proxy(&server, "anthropic", r#"{ chain = ["w/a"] }"#).await;
-    let messages = serde_json::json!([
+    let plain = serde_json::json!([
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Summarise it."}
+    ]);
+    post(&base, "default", plain).await;
+    let client_marked = serde_json::json!([
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": [
-            {"type": "text", "text": "A long document.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "A long document.", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
             {"type": "text", "text": "Summarise it."}
         ]}
     ]);
-    post(&base, "default", messages).await;
+    post(&base, "default", client_marked).await;
     let sent = server.received_requests().await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert_eq!(body["system"][0]["text"], "You are terse.", "{body}");
     assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral", "{body}");
+    assert_eq!(body["messages"][0]["content"][0]["text"], "Summarise it.", "{body}");
+    assert_eq!(body["messages"][0]["content"][0]["cache_control"]["type"], "ephemeral", "{body}");
+    let body: serde_json::Value = serde_json::from_slice(&sent[1].body).unwrap();
+    assert_eq!(body["system"], "You are terse.", "no mark added: {body}");
     let blocks = &body["messages"][0]["content"];
-    assert_eq!(blocks[0]["cache_control"]["type"], "ephemeral", "the client's mark stays: {body}");
-    assert_eq!(blocks[1]["text"], "Summarise it.");
-    assert_eq!(blocks[1]["cache_control"]["type"], "ephemeral", "the last block is marked: {body}");
+    assert_eq!(blocks[0]["cache_control"], serde_json::json!({"type": "ephemeral", "ttl": "1h"}), "{body}");
+    assert!(blocks[1].get("cache_control").is_none(), "{body}");
     p.shutdown().await.unwrap();
 }

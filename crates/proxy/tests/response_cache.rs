@@ -2,8 +2,8 @@
 //! upstream: an identical non-streamed request within the TTL is answered
 //! from the cache (the upstream is not called, the report counts a hit,
 //! outcome `cached`, and what it saved), streamed or not; any difference in
-//! the request or an expired entry goes to the upstream, and a streamed
-//! answer is not kept.
+//! the request, another tenant or an expired entry goes to the upstream,
+//! and a streamed answer is not kept.
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
@@ -86,6 +86,16 @@ async fn an_identical_request_within_the_ttl_is_answered_from_the_cache() {
     // Served from the cache: no attempt, the same answer.
     assert_eq!((again.0, again.1.as_str()), (200, "0"));
     assert_eq!(again.2, first.2);
+    // Another tenant has a cache of its own.
+    let other = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-windtunnel-tenant", "globex")
+        .body(ask("Capital of France?", 0.0, false).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.headers().get("x-windtunnel-attempts").unwrap(), "1");
     // Anything else that shapes the answer misses: another temperature, another question.
     post(&base, ask("Capital of France?", 0.7, false)).await;
     post(&base, ask("Capital of Spain?", 0.0, false)).await;
@@ -102,12 +112,12 @@ async fn an_identical_request_within_the_ttl_is_answered_from_the_cache() {
     assert_eq!((status, attempts.as_str()), (200, "1"));
     let (_, attempts, _) = post(&base, ask("Capital of Italy?", 0.0, false)).await;
     assert_eq!(attempts, "1");
-    assert_eq!(server.received_requests().await.unwrap().len(), 5, "all but the two repeats reached the upstream");
+    assert_eq!(server.received_requests().await.unwrap().len(), 6, "all but the two repeats reached the upstream");
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("windtunnel_requests_total{outcome=\"cached\"} 2"), "{metrics}");
     let report = p.shutdown().await.unwrap();
-    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (5, 2));
-    assert_eq!((report.cache.hits, report.cache.hit_rate), (2, 2.0 / 7.0));
+    assert_eq!((report.outcomes.succeeded, report.outcomes.cached), (6, 2));
+    assert_eq!((report.cache.hits, report.cache.hit_rate), (2, 2.0 / 8.0));
     // Each hit priced on w/a: 11 input at $1 and 7 output at $2 per Mtok.
     assert_eq!(report.cache.saved_usd.0, 2 * (11 * 1_000 + 7 * 2_000));
     assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);

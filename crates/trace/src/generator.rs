@@ -179,7 +179,7 @@ impl Repeats {
     /// the prompt's first asking).
     fn pick(&mut self, input: u32, output: u32) -> Option<(u64, u32, u32)> {
         use rand_distr::Distribution;
-        // Two draws a request, whatever happens.
+        // Both draws for every request, whatever happens (the stream is this one's alone).
         let repeats = self.rng.random::<f64>() < self.share;
         let rank = self.popularity.sample(&mut self.rng) as u64;
         if !repeats {
