@@ -304,6 +304,17 @@ struct CachedAnswer {
     endpoint: EndpointIdx,
     /// The OpenAI-shaped JSON the client got.
     body: Bytes,
+    /// Its usage, read once when it was kept: what each hit saves.
+    usage: Option<windtunnel_openai::Usage>,
+}
+
+/// An upstream's usage report as the executor's: its cached prompt tokens
+/// (at most the prompt) priced at the cached price, the price in force at
+/// `now`. Used for attempts and for what a response-cache hit saves.
+fn billed(facts: &EndpointFacts, now: u64, u: windtunnel_openai::Usage) -> Usage {
+    let (input, cached, output) = (u.prompt_tokens, u.cached_prompt_tokens.min(u.prompt_tokens), u.completion_tokens);
+    let cost = facts.price_at(now).cost(u64::from(input - cached), u64::from(cached), u64::from(output));
+    Usage { input_tokens: input, cached_input_tokens: cached, output_tokens: output, cost }
 }
 
 /// The response cache's key for a request: a hash of its tenant and of
@@ -412,7 +423,8 @@ impl Driver {
         Ok(Driver {
             chaos: ChaosState::new(scenario.seed),
             chaos_windows: Vec::new(),
-            response_cache: scenario.cache.map(ResponseCache::new),
+            // `max_entries = 0` keeps nothing: no cache, and no key to compute.
+            response_cache: scenario.cache.filter(|c| c.max_entries > 0).map(ResponseCache::new),
             cache_keys: BTreeMap::new(),
             cache_saved: Nanodollars::ZERO,
             sinks: Sinks {
@@ -521,11 +533,12 @@ impl Driver {
                     }
                     r
                 });
+                let forced = forced_rules(&incoming.headers);
                 // Per tenant; a request forcing chaos rules must meet them upstream.
                 let key = self
                     .response_cache
                     .as_ref()
-                    .filter(|_| forced_rules(&incoming.headers).is_empty())
+                    .filter(|_| forced.is_empty())
                     .map(|_| cache_key(&chat, &incoming.request.tenant));
                 let hit = key.and_then(|k| self.response_cache.as_mut().and_then(|c| c.lookup(k, now)));
                 // A stream is served only an answer that tells as a text stream.
@@ -543,7 +556,6 @@ impl Driver {
                 }
                 // Only whole (non-streamed) answers are kept.
                 let key = key.filter(|_| !stream);
-                let forced = forced_rules(&incoming.headers);
                 let flight =
                     self.executor.submit(now, incoming.request, class_deadline, &mut self.sinks, &mut self.actions);
                 if let Some(k) = key {
@@ -628,11 +640,7 @@ impl Driver {
     /// price now, the configured quality standing in for a live score.
     fn attempt_report(&self, now: u64, endpoint: EndpointIdx, o: &AttemptOutcome) -> AttemptReport {
         let facts = &self.facts[endpoint.get()];
-        let (input, cached, output) = o
-            .usage
-            .map_or((0, 0, 0), |u| (u.prompt_tokens, u.cached_prompt_tokens.min(u.prompt_tokens), u.completion_tokens));
-        let cost = facts.price_at(now).cost(u64::from(input - cached), u64::from(cached), u64::from(output));
-        let usage = Usage { input_tokens: input, cached_input_tokens: cached, output_tokens: output, cost };
+        let usage = o.usage.map_or_else(Usage::default, |u| billed(facts, now, u));
         // The upstream task measures wall time; the executor runs on this clock.
         let ttft = o.ttft_ms.map(|t| self.clock.scale(t));
         match &o.result {
@@ -782,15 +790,10 @@ impl Driver {
         hit: &CachedAnswer,
         sse: Option<Bytes>,
     ) {
-        let usage = windtunnel_openai::parse_openai_response(&hit.body).ok().and_then(|(_, u)| u);
+        let usage = hit.usage;
         if let (Some(u), Some(facts)) = (usage, self.facts.get(hit.endpoint.get())) {
-            // What the kept answer cost, priced now (its cached prompt tokens at the cached price).
-            let cached = u.cached_prompt_tokens.min(u.prompt_tokens);
-            self.cache_saved += facts.price_at(now).cost(
-                u64::from(u.prompt_tokens - cached),
-                u64::from(cached),
-                u64::from(u.completion_tokens),
-            );
+            // What the kept answer cost, priced now.
+            self.cache_saved += billed(facts, now, u).cost;
         }
         self.sinks.record(&Event::Arrived { at: now, req: &req });
         self.sinks.record(&Event::cached(now, &req));
@@ -843,7 +846,8 @@ impl Driver {
                 if let (Some(k), Some(cache), Some(body), Some(e), Outcome::Succeeded) =
                     (key, self.response_cache.as_mut(), &body, c.endpoint, c.outcome)
                 {
-                    cache.store(k, Arc::new(CachedAnswer { endpoint: e, body: body.clone() }), now);
+                    let usage = windtunnel_openai::parse_openai_response(body).ok().and_then(|(_, u)| u);
+                    cache.store(k, Arc::new(CachedAnswer { endpoint: e, body: body.clone(), usage }), now);
                 }
                 match (body, c.endpoint) {
                     (Some(body), Some(e)) => ClientEvent::Complete {
