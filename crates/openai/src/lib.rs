@@ -99,7 +99,7 @@ pub use openai::{
 };
 pub use request::{ANTHROPIC_DEFAULT_MAX_TOKENS, ChatRequest, RequestError, mark_anthropic_prompt_cache};
 pub use sse::{MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent, sse_data, sse_event};
-pub use text::{count_tokens, detect_lang, prompt_blocks, synthetic_text, warm_tokenizer};
+pub use text::{count_tokens, detect_lang, prompt_blocks, synthetic_prompt, synthetic_text, warm_tokenizer};
 pub use usage::Usage;
 
 #[cfg(test)]

@@ -61,9 +61,7 @@ pub fn prompt_blocks(text: &str, block_tokens: usize) -> (u32, Vec<u64>) {
             for &t in block {
                 h = (h ^ u64::from(t)).wrapping_mul(0x100_0000_01b3);
             }
-            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            prev = h ^ (h >> 31);
+            prev = mix(h);
             prev
         })
         .collect();
@@ -91,6 +89,64 @@ fn bpe() -> &'static tiktoken_rs::CoreBPE {
 /// ```
 pub fn synthetic_text(tokens: u32) -> String {
     " x".repeat(tokens as usize)
+}
+
+/// Words of [`synthetic_prompt`]'s text: each one `o200k_base` token, and
+/// never merged with its neighbours (the encoder splits text before each
+/// space-led word), so a block of `n` words is `n` tokens wherever it stands.
+const WORDS: [&str; 16] =
+    [" the", " of", " and", " to", " in", " is", " it", " on", " at", " by", " we", " or", " an", " be", " as", " so"];
+
+/// A prompt of exactly `tokens` tokens (as [`count_tokens`] counts them)
+/// whose blocks of `block_tokens` follow `blocks`, for `load`'s synthetic
+/// prompts: block `i` is text drawn from `blocks[i]` alone, so two prompts
+/// share their leading blocks (as [`prompt_blocks`] sees them) exactly as far
+/// as their ids agree, and a provider's prefix cache sees the trace's
+/// sharing. Blocks past the ids are drawn from `salt` and the block's index:
+/// give a prompt's own key (its `prompt_hash` where the trace has one, so
+/// repeated prompts are the same text) or the request's number (a prompt
+/// shared with no other). A `block_tokens` of 0 is taken as 512.
+///
+/// ```
+/// use windtunnel_openai::{count_tokens, prompt_blocks, synthetic_prompt};
+/// let a = synthetic_prompt(1200, &[7, 8, 9], 512, 1);
+/// let b = synthetic_prompt(1100, &[7, 8, 4], 512, 2);
+/// assert_eq!((count_tokens(&a), count_tokens(&b)), (1200, 1100));
+/// let (ia, ib) = (prompt_blocks(&a, 512).1, prompt_blocks(&b, 512).1);
+/// assert_eq!(ia, ib, "the two full blocks of each are ids 7 and 8");
+/// assert_ne!(prompt_blocks(&synthetic_prompt(600, &[], 512, 1), 512).1, prompt_blocks(&synthetic_prompt(600, &[], 512, 2), 512).1);
+/// ```
+pub fn synthetic_prompt(tokens: u32, blocks: &[u64], block_tokens: u32, salt: u64) -> String {
+    let block_tokens = if block_tokens == 0 { 512 } else { block_tokens };
+    // A word is at most 4 bytes.
+    let mut text = String::with_capacity(tokens as usize * 4);
+    let mut left = tokens;
+    let mut index = 0u64;
+    while left > 0 {
+        let n = left.min(block_tokens);
+        let seed = blocks.get(index as usize).copied().unwrap_or_else(|| mix(salt ^ mix(index.wrapping_add(1))));
+        let mut state = seed;
+        let mut bits = 0u64;
+        for i in 0..n {
+            if i % 16 == 0 {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                bits = mix(state);
+            }
+            text.push_str(WORDS[(bits & 15) as usize]);
+            bits >>= 4;
+        }
+        left -= n;
+        index += 1;
+    }
+    text
+}
+
+/// splitmix64's finaliser: spreads `x` over all 64 bits.
+fn mix(x: u64) -> u64 {
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Language of a prompt from its script: `"zh"` (Han), `"ja"`
@@ -180,6 +236,42 @@ mod tests {
     fn synthetic_text_counts_exactly() {
         for n in [0, 1, 2, 3, 7, 100, 999, 4_096, 32_000] {
             assert_eq!(count_tokens(&synthetic_text(n)), n, "{n}");
+        }
+    }
+
+    #[test]
+    fn each_synthetic_word_is_one_token_wherever_it_stands() {
+        for w in WORDS {
+            assert_eq!(count_tokens(w), 1, "{w:?}");
+        }
+        let all: String = WORDS.concat();
+        assert_eq!(count_tokens(&all), WORDS.len() as u32);
+        assert_eq!(count_tokens(&(all.clone() + &all)), 2 * WORDS.len() as u32);
+    }
+
+    proptest::proptest! {
+        /// A synthetic prompt counts exactly, and its full blocks' ids
+        /// agree with another's exactly as far as the ids it was drawn from.
+        #[test]
+        fn synthetic_prompts_share_blocks_as_their_ids_do(
+            tokens in 0u32..3_000,
+            other in 0u32..3_000,
+            ids in proptest::collection::vec(0u64..4, 0..7),
+            others in proptest::collection::vec(0u64..4, 0..7),
+            salts in (0u64..3, 0u64..3),
+        ) {
+            let (a, b) = (synthetic_prompt(tokens, &ids, 512, salts.0), synthetic_prompt(other, &others, 512, salts.1));
+            let (ta, ia) = prompt_blocks(&a, 512);
+            let (tb, ib) = prompt_blocks(&b, 512);
+            proptest::prop_assert_eq!((ta, tb), (tokens, other));
+            // The ids of each block: the given one, else the salt's own.
+            let seed = |ids: &[u64], salt: u64, i: usize| ids.get(i).map_or((1, salt, i), |&id| (0, id, 0));
+            let full = |n: u32| (n / 512) as usize;
+            let expected = (0..full(tokens).min(full(other)))
+                .take_while(|&i| seed(&ids, salts.0, i) == seed(&others, salts.1, i))
+                .count();
+            let shared = ia.iter().zip(&ib).take_while(|(x, y)| x == y).count();
+            proptest::prop_assert_eq!(shared, expected);
         }
     }
 

@@ -39,6 +39,20 @@ impl Usage {
         v
     }
 
+    /// Anthropic's `usage` object: `input_tokens` (the prompt's tokens not
+    /// read from the cache), `cache_read_input_tokens` when some were, and
+    /// `output_tokens`. Anthropic's parse of it gives `self` back.
+    pub fn to_anthropic_json(self) -> Value {
+        let mut v = json!({
+            "input_tokens": self.prompt_tokens.saturating_sub(self.cached_prompt_tokens),
+            "output_tokens": self.completion_tokens,
+        });
+        if self.cached_prompt_tokens > 0 {
+            v["cache_read_input_tokens"] = json!(self.cached_prompt_tokens);
+        }
+        v
+    }
+
     /// Reads an OpenAI `usage` object. `None` when `v` is not an object or
     /// has neither count (`"usage": null` on OpenAI's intermediate chunks);
     /// a missing count is 0, a count beyond `u32` saturates.

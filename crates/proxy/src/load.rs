@@ -4,7 +4,9 @@
 //! earlier ones have answered, with its tenant, class and id in
 //! `x-windtunnel-*` headers; its prompt is the trace's `messages`, or
 //! synthetic text that the proxy's token estimate counts as exactly
-//! `input_tokens`; `max_tokens` is the trace's `output_tokens`.
+//! `input_tokens`, sharing blocks with other prompts as the trace's
+//! `hash_ids` say ([`synthetic_prompt`]); `max_tokens` is the trace's
+//! `output_tokens`.
 //!
 //! What comes back is counted client side ([`LoadReport`], `load.json`):
 //! requests sent, answered, lost (no answer at all: a connection error or a
@@ -94,9 +96,22 @@ pub struct LoadOptions {
     pub max_inflight: usize,
 }
 
-/// Text that the proxy's tokenizer counts as `tokens` tokens.
-pub fn synthetic_prompt(tokens: u32) -> String {
-    windtunnel_openai::synthetic_text(tokens)
+/// The prompt `load` sends for a trace line without `messages`: text that
+/// the proxy's tokenizer counts as exactly `input_tokens`, whose 512-token
+/// blocks follow the line's `hash_ids` (or its one-block `prefix_hash`), so
+/// a provider's prompt cache, and the proxy's view of it, see the sharing
+/// the trace has. The rest is drawn from the line's `prompt_hash` (repeated
+/// prompts are the same text, for a response cache) or else from its number
+/// (a prompt no other line shares).
+pub fn synthetic_prompt(req: &Request) -> String {
+    let blocks = match (&req.hash_ids, &req.prefix_hash) {
+        (Some(ids), _) => ids.as_ref(),
+        (None, Some(p)) => std::slice::from_ref(p),
+        (None, None) => &[],
+    };
+    // Request numbers kept apart from prompt hashes.
+    let salt = req.prompt_hash.unwrap_or(req.seq ^ 0x5eed_0000_0000_0000);
+    windtunnel_openai::synthetic_prompt(req.input_tokens, blocks, windtunnel_trace::BLOCK_TOKENS, salt)
 }
 
 #[derive(Default)]
@@ -173,7 +188,7 @@ async fn one(
     let id = req.id().to_string();
     let messages = match req.messages.as_deref().and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()) {
         Some(m) => m,
-        None => serde_json::json!([{"role": "user", "content": synthetic_prompt(req.input_tokens)}]),
+        None => serde_json::json!([{"role": "user", "content": synthetic_prompt(req)}]),
     };
     let body = serde_json::json!({
         "model": req.model.as_deref().unwrap_or("default"),

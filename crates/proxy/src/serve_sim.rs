@@ -11,8 +11,13 @@
 //!
 //! It produces `max_tokens` output tokens (the trace's `output_tokens` when
 //! `load` sends them as `max_tokens`), and counts prompt tokens with the
-//! estimate the proxy uses, times the endpoint's tokenizer ratio. Usage in
-//! its answers is what the simulator bills.
+//! estimate the proxy uses, times the endpoint's tokenizer ratio. An
+//! endpoint with `prompt_cache` keeps the prompt's 512-token blocks as the
+//! simulator keeps a trace's `hash_ids` (the proxy's scheme,
+//! `windtunnel_openai::prompt_blocks`), and answers the tokens it held as
+//! cached (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
+//! `cache_read_input_tokens`). Usage in its answers is what the simulator
+//! bills.
 
 use crate::clock::LiveClock;
 use axum::Router;
@@ -25,7 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use windtunnel_config::Scenario;
 use windtunnel_core::{AttemptStart, EndpointIdx, ErrorKind, Request, Streams};
-use windtunnel_openai::{ChatRequest, count_tokens, error_body, openai_chunk, sse_data, sse_event};
+use windtunnel_openai::{
+    ChatRequest, Usage, count_tokens, error_body, openai_chunk, prompt_blocks, sse_data, sse_event,
+};
 use windtunnel_sim::SimEndpoint;
 use windtunnel_sim::{Adapter, NEVER};
 
@@ -34,6 +41,8 @@ use windtunnel_sim::{Adapter, NEVER};
 struct SimState {
     endpoints: Arc<Mutex<Vec<SimEndpoint>>>,
     names: Arc<Vec<String>>,
+    /// Whether each endpoint caches prompts (`prompt_cache`).
+    prompt_caches: Arc<Vec<bool>>,
     clock: LiveClock,
     speed: f64,
     seq: Arc<Mutex<u64>>,
@@ -76,6 +85,7 @@ pub fn router(scenario: &Scenario, speed: f64) -> Router {
     let state = SimState {
         endpoints: Arc::new(Mutex::new(endpoints)),
         names: Arc::new(scenario.endpoints.iter().map(|e| e.id.to_string()).collect()),
+        prompt_caches: Arc::new(scenario.endpoints.iter().map(|e| e.prompt_cache.is_some()).collect()),
         clock: LiveClock::start(),
         speed: speed.clamp(1e-3, 1e6),
         seq: Arc::new(Mutex::new(0)),
@@ -130,7 +140,16 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
     };
     let max_tokens = chat.max_tokens.unwrap_or(crate::request::DEFAULT_MAX_TOKENS);
     let now = s.now();
-    let mut req = Request::new(seq, now, count_tokens(&chat.prompt_text()), max_tokens);
+    let text = chat.prompt_text();
+    let mut req = if s.prompt_caches[idx] {
+        // The prompt's blocks, for the endpoint's prompt cache.
+        let (tokens, blocks) = prompt_blocks(&text, windtunnel_trace::BLOCK_TOKENS as usize);
+        let mut req = Request::new(seq, now, tokens, max_tokens);
+        req.hash_ids = (!blocks.is_empty()).then(|| blocks.into_boxed_slice());
+        req
+    } else {
+        Request::new(seq, now, count_tokens(&text), max_tokens)
+    };
     req.stream = chat.stream;
     let start = AttemptStart { req: &req, endpoint: EndpointIdx(idx as u16), attempt: 1, endpoint_attempt: 1 };
     let scheduled = {
@@ -138,7 +157,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
         eps[idx].start(now, &start)
     };
     let model = chat.model.clone();
-    let usage = windtunnel_openai::Usage {
+    let usage = Usage {
         prompt_tokens: scheduled.report.usage.input_tokens,
         completion_tokens: scheduled.report.usage.output_tokens,
         cached_prompt_tokens: scheduled.report.usage.cached_input_tokens,
@@ -189,7 +208,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                 let body = serde_json::json!({
                     "id": format!("msg_sim{seq}"), "type": "message", "role": "assistant", "model": model,
                     "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                    "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+                    "usage": usage.to_anthropic_json(),
                 });
                 return ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
             }
@@ -249,7 +268,7 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
                             if i == 0 {
                                 let start = serde_json::json!({"type": "message_start", "message": {
                                     "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-                                    "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": 0}}});
+                                    "usage": Usage { completion_tokens: 0, ..usage }.to_anthropic_json()}});
                                 let block = serde_json::json!({"type": "content_block_start", "index": 0,
                                     "content_block": {"type": "text", "text": ""}});
                                 f.push_str(&sse_event("message_start", &start.to_string()));

@@ -205,3 +205,19 @@ fn an_unparseable_message_is_malformed_and_an_error_body_is_classified() {
     assert_eq!(err.kind, ErrorKind::Overloaded);
     assert_eq!(message, "Overloaded");
 }
+
+#[test]
+fn usage_written_in_anthropics_shape_reads_back_the_same() {
+    for usage in [
+        Usage { prompt_tokens: 3_000, completion_tokens: 40, cached_prompt_tokens: 2_560 },
+        Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0 },
+    ] {
+        let body = serde_json::json!({"id": "msg_1", "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "x"}], "stop_reason": "end_turn", "usage": usage.to_anthropic_json()});
+        let (_, read) = anthropic_response_to_openai(body.to_string().as_bytes(), "m").unwrap();
+        assert_eq!(read, usage);
+    }
+    // Without cached tokens, no cache field at all.
+    let plain = Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0 }.to_anthropic_json();
+    assert!(plain.get("cache_read_input_tokens").is_none(), "{plain}");
+}
