@@ -53,22 +53,40 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let requests: Vec<Request> = if args.source.extension().is_some_and(|e| e == "toml") {
-        let scenario = windtunnel_config::load_scenario(&args.source, &[])?;
-        let mut source = windtunnel_harness::Requests::open(&scenario.trace, &Streams::from_seed(scenario.seed))?;
-        let mut out = Vec::new();
-        while let Some(r) = source.next_request()? {
-            out.push(r);
-        }
-        out
-    } else {
-        let reader = TraceReader::open(&args.source, args.trace_format.format(), ReadOptions::default())?;
-        reader.collect::<Result<_, _>>()?
+    // The trace is read twice: once to check every line and count them (a
+    // bad line stops the load before it sends anything), then streamed as
+    // it is sent, so memory holds the requests in flight, not the trace.
+    let scenario = match args.source.extension().is_some_and(|e| e == "toml") {
+        true => Some(windtunnel_config::load_scenario(&args.source, &[])?),
+        false => None,
     };
+    let open = || -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<Request>>>> {
+        Ok(match &scenario {
+            Some(scenario) => {
+                let mut source =
+                    windtunnel_harness::Requests::open(&scenario.trace, &Streams::from_seed(scenario.seed))?;
+                Box::new(std::iter::from_fn(move || source.next_request().map_err(anyhow::Error::from).transpose()))
+            }
+            None => {
+                let reader = TraceReader::open(&args.source, args.trace_format.format(), ReadOptions::default())?;
+                Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
+            }
+        })
+    };
+    let mut total = 0u64;
+    for r in open()? {
+        r?;
+        total += 1;
+    }
     let opts = LoadOptions { target: args.target.clone(), speed: args.speed, api_key, max_inflight: args.max_inflight };
-    let total = requests.len() as u64;
     let bar = crate::progress::RunsProgress::new(total);
-    let report = run_load(requests.into_iter(), &opts, |n| bar.set(n))?;
+    let failed = std::cell::RefCell::new(None);
+    let requests = open()?.map_while(|r| r.map_err(|e| *failed.borrow_mut() = Some(e)).ok());
+    let report = run_load(requests, &opts, |n| bar.set(n))?;
+    if let Some(e) = failed.into_inner() {
+        // The file changed between the two readings.
+        return Err(e.context("the trace changed while it was being sent"));
+    }
     bar.finish();
     let out = args.out.unwrap_or_else(|| Path::new("reports").join("load"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating output folder `{}`", out.display()))?;

@@ -326,3 +326,48 @@ fn a_bad_chaos_file_is_refused_with_where_and_what() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("rule 1 (`x`): match.endpoint: `sim/z` is not an endpoint"), "{err}");
 }
+
+/// `windtunnel load` against serve-sim: every line of a trace file is sent
+/// once and answered, `load.json` says so; a trace with a bad line is
+/// refused with its file and line before anything is sent.
+#[test]
+fn load_sends_every_line_of_a_trace_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("live.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let (_sim, sim) = start(&["serve-sim", scenario.to_str().unwrap(), "--listen", "127.0.0.1:0", "--speed", "10"]);
+    let trace = dir.path().join("t.jsonl");
+    let lines: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"at_ms\":{},\"input_tokens\":{},\"output_tokens\":5,\"stream\":{}}}\n",
+                i * 25,
+                600 + i,
+                i % 2 == 0
+            )
+        })
+        .collect();
+    std::fs::write(&trace, lines).unwrap();
+    let out_dir = dir.path().join("out");
+    let target = format!("http://{sim}/sim/a/v1");
+    let args = ["load", trace.to_str().unwrap(), "--target", &target, "--speed", "10"];
+    let out = crate::windtunnel(&[&args[..], &["--out", out_dir.to_str().unwrap()]].concat());
+    let (stdout, err) = crate::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{err}");
+    let load: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("load.json")).unwrap()).unwrap();
+    assert_eq!(
+        (load["sent"].as_u64(), load["answered"].as_u64(), load["lost"].as_u64()),
+        (Some(40), Some(40), Some(0))
+    );
+    assert_eq!(load["by_status"]["200"].as_u64(), Some(40), "{load}");
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"at_ms\":0,\"input_tokens\":5,\"output_tokens\":1}\n{\"at_ms\":1,\"input_tokens\":5,\"output_tokens\":1}\n{\"at_ms\":\"soon\"}\n")
+        .unwrap();
+    let out = crate::windtunnel(&["load", bad.to_str().unwrap(), "--target", &target]);
+    let (stdout, err) = crate::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{err}");
+    assert!(err.contains("bad.jsonl:3"), "{err}");
+    assert!(!stdout.contains("sent"), "nothing is sent: {stdout}");
+}

@@ -143,7 +143,9 @@ pub fn run_load(
         }));
         let limit = Arc::new(tokio::sync::Semaphore::new(opts.max_inflight.max(1)));
         let start = tokio::time::Instant::now();
-        let mut tasks = Vec::new();
+        // Requests in flight; finished ones are reaped as new ones go out,
+        // so memory follows what is in flight, not the whole trace.
+        let mut tasks = tokio::task::JoinSet::new();
         let mut sent = 0u64;
         let speed = opts.speed;
         for req in requests {
@@ -153,14 +155,13 @@ pub fn run_load(
             sent += 1;
             progress(sent);
             let (client, url, tally, key) = (client.clone(), url.clone(), tally.clone(), opts.api_key.clone());
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 one(&client, &url, key.as_ref(), &req, &tally, speed).await;
                 drop(permit);
-            }));
+            });
+            while tasks.try_join_next().is_some() {}
         }
-        for t in tasks {
-            let _ = t.await;
-        }
+        tasks.join_all().await;
         let wall = start.elapsed();
         let mut t = match Arc::try_unwrap(tally) {
             Ok(m) => m.into_inner().unwrap_or_default(),
