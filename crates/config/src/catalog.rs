@@ -29,14 +29,32 @@ pub(crate) struct CatalogEntry {
     pub(crate) output_per_mtok: f64,
     /// USD per million cached input tokens, when listed.
     pub(crate) cached_input_per_mtok: Option<f64>,
+    /// USD per million input tokens written to the prompt cache, when
+    /// listed (`cache_creation_input_token_cost`: Anthropic's 5-minute
+    /// writes).
+    pub(crate) cache_write_per_mtok: Option<f64>,
     /// `max_input_tokens`.
     pub(crate) context_window: Option<u32>,
     /// `max_output_tokens`.
     pub(crate) max_output_tokens: Option<u32>,
-    /// Long-context rates: `(above_tokens, input, output, cached input)` in
-    /// USD per Mtok, from `*_above_128k_tokens` (or, failing that,
+    /// Long-context rates, from `*_above_128k_tokens` (or, failing that,
     /// `*_above_200k_tokens`) fields.
-    pub(crate) long_context: Option<(u64, f64, f64, Option<f64>)>,
+    pub(crate) long_context: Option<LongContextUsd>,
+}
+
+/// Long-context rates in USD per Mtok while a price is assembled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LongContextUsd {
+    /// The prompt size above which they apply.
+    pub(crate) above: u64,
+    /// Uncached input.
+    pub(crate) input: f64,
+    /// Output.
+    pub(crate) output: f64,
+    /// Cached input; the tier's input when unset.
+    pub(crate) cached: Option<f64>,
+    /// Cache writes; the tier's input when unset.
+    pub(crate) cache_write: Option<f64>,
 }
 
 /// Why a model could not be priced.
@@ -79,12 +97,19 @@ impl Catalog {
             input_per_mtok: per_mtok("input_cost_per_token").ok_or(LookupError::NoPrice("input_cost_per_token"))?,
             output_per_mtok: per_mtok("output_cost_per_token").ok_or(LookupError::NoPrice("output_cost_per_token"))?,
             cached_input_per_mtok: per_mtok("cache_read_input_token_cost"),
+            cache_write_per_mtok: per_mtok("cache_creation_input_token_cost"),
             context_window: tokens("max_input_tokens").map(|v| v as u32),
             max_output_tokens: tokens("max_output_tokens").map(|v| v as u32),
             long_context: [(128_000, "128k"), (200_000, "200k")].into_iter().find_map(|(above, tag)| {
                 let input = per_mtok(&format!("input_cost_per_token_above_{tag}_tokens"))?;
                 let output = per_mtok(&format!("output_cost_per_token_above_{tag}_tokens"))?;
-                Some((above, input, output, per_mtok(&format!("cache_read_input_token_cost_above_{tag}_tokens"))))
+                Some(LongContextUsd {
+                    above,
+                    input,
+                    output,
+                    cached: per_mtok(&format!("cache_read_input_token_cost_above_{tag}_tokens")),
+                    cache_write: per_mtok(&format!("cache_creation_input_token_cost_above_{tag}_tokens")),
+                })
             }),
         })
     }
@@ -127,15 +152,25 @@ mod tests {
                 "pro": { "input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
                          "input_cost_per_token_above_200k_tokens": 2.5e-06,
                          "output_cost_per_token_above_200k_tokens": 1.5e-05,
-                         "cache_read_input_token_cost_above_200k_tokens": 6.25e-07 }
+                         "cache_read_input_token_cost_above_200k_tokens": 6.25e-07 },
+                "sonnet": { "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+                            "cache_creation_input_token_cost": 3.75e-06,
+                            "input_cost_per_token_above_200k_tokens": 6e-06,
+                            "output_cost_per_token_above_200k_tokens": 2.25e-05,
+                            "cache_creation_input_token_cost_above_200k_tokens": 7.5e-06 }
             }"#,
         )
         .unwrap();
-        let (above, i, o, cached) = c.get("flash").unwrap().long_context.unwrap();
-        assert_eq!(above, 128_000);
-        assert!((i - 0.15).abs() < 1e-9 && (o - 0.6).abs() < 1e-9 && cached.is_none());
-        let (above, _, o, cached) = c.get("pro").unwrap().long_context.unwrap();
-        assert_eq!(above, 200_000);
-        assert!((o - 15.0).abs() < 1e-9 && (cached.unwrap() - 0.625).abs() < 1e-9);
+        let lc = c.get("flash").unwrap().long_context.unwrap();
+        assert_eq!(lc.above, 128_000);
+        assert!((lc.input - 0.15).abs() < 1e-9 && (lc.output - 0.6).abs() < 1e-9 && lc.cached.is_none());
+        let lc = c.get("pro").unwrap().long_context.unwrap();
+        assert_eq!(lc.above, 200_000);
+        assert!((lc.output - 15.0).abs() < 1e-9 && (lc.cached.unwrap() - 0.625).abs() < 1e-9);
+        assert_eq!(lc.cache_write, None);
+        // Cache writes, in both tiers.
+        let sonnet = c.get("sonnet").unwrap();
+        assert!((sonnet.cache_write_per_mtok.unwrap() - 3.75).abs() < 1e-9);
+        assert!((sonnet.long_context.unwrap().cache_write.unwrap() - 7.5).abs() < 1e-9);
     }
 }

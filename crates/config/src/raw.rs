@@ -227,6 +227,7 @@ pub(crate) struct RawScheduleWindow {
     pub(crate) input_per_mtok: Option<Spanned<f64>>,
     pub(crate) output_per_mtok: Option<Spanned<f64>>,
     pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) cache_write_per_mtok: Option<Spanned<f64>>,
 }
 
 /// `prompt_cache = { ttl, min_tokens, block_tokens }`: provider prefix caching.
@@ -257,7 +258,7 @@ pub(crate) const ENDPOINT_KEYS: [&str; 15] = [
     "price_schedule",
 ];
 
-/// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok }` or
+/// `price = { input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok }` or
 /// `price = { catalog = "gpt-4o" }`, or explicit prices; not both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,10 +267,12 @@ pub(crate) struct RawPrice {
     pub(crate) input_per_mtok: Option<Spanned<f64>>,
     pub(crate) output_per_mtok: Option<Spanned<f64>>,
     pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) cache_write_per_mtok: Option<Spanned<f64>>,
     pub(crate) long_context: Option<Spanned<RawLongContext>>,
 }
 
-/// `long_context = { above_tokens = 128000, input_per_mtok, output_per_mtok, cached_input_per_mtok }`.
+/// `long_context = { above_tokens = 128000, input_per_mtok, output_per_mtok, cached_input_per_mtok,
+/// cache_write_per_mtok }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLongContext {
@@ -277,6 +280,7 @@ pub(crate) struct RawLongContext {
     pub(crate) input_per_mtok: Spanned<f64>,
     pub(crate) output_per_mtok: Spanned<f64>,
     pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) cache_write_per_mtok: Option<Spanned<f64>>,
 }
 
 /// `tokenizer = { ratio, lang = { zh = 1.3 } }`.
@@ -343,6 +347,7 @@ pub(crate) struct RawPriceChange {
     pub(crate) input_per_mtok: Option<Spanned<f64>>,
     pub(crate) output_per_mtok: Option<Spanned<f64>>,
     pub(crate) cached_input_per_mtok: Option<Spanned<f64>>,
+    pub(crate) cache_write_per_mtok: Option<Spanned<f64>>,
 }
 
 /// `[assert]`.

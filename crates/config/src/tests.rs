@@ -235,7 +235,16 @@ fn good_scenario_endpoint_with_every_key() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[0];
     assert_eq!(e.id.as_str(), "openai/gpt-4o");
-    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25), long_context: None });
+    assert_eq!(
+        e.price,
+        Price {
+            input: usd(2.5),
+            output: usd(10.0),
+            cached_input: usd(1.25),
+            cache_write: usd(2.5),
+            long_context: None
+        }
+    );
     assert_eq!((e.context_window, e.max_output_tokens), (Some(128_000), Some(16_384)));
     assert_eq!(e.tokenizer.ratio, 1.1);
     assert_eq!(e.tokenizer.lang.get("zh"), Some(&1.3));
@@ -271,12 +280,24 @@ fn price_changes_are_sorted_and_carry_the_previous_price() {
             // At 20m only the cached price changes.
             PriceChange {
                 at_ms: 1_200_000,
-                price: Price { input: usd(2.5), output: usd(10.0), cached_input: usd(0.5), long_context: None },
+                price: Price {
+                    input: usd(2.5),
+                    output: usd(10.0),
+                    cached_input: usd(0.5),
+                    cache_write: usd(2.5),
+                    long_context: None
+                },
             },
             // At 40m input and output change; cached stays at 0.5.
             PriceChange {
                 at_ms: 2_400_000,
-                price: Price { input: usd(1.25), output: usd(5.0), cached_input: usd(0.5), long_context: None },
+                price: Price {
+                    input: usd(1.25),
+                    output: usd(5.0),
+                    cached_input: usd(0.5),
+                    cache_write: usd(1.25),
+                    long_context: None
+                },
             },
         ]
     );
@@ -346,7 +367,16 @@ fn catalog_prices_come_from_the_litellm_table() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[2];
     // gpt-4o: $2.5 in, $10 out, $1.25 cached per Mtok; 128,000 in, 16,384 out.
-    assert_eq!(e.price, Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25), long_context: None });
+    assert_eq!(
+        e.price,
+        Price {
+            input: usd(2.5),
+            output: usd(10.0),
+            cached_input: usd(1.25),
+            cache_write: usd(2.5),
+            long_context: None
+        }
+    );
     assert_eq!(e.context_window, Some(128_000));
     assert_eq!(e.max_output_tokens, Some(4096), "the endpoint's own value wins over the catalog's");
     assert_eq!(e.latency.ttft_ms, Dist::Fixed(250.0));
@@ -959,4 +989,51 @@ fn synthetic_repeats_parse_and_refuse_bad_values_and_conversations() {
         "quick.toml:10:11: invalid `trace.synthetic.repeats`: cannot be combined with `conversations` \
          (a repeated prompt is not a conversation's turn)"
     );
+}
+
+#[test]
+fn cache_writes_have_their_own_price_from_the_table_or_the_file() {
+    let scenario = format!(
+        r#"
+price_table = "{}"
+policy = {{ chain = ["anthropic/haiku", "anthropic/sonnet", "openai/mini"] }}
+[trace]
+path = "traces/sample.jsonl"
+[[endpoints]]
+name = "anthropic/haiku"
+price = {{ catalog = "claude-3-5-haiku-20241022" }}
+[[endpoints]]
+name = "anthropic/sonnet"
+price = {{ input_per_mtok = 3.0, output_per_mtok = 15.0, cached_input_per_mtok = 0.3, cache_write_per_mtok = 3.75, long_context = {{ above_tokens = 200000, input_per_mtok = 6.0, output_per_mtok = 22.5, cache_write_per_mtok = 7.5 }} }}
+[[endpoints.price_changes]]
+at = "1h"
+input_per_mtok = 2.0
+[[endpoints]]
+name = "openai/mini"
+price = {{ input_per_mtok = 0.15, output_per_mtok = 0.6 }}
+"#,
+        prices_path()
+    );
+    let s = Fixture::new().parse(&scenario).unwrap();
+    // claude-3-5-haiku: $0.80 in, $1.00 cache write, $0.08 cache read.
+    let haiku = &s.endpoints[0].price;
+    assert_eq!((haiku.input, haiku.cache_write, haiku.cached_input), (usd(0.8), usd(1.0), usd(0.08)));
+    let sonnet = &s.endpoints[1];
+    assert_eq!(sonnet.price.cache_write, usd(3.75));
+    let lc = sonnet.price.long_context.unwrap();
+    assert_eq!((lc.cache_write, lc.cached_input), (usd(7.5), usd(6.0)), "an unset tier price follows the tier's input");
+    // A change that leaves the cache-write price out keeps it.
+    assert_eq!(sonnet.price_changes[0].price.cache_write, usd(3.75));
+    // Unset, writes cost what input does.
+    assert_eq!(s.endpoints[2].price.cache_write, usd(0.15));
+
+    let negative = scenario.replace("cache_write_per_mtok = 3.75", "cache_write_per_mtok = -1");
+    let err = Fixture::new().parse(&negative).unwrap_err();
+    assert!(err.contains("endpoints[1].price.cache_write_per_mtok"), "{err}");
+    let beside_catalog = scenario.replace(
+        r#"catalog = "claude-3-5-haiku-20241022""#,
+        r#"catalog = "claude-3-5-haiku-20241022", cache_write_per_mtok = 1.0"#,
+    );
+    let err = Fixture::new().parse(&beside_catalog).unwrap_err();
+    assert!(err.contains("endpoints[0].price.cache_write_per_mtok"), "{err}");
 }

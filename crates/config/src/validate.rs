@@ -7,7 +7,7 @@
 //! that must exist now, not ten virtual minutes into the run) lives here, and
 //! every error names the key path and points at the value it blames.
 
-use crate::catalog::{Catalog, LookupError};
+use crate::catalog::{Catalog, LongContextUsd, LookupError};
 use crate::error::{ConfigError, ConfigErrorKind, Location, did_you_mean, line_col};
 use crate::raw::{
     RawAssert, RawCache, RawChain, RawDist, RawDuration, RawEndpoint, RawFault, RawInvariants, RawPolicy, RawPrice,
@@ -78,8 +78,9 @@ struct PriceUsd {
     input: f64,
     output: f64,
     cached: Option<f64>,
-    /// `(above_tokens, input, output, cached input)`.
-    long_context: Option<(u64, f64, f64, Option<f64>)>,
+    /// Like `cached`: `None` follows `input`.
+    cache_write: Option<f64>,
+    long_context: Option<LongContextUsd>,
 }
 
 impl PriceUsd {
@@ -88,14 +89,25 @@ impl PriceUsd {
             input: PricePerMtok::from_usd(self.input),
             output: PricePerMtok::from_usd(self.output),
             cached_input: PricePerMtok::from_usd(self.cached.unwrap_or(self.input)),
-            long_context: self.long_context.map(|(above_tokens, input, output, cached)| LongContextPrice {
-                above_tokens,
-                input: PricePerMtok::from_usd(input),
-                output: PricePerMtok::from_usd(output),
-                cached_input: PricePerMtok::from_usd(cached.unwrap_or(input)),
+            cache_write: PricePerMtok::from_usd(self.cache_write.unwrap_or(self.input)),
+            long_context: self.long_context.map(|lc| LongContextPrice {
+                above_tokens: lc.above,
+                input: PricePerMtok::from_usd(lc.input),
+                output: PricePerMtok::from_usd(lc.output),
+                cached_input: PricePerMtok::from_usd(lc.cached.unwrap_or(lc.input)),
+                cache_write: PricePerMtok::from_usd(lc.cache_write.unwrap_or(lc.input)),
             }),
         }
     }
+}
+
+/// The `*_per_mtok` keys a price table (`price`, a price change, a
+/// schedule window) may set.
+struct PriceKeys<'a> {
+    input: &'a Option<Spanned<f64>>,
+    output: &'a Option<Spanned<f64>>,
+    cached: &'a Option<Spanned<f64>>,
+    cache_write: &'a Option<Spanned<f64>>,
 }
 
 // === impl Validator: the scenario ===
@@ -495,7 +507,13 @@ impl Validator<'_> {
                 return Err(self.err(w.to.span(), kind));
             }
             let mut usd = base;
-            self.price_keys(&mut usd, &key, &w.input_per_mtok, &w.output_per_mtok, &w.cached_input_per_mtok)?;
+            let keys = PriceKeys {
+                input: &w.input_per_mtok,
+                output: &w.output_per_mtok,
+                cached: &w.cached_input_per_mtok,
+                cache_write: &w.cache_write_per_mtok,
+            };
+            self.price_keys(&mut usd, &key, keys)?;
             windows.push(DailyWindow { from_ms, to_ms, price: usd.to_price() });
         }
         Ok(Some(DailySchedule { offset_ms: 0, windows }))
@@ -806,6 +824,7 @@ impl Validator<'_> {
                 ("input_per_mtok", p.input_per_mtok.as_ref().map(Spanned::span)),
                 ("output_per_mtok", p.output_per_mtok.as_ref().map(Spanned::span)),
                 ("cached_input_per_mtok", p.cached_input_per_mtok.as_ref().map(Spanned::span)),
+                ("cache_write_per_mtok", p.cache_write_per_mtok.as_ref().map(Spanned::span)),
                 ("long_context", p.long_context.as_ref().map(Spanned::span)),
             ];
             if let Some((name, Some(span))) = explicit.into_iter().find(|(_, s)| s.is_some()) {
@@ -837,11 +856,18 @@ impl Validator<'_> {
                 input: entry.input_per_mtok,
                 output: entry.output_per_mtok,
                 cached: entry.cached_input_per_mtok,
+                cache_write: entry.cache_write_per_mtok,
                 long_context: entry.long_context,
             };
             limits = Some((entry.context_window, entry.max_output_tokens));
         }
-        self.price_keys(&mut usd, key, &p.input_per_mtok, &p.output_per_mtok, &p.cached_input_per_mtok)?;
+        let keys = PriceKeys {
+            input: &p.input_per_mtok,
+            output: &p.output_per_mtok,
+            cached: &p.cached_input_per_mtok,
+            cache_write: &p.cache_write_per_mtok,
+        };
+        self.price_keys(&mut usd, key, keys)?;
         if let Some(lc) = &p.long_context {
             let raw = lc.get_ref();
             let k = format!("{key}.long_context");
@@ -856,38 +882,33 @@ impl Validator<'_> {
                     },
                 ));
             }
-            let cached = raw
-                .cached_input_per_mtok
-                .as_ref()
-                .map(|v| self.price_value(v, &format!("{k}.cached_input_per_mtok")))
-                .transpose()?;
-            usd.long_context = Some((
+            let optional = |v: &Option<Spanned<f64>>, name: &str| {
+                v.as_ref().map(|v| self.price_value(v, &format!("{k}.{name}"))).transpose()
+            };
+            usd.long_context = Some(LongContextUsd {
                 above,
-                self.price_value(&raw.input_per_mtok, &format!("{k}.input_per_mtok"))?,
-                self.price_value(&raw.output_per_mtok, &format!("{k}.output_per_mtok"))?,
-                cached,
-            ));
+                input: self.price_value(&raw.input_per_mtok, &format!("{k}.input_per_mtok"))?,
+                output: self.price_value(&raw.output_per_mtok, &format!("{k}.output_per_mtok"))?,
+                cached: optional(&raw.cached_input_per_mtok, "cached_input_per_mtok")?,
+                cache_write: optional(&raw.cache_write_per_mtok, "cache_write_per_mtok")?,
+            });
         }
         Ok((usd, limits))
     }
 
     /// Applies explicit `*_per_mtok` keys over `usd`.
-    fn price_keys(
-        &self,
-        usd: &mut PriceUsd,
-        key: &str,
-        input: &Option<Spanned<f64>>,
-        output: &Option<Spanned<f64>>,
-        cached: &Option<Spanned<f64>>,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = input {
+    fn price_keys(&self, usd: &mut PriceUsd, key: &str, keys: PriceKeys<'_>) -> Result<(), ConfigError> {
+        if let Some(v) = keys.input {
             usd.input = self.price_value(v, &format!("{key}.input_per_mtok"))?;
         }
-        if let Some(v) = output {
+        if let Some(v) = keys.output {
             usd.output = self.price_value(v, &format!("{key}.output_per_mtok"))?;
         }
-        if let Some(v) = cached {
+        if let Some(v) = keys.cached {
             usd.cached = Some(self.price_value(v, &format!("{key}.cached_input_per_mtok"))?);
+        }
+        if let Some(v) = keys.cache_write {
+            usd.cache_write = Some(self.price_value(v, &format!("{key}.cache_write_per_mtok"))?);
         }
         Ok(())
     }
@@ -904,7 +925,13 @@ impl Validator<'_> {
         let mut out = Vec::with_capacity(timed.len());
         for (at_ms, j, c) in timed {
             let key = format!("{t}.price_changes[{j}]");
-            self.price_keys(&mut cur, &key, &c.input_per_mtok, &c.output_per_mtok, &c.cached_input_per_mtok)?;
+            let keys = PriceKeys {
+                input: &c.input_per_mtok,
+                output: &c.output_per_mtok,
+                cached: &c.cached_input_per_mtok,
+                cache_write: &c.cache_write_per_mtok,
+            };
+            self.price_keys(&mut cur, &key, keys)?;
             out.push(PriceChange { at_ms, price: cur.to_price() });
         }
         Ok(out)

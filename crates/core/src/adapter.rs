@@ -33,6 +33,9 @@ pub struct Usage {
     /// Of `input_tokens`, those the endpoint's prompt cache held: billed at
     /// the cached-input price.
     pub cached_input_tokens: u32,
+    /// Of the other input tokens, those written to the endpoint's prompt
+    /// cache: billed at the cache-write price.
+    pub cache_write_tokens: u32,
     /// Output tokens produced (and billed).
     pub output_tokens: u32,
     /// What the endpoint bills for them.

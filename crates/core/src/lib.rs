@@ -64,7 +64,7 @@ pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, Pri
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FirstPolicyError, FixedChain, Planner, PolicyErrorTally, PolicyFailure};
-pub use prefix_cache::{PromptCache, PromptCacheSpec};
+pub use prefix_cache::{CacheUse, PromptCache, PromptCacheSpec};
 pub use rand_chacha::ChaCha8Rng;
 pub use request::{Request, RequestIdDisplay, Sym};
 pub use rng::{KeyedStream, Rng, Streams};

@@ -124,6 +124,10 @@ pub struct Price {
     pub output: PricePerMtok,
     /// Cached input tokens (prefix cache hits); equals `input` when unset.
     pub cached_input: PricePerMtok,
+    /// Input tokens written to the prompt cache (Anthropic bills these at
+    /// 1.25 times the input price); equals `input` when unset (OpenAI,
+    /// DeepSeek and Gemini's implicit caching charge nothing extra).
+    pub cache_write: PricePerMtok,
     /// Long-context pricing: above a prompt size, every token of the request
     /// at other rates (Gemini's and Anthropic's 128k / 200k tiers).
     pub long_context: Option<LongContextPrice>,
@@ -143,6 +147,8 @@ pub struct LongContextPrice {
     pub output: PricePerMtok,
     /// Cached input tokens.
     pub cached_input: PricePerMtok,
+    /// Input tokens written to the prompt cache.
+    pub cache_write: PricePerMtok,
 }
 
 impl Price {
@@ -155,13 +161,46 @@ impl Price {
     /// The exact cost in millionths of a nano-dollar, in the tier the prompt's
     /// size selects.
     pub fn micro_cost(&self, input_tokens: u64, cached_input_tokens: u64, output_tokens: u64) -> i128 {
-        let (input, cached, output) = match self.long_context {
+        self.micro_cost_with_writes(input_tokens, cached_input_tokens, 0, output_tokens)
+    }
+
+    /// [`Price::cost`] when `written_tokens` of the `input_tokens` (the
+    /// uncached ones) were written to the prompt cache, at `cache_write`.
+    pub fn cost_with_writes(
+        &self,
+        input_tokens: u64,
+        cached_input_tokens: u64,
+        written_tokens: u64,
+        output_tokens: u64,
+    ) -> Nanodollars {
+        Nanodollars::from_micro_rounded(self.micro_cost_with_writes(
+            input_tokens,
+            cached_input_tokens,
+            written_tokens,
+            output_tokens,
+        ))
+    }
+
+    /// [`Price::micro_cost`] with `written_tokens` of the `input_tokens`
+    /// (at most all of them) billed at the cache-write price.
+    pub fn micro_cost_with_writes(
+        &self,
+        input_tokens: u64,
+        cached_input_tokens: u64,
+        written_tokens: u64,
+        output_tokens: u64,
+    ) -> i128 {
+        let (input, cached, write, output) = match self.long_context {
             Some(lc) if input_tokens.saturating_add(cached_input_tokens) > lc.above_tokens => {
-                (lc.input, lc.cached_input, lc.output)
+                (lc.input, lc.cached_input, lc.cache_write, lc.output)
             }
-            _ => (self.input, self.cached_input, self.output),
+            _ => (self.input, self.cached_input, self.cache_write, self.output),
         };
-        input.micro_cost(input_tokens) + cached.micro_cost(cached_input_tokens) + output.micro_cost(output_tokens)
+        let written = written_tokens.min(input_tokens);
+        input.micro_cost(input_tokens - written)
+            + write.micro_cost(written)
+            + cached.micro_cost(cached_input_tokens)
+            + output.micro_cost(output_tokens)
     }
 }
 
@@ -177,16 +216,19 @@ pub struct Biller {
 }
 
 impl Biller {
-    /// Bills one attempt's tokens at `price`.
+    /// Bills one attempt's tokens at `price`: `input_tokens` uncached, of
+    /// which `written_tokens` were written to the prompt cache.
     #[inline]
     pub fn bill(
         &mut self,
         price: &Price,
         input_tokens: u64,
         cached_input_tokens: u64,
+        written_tokens: u64,
         output_tokens: u64,
     ) -> Nanodollars {
-        let total = price.micro_cost(input_tokens, cached_input_tokens, output_tokens) + self.carry;
+        let total =
+            price.micro_cost_with_writes(input_tokens, cached_input_tokens, written_tokens, output_tokens) + self.carry;
         // Every real bill fits in an i64, where dividing by a constant is a
         // multiplication; i128 division is a library call.
         if let Ok(t) = i64::try_from(total) {
@@ -211,6 +253,7 @@ mod tests {
             input: PricePerMtok::from_usd(2.5),
             output: PricePerMtok::from_usd(10.0),
             cached_input: PricePerMtok::from_usd(1.25),
+            cache_write: PricePerMtok::from_usd(2.5),
             long_context: None,
         };
         assert_eq!(p.cost(1_000_000, 0, 0), Nanodollars(2_500_000_000));
@@ -226,11 +269,13 @@ mod tests {
             input: PricePerMtok::from_usd(0.075),
             output: PricePerMtok::from_usd(0.30),
             cached_input: PricePerMtok::from_usd(0.075),
+            cache_write: PricePerMtok::from_usd(0.075),
             long_context: Some(LongContextPrice {
                 above_tokens: 128_000,
                 input: PricePerMtok::from_usd(0.15),
                 output: PricePerMtok::from_usd(0.60),
                 cached_input: PricePerMtok::from_usd(0.15),
+                cache_write: PricePerMtok::from_usd(0.15),
             }),
         };
         assert_eq!(p.cost(128_000, 0, 1_000), Nanodollars(128_000 * 75 + 1_000 * 300));
@@ -239,11 +284,42 @@ mod tests {
     }
 
     #[test]
+    fn cache_writes_and_reads_bill_at_their_own_prices_in_either_tier() {
+        // claude-sonnet-4: $3 in, $15 out, $0.30 cache read, $3.75 cache
+        // write per Mtok; above 200k tokens $6, $22.50, $0.60 and $7.50.
+        let p = Price {
+            input: PricePerMtok::from_usd(3.0),
+            output: PricePerMtok::from_usd(15.0),
+            cached_input: PricePerMtok::from_usd(0.30),
+            cache_write: PricePerMtok::from_usd(3.75),
+            long_context: Some(LongContextPrice {
+                above_tokens: 200_000,
+                input: PricePerMtok::from_usd(6.0),
+                output: PricePerMtok::from_usd(22.5),
+                cached_input: PricePerMtok::from_usd(0.60),
+                cache_write: PricePerMtok::from_usd(7.50),
+            }),
+        };
+        // 5,000 uncached tokens of which 4,096 written, 8,192 read, 300 out:
+        // 904 × 3,000 + 4,096 × 3,750 + 8,192 × 300 + 300 × 15,000 nd.
+        let by_hand = 904 * 3_000 + 4_096 * 3_750 + 8_192 * 300 + 300 * 15_000;
+        assert_eq!(p.cost_with_writes(5_000, 8_192, 4_096, 300), Nanodollars(by_hand));
+        assert_eq!(Biller::default().bill(&p, 5_000, 8_192, 4_096, 300), Nanodollars(by_hand));
+        // Nothing written: the plain bill.
+        assert_eq!(p.cost_with_writes(5_000, 8_192, 0, 300), p.cost(5_000, 8_192, 300));
+        // Never more written than the uncached input.
+        assert_eq!(p.cost_with_writes(100, 0, 1_000, 0), Nanodollars(100 * 3_750));
+        // Above 200k tokens of prompt, the tier's rates, writes included.
+        let long = 150_000 * 6_000 + 100_000 * 7_500 + 60_000 * 600 + 1_000 * 22_500;
+        assert_eq!(p.cost_with_writes(250_000, 60_000, 100_000, 1_000), Nanodollars(long));
+    }
+
+    #[test]
     fn a_biller_carries_fractions_so_totals_do_not_drift() {
         // 4.7e-9 $/token: rounding each 1-token bill would charge 5 nd each.
         let p = Price { input: PricePerMtok::from_usd(0.0047), ..Price::default() };
         let mut b = Biller::default();
-        let total: Nanodollars = (0..1_000).map(|_| b.bill(&p, 1, 0, 0)).sum();
+        let total: Nanodollars = (0..1_000).map(|_| b.bill(&p, 1, 0, 0, 0)).sum();
         assert_eq!(total, Nanodollars(4_700));
         assert_eq!(p.cost(1_000, 0, 0), Nanodollars(4_700));
     }
@@ -263,7 +339,7 @@ mod tests {
         ) {
             let p = Price { input: PricePerMtok::from_usd(usd), output: PricePerMtok::from_usd(usd * 3.0), ..Price::default() };
             let mut b = Biller::default();
-            let billed: Nanodollars = bills.iter().map(|&(i, o)| b.bill(&p, i, 0, o)).sum();
+            let billed: Nanodollars = bills.iter().map(|&(i, o)| b.bill(&p, i, 0, 0, o)).sum();
             let (ins, outs) = bills.iter().fold((0, 0), |(a, c), &(i, o)| (a + i, c + o));
             let exact = p.micro_cost(ins, 0, outs);
             prop_assert!(i128::from(billed.0) * 1_000_000 <= exact);

@@ -106,6 +106,19 @@ impl std::hash::Hasher for BlockHasher {
     }
 }
 
+/// What an endpoint's prompt cache does with one prompt, in input tokens as
+/// the endpoint counts them: `read` from the cache (its leading blocks the
+/// cache held, billed at the cached-input price) and `written` to it (the
+/// rest of its blocks, billed at the cache-write price). Both 0 for a
+/// prompt under `min_tokens` or without blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheUse {
+    /// Tokens served from the cache.
+    pub read: u32,
+    /// Tokens written to the cache.
+    pub written: u32,
+}
+
 /// The blocks an endpoint holds.
 #[derive(Clone, Debug)]
 pub struct PromptCache {
@@ -182,21 +195,31 @@ impl PromptCache {
 
     /// `req`'s prompt, of `input` tokens as this endpoint counts them
     /// (`ratio` per reference token), reaches it at `now`: the input tokens
-    /// of its leading blocks the cache held (at most `input`), after which
-    /// all its blocks are held anew.
-    pub fn send(&mut self, now: u64, req: &Request, input: u32, ratio: f64) -> u32 {
-        let Some(blocks) = prompt_blocks(req) else { return 0 };
+    /// of its leading blocks the cache held (at most `input`) are read, the
+    /// rest of its blocks written, after which all its blocks are held anew.
+    pub fn send(&mut self, now: u64, req: &Request, input: u32, ratio: f64) -> CacheUse {
+        let Some(blocks) = prompt_blocks(req) else { return CacheUse::default() };
+        if input < self.spec.min_tokens {
+            return CacheUse::default();
+        }
         let held = self.send_blocks(now, input, &blocks);
-        self.tokens(held, ratio, input)
+        self.used(held, blocks.len(), ratio, input)
     }
 
     /// What [`PromptCache::send`] would answer at `now`, without sending.
-    pub fn held_tokens(&self, now: u64, req: &Request, input: u32, ratio: f64) -> u32 {
-        let Some(blocks) = prompt_blocks(req) else { return 0 };
+    pub fn peek(&self, now: u64, req: &Request, input: u32, ratio: f64) -> CacheUse {
+        let Some(blocks) = prompt_blocks(req) else { return CacheUse::default() };
         if input < self.spec.min_tokens {
-            return 0;
+            return CacheUse::default();
         }
-        self.tokens(self.held_unchecked(now, &blocks), ratio, input)
+        self.used(self.held_unchecked(now, &blocks), blocks.len(), ratio, input)
+    }
+
+    /// `held` of a prompt's `blocks` blocks as read and written tokens.
+    fn used(&self, held: u32, blocks: usize, ratio: f64, input: u32) -> CacheUse {
+        let read = self.tokens(held, ratio, input);
+        let all = self.tokens(u32::try_from(blocks).unwrap_or(u32::MAX), ratio, input);
+        CacheUse { read, written: all.saturating_sub(read) }
     }
 
     fn held_unchecked(&self, now: u64, blocks: &[u64]) -> u32 {
@@ -207,9 +230,9 @@ impl PromptCache {
         blocks.iter().take_while(|b| live(b)).count() as u32
     }
 
-    /// `held` blocks as input tokens counted with `ratio`, at most `input`.
-    fn tokens(&self, held: u32, ratio: f64, input: u32) -> u32 {
-        let reference = u64::from(held) * u64::from(self.spec.block_tokens);
+    /// `blocks` blocks as input tokens counted with `ratio`, at most `input`.
+    fn tokens(&self, blocks: u32, ratio: f64, input: u32) -> u32 {
+        let reference = u64::from(blocks) * u64::from(self.spec.block_tokens);
         TokenRatio::count(ratio, u32::try_from(reference).unwrap_or(u32::MAX)).min(input)
     }
 
@@ -242,6 +265,28 @@ mod tests {
         assert_eq!(c.send_blocks(1_020, 500, &[1, 7]), 1);
         assert_eq!(c.send_blocks(5_000, 500, &[1]), 0);
         assert_eq!(c.len(), 1, "expired blocks are dropped");
+    }
+
+    #[test]
+    fn a_send_reads_the_held_blocks_and_writes_the_rest() {
+        let mut c = cache();
+        let req = |ids: &[u64]| {
+            let mut r = Request::new(0, 0, 500, 1);
+            r.hash_ids = Some(ids.into());
+            r
+        };
+        // Nothing held: the whole prompt's blocks are written (3 × 10 tokens).
+        assert_eq!(c.send(0, &req(&[1, 2, 3]), 500, 1.0), CacheUse { read: 0, written: 30 });
+        // Two blocks held, two new ones written; counted at the ratio.
+        assert_eq!(c.peek(5, &req(&[1, 2, 8, 9]), 500, 1.5), CacheUse { read: 30, written: 30 });
+        assert_eq!(c.send(5, &req(&[1, 2, 8, 9]), 500, 1.0), CacheUse { read: 20, written: 20 });
+        // Never more than the input: 3 blocks of 10 for a 25-token prompt
+        // (over `min_tokens` only with a 0 minimum).
+        let mut c = PromptCache::new(PromptCacheSpec { ttl_ms: 1_000, min_tokens: 0, block_tokens: 10 });
+        assert_eq!(c.send(0, &req(&[4, 5, 6]), 25, 1.0), CacheUse { read: 0, written: 25 });
+        assert_eq!(c.send(1, &req(&[4, 5, 6]), 25, 1.0), CacheUse { read: 25, written: 0 });
+        // Under `min_tokens`: neither.
+        assert_eq!(cache().send(0, &req(&[1]), 99, 1.0), CacheUse::default());
     }
 
     #[test]

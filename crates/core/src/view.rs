@@ -179,12 +179,15 @@ impl EndpointFacts {
         self.max_cost(req, t)
     }
 
-    /// [`EndpointFacts::est_cost`] with `cached` of the input tokens (as
-    /// counted here) billed at the cached-input price.
-    pub fn est_cost_cached(&self, req: &Request, t: u64, cached: u32) -> Nanodollars {
+    /// [`EndpointFacts::est_cost`] with what the endpoint's prompt cache
+    /// would do with the prompt: `cache.read` of the input tokens (as
+    /// counted here) at the cached-input price, `cache.written` at the
+    /// cache-write price.
+    pub fn est_cost_cached(&self, req: &Request, t: u64, cache: crate::CacheUse) -> Nanodollars {
         let (input, max) = self.tokens(req);
-        let cached = cached.min(input);
-        self.price_at(t).cost(u64::from(input - cached), u64::from(cached), u64::from(max))
+        let read = cache.read.min(input);
+        let written = cache.written.min(input - read);
+        self.price_at(t).cost_with_writes(u64::from(input - read), u64::from(read), u64::from(written), u64::from(max))
     }
 }
 
@@ -240,10 +243,11 @@ pub struct RouteContext<'a> {
     pub health: &'a [Health],
     /// Tenants' budgets.
     pub budgets: &'a dyn Budgets,
-    /// Per endpoint, the request's input tokens (as counted there) that the
-    /// endpoint's prompt cache holds, as the gateway estimates it from what it
-    /// sent; empty when no endpoint has `prompt_cache`.
-    pub cached_tokens: &'a [u32],
+    /// Per endpoint, what its prompt cache would do with the request's prompt
+    /// (input tokens as counted there: held, and to be written), as the
+    /// gateway estimates it from what it sent; empty when no endpoint has
+    /// `prompt_cache`.
+    pub cached_tokens: &'a [crate::CacheUse],
     /// The UTC time of day (ms since midnight) at the driver's time 0: the
     /// trace's `start_at` in simulation, the proxy's start in live mode.
     pub start_of_day_ms: u64,
@@ -375,6 +379,7 @@ mod tests {
             input: PricePerMtok::from_usd(x),
             output: PricePerMtok::from_usd(2.0 * x),
             cached_input: PricePerMtok::from_usd(x),
+            cache_write: PricePerMtok::from_usd(x),
             long_context: None,
         };
         EndpointFacts {
@@ -414,6 +419,23 @@ mod tests {
         let mut longer = r.clone();
         longer.output_tokens = 90;
         assert_eq!(f.est_cost(&longer, 1000), f.est_cost(&r, 1000));
+    }
+
+    #[test]
+    fn the_estimate_prices_cache_reads_and_writes() {
+        let mut f = facts();
+        // $1 input, $2 output, $0.10 cached, $1.25 written per Mtok from t = 1,000.
+        f.prices[1].1.cached_input = PricePerMtok::from_usd(0.1);
+        f.prices[1].1.cache_write = PricePerMtok::from_usd(1.25);
+        let r = Request::new(0, 0, 1000, 100);
+        let plain = f.est_cost(&r, 1000);
+        assert_eq!(f.est_cost_cached(&r, 1000, crate::CacheUse::default()), plain);
+        // Of the 1,100 input tokens, 600 held and 500 to be written.
+        let cache = crate::CacheUse { read: 600, written: 500 };
+        assert_eq!(f.est_cost_cached(&r, 1000, cache), Nanodollars(600 * 100 + 500 * 1250 + 110 * 2000));
+        // Never more read or written than the input.
+        let over = crate::CacheUse { read: 1000, written: 900 };
+        assert_eq!(f.est_cost_cached(&r, 1000, over), Nanodollars(1000 * 100 + 100 * 1250 + 110 * 2000));
     }
 
     #[test]

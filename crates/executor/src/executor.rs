@@ -123,7 +123,7 @@ pub struct Executor<P> {
     /// Per endpoint, the routed request's cached input tokens (empty when no
     /// endpoint has `prompt_cache`), for the policy's `cached_tokens` and
     /// `est_cost`.
-    cached_view: Vec<u32>,
+    cached_view: Vec<windtunnel_core::CacheUse>,
     /// The UTC time of day at time 0, for `ctx.time_of_day_ms`.
     start_of_day_ms: u64,
 }
@@ -208,12 +208,13 @@ impl<P: Planner> Executor<P> {
         self.flight(flight).map(|f| &f.req)
     }
 
-    /// Per endpoint, `req`'s input tokens its prompt cache holds at `now`,
-    /// into `cached_view`.
+    /// Per endpoint, what its prompt cache would do with `req`'s prompt at
+    /// `now` (the input tokens it holds, those it would write), into
+    /// `cached_view`.
     fn estimate_cached(&mut self, now: u64, req: &Request) {
         for (i, slot) in self.cached_view.iter_mut().enumerate() {
             let (Some(Some(cache)), Some(f)) = (self.prefixes.get(i), self.facts.get(i)) else { continue };
-            *slot = cache.held_tokens(now, req, f.tokens(req).0, f.tokenizer.for_request(req));
+            *slot = cache.peek(now, req, f.tokens(req).0, f.tokenizer.for_request(req));
         }
     }
 
@@ -500,8 +501,12 @@ fn breaker_event(at: u64, endpoint: EndpointIdx, t: Transition) -> Event<'static
 /// An empty gateway view of every caching endpoint's prompt cache, and the
 /// per-endpoint slots `cached_tokens(req)` is read from (none when no
 /// endpoint caches).
-fn prompt_cache_view(facts: &[EndpointFacts]) -> (Vec<Option<PromptCache>>, Vec<u32>) {
+fn prompt_cache_view(facts: &[EndpointFacts]) -> (Vec<Option<PromptCache>>, Vec<windtunnel_core::CacheUse>) {
     let prefixes: Vec<Option<PromptCache>> = facts.iter().map(|f| f.prompt_cache.map(PromptCache::new)).collect();
-    let cached_view = if prefixes.iter().any(Option::is_some) { vec![0; facts.len()] } else { Vec::new() };
+    let cached_view = if prefixes.iter().any(Option::is_some) {
+        vec![windtunnel_core::CacheUse::default(); facts.len()]
+    } else {
+        Vec::new()
+    };
     (prefixes, cached_view)
 }

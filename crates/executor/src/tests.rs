@@ -555,6 +555,7 @@ fn a_request_the_budget_cannot_cover_is_rejected_before_any_attempt() {
             input: PricePerMtok::from_usd(1.0),
             output: PricePerMtok::from_usd(1.0),
             cached_input: PricePerMtok::from_usd(1.0),
+            cache_write: PricePerMtok::from_usd(1.0),
             long_context: None,
         },
     )];
@@ -723,7 +724,7 @@ impl Planner for SeesCached {
     }
 
     fn route(&mut self, _: &Request, ctx: &RouteContext<'_>) -> Result<Plan, PolicyFailure> {
-        self.seen.borrow_mut().push(ctx.cached_tokens.to_vec());
+        self.seen.borrow_mut().push(ctx.cached_tokens.iter().map(|c| c.read).collect());
         Ok(Plan::chain(vec![EndpointIdx(0)]))
     }
 }

@@ -151,7 +151,7 @@ fn prompt_cache(c: &mut Criterion) {
     g.bench_function("send_300k_conversation_turns", |b| {
         b.iter(|| {
             let mut cache = windtunnel_core::PromptCache::new(cache_spec);
-            let held: u64 = turns.iter().map(|r| u64::from(cache.send(r.at_ms, r, r.input_tokens, 1.0))).sum();
+            let held: u64 = turns.iter().map(|r| u64::from(cache.send(r.at_ms, r, r.input_tokens, 1.0).read)).sum();
             black_box(held)
         })
     });

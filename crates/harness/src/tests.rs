@@ -468,6 +468,21 @@ prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
     let buckets = &report.timeseries.buckets;
     assert_eq!(buckets.iter().map(|b| b.cached_input_tokens).sum::<u64>(), 1_536 + 1_024);
     assert_eq!(buckets.iter().map(|b| b.input_tokens).sum::<u64>(), 1_536 * 3 + 2_000 + 600 + 1_024);
+    // With Anthropic's cache-write price (1.25 times the input's), the blocks
+    // each prompt writes (the first, all 1,536; the second, its 464 new
+    // tokens; the third and fifth, all theirs; the sixth, none) cost 250 nd
+    // a token more, and the saving is net of it.
+    let anthropic = parse_scenario(
+        &toml.replace("cached_input_per_mtok = 0.1 }", "cached_input_per_mtok = 0.1, cache_write_per_mtok = 1.25 }"),
+        &dir.path().join("anthropic.toml"),
+        &[],
+    )
+    .expect("valid scenario");
+    let written = 1_536 + 464 + 1_536 + 1_536;
+    let report = run(&anthropic, RunOptions::default()).expect("run");
+    assert_eq!(report.cost.total_usd.0, expected + written * 250);
+    assert_eq!(report.cache.prompt_cached_tokens, 1_536 + 1_024);
+    assert_eq!(report.cache.prompt_cache_saved_usd.0, (1_536 + 1_024) * 900 - written * 250);
     // Without prompt_cache the same trace bills every input token in full.
     let plain = parse_scenario(
         &toml.replace("prompt_cache = { ttl = \"60s\", min_tokens = 1024, block_tokens = 512 }\n", ""),

@@ -51,11 +51,7 @@ pub fn anthropic_response_to_openai(body: &[u8], model: &str) -> Result<(Value, 
     let Some(u) = v.get("usage").filter(|u| u.is_object()) else {
         return Err(malformed("the answer is not an Anthropic message: no `usage`"));
     };
-    let usage = Usage {
-        prompt_tokens: prompt_tokens(u),
-        completion_tokens: count(u, "output_tokens"),
-        cached_prompt_tokens: count(u, "cache_read_input_tokens"),
-    };
+    let usage = Usage { completion_tokens: count(u, "output_tokens"), ..prompt_usage(u) };
     let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
     let finish = v.get("stop_reason").and_then(Value::as_str).map(finish_reason);
     let out = json!({
@@ -119,9 +115,7 @@ impl AnthropicStream {
                 let message = v.get("message").unwrap_or(&Value::Null);
                 self.id = message.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
                 if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
-                    self.usage.prompt_tokens = prompt_tokens(u);
-                    self.usage.cached_prompt_tokens = count(u, "cache_read_input_tokens");
-                    self.usage.completion_tokens = count(u, "output_tokens");
+                    self.usage = Usage { completion_tokens: count(u, "output_tokens"), ..prompt_usage(u) };
                 }
                 out.push(openai_role_chunk(&self.id, &self.model));
             }
@@ -149,8 +143,7 @@ impl AnthropicStream {
                     }
                     // Newer API versions repeat the (cumulative) input counts here.
                     if u.get("input_tokens").and_then(Value::as_u64).is_some() {
-                        self.usage.prompt_tokens = prompt_tokens(u);
-                        self.usage.cached_prompt_tokens = count(u, "cache_read_input_tokens");
+                        self.usage = Usage { completion_tokens: self.usage.completion_tokens, ..prompt_usage(u) };
                     }
                 }
                 let stop = v.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str);
@@ -196,10 +189,17 @@ fn count(u: &Value, field: &str) -> u32 {
     sat_u32(u.get(field).and_then(Value::as_u64).unwrap_or(0))
 }
 
-fn prompt_tokens(u: &Value) -> u32 {
-    count(u, "input_tokens")
-        .saturating_add(count(u, "cache_creation_input_tokens"))
-        .saturating_add(count(u, "cache_read_input_tokens"))
+/// The prompt's side of an Anthropic `usage`: all its tokens (input, cache
+/// writes and cache reads), of which those read from and written to the
+/// cache.
+fn prompt_usage(u: &Value) -> Usage {
+    let (read, written) = (count(u, "cache_read_input_tokens"), count(u, "cache_creation_input_tokens"));
+    Usage {
+        prompt_tokens: count(u, "input_tokens").saturating_add(written).saturating_add(read),
+        completion_tokens: 0,
+        cached_prompt_tokens: read,
+        cache_write_prompt_tokens: written,
+    }
 }
 
 #[cfg(test)]

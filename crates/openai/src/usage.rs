@@ -16,6 +16,10 @@ pub struct Usage {
     /// (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
     /// `cache_read_input_tokens`), billed at the cached-input price.
     pub cached_prompt_tokens: u32,
+    /// Of `prompt_tokens`, those the upstream wrote to its prompt cache
+    /// (Anthropic `cache_creation_input_tokens`; OpenAI reports none),
+    /// billed at the cache-write price.
+    pub cache_write_prompt_tokens: u32,
 }
 
 impl Usage {
@@ -39,16 +43,22 @@ impl Usage {
         v
     }
 
-    /// Anthropic's `usage` object: `input_tokens` (the prompt's tokens not
-    /// read from the cache), `cache_read_input_tokens` when some were, and
-    /// `output_tokens`. Anthropic's parse of it gives `self` back.
+    /// Anthropic's `usage` object: `input_tokens` (the prompt's tokens
+    /// neither read from nor written to the cache),
+    /// `cache_read_input_tokens` and `cache_creation_input_tokens` when some
+    /// were, and `output_tokens`. Anthropic's parse of it gives `self` back.
     pub fn to_anthropic_json(self) -> Value {
+        let read = self.cached_prompt_tokens.min(self.prompt_tokens);
+        let written = self.cache_write_prompt_tokens.min(self.prompt_tokens - read);
         let mut v = json!({
-            "input_tokens": self.prompt_tokens.saturating_sub(self.cached_prompt_tokens),
+            "input_tokens": self.prompt_tokens - read - written,
             "output_tokens": self.completion_tokens,
         });
-        if self.cached_prompt_tokens > 0 {
-            v["cache_read_input_tokens"] = json!(self.cached_prompt_tokens);
+        if read > 0 {
+            v["cache_read_input_tokens"] = json!(read);
+        }
+        if written > 0 {
+            v["cache_creation_input_tokens"] = json!(written);
         }
         v
     }
@@ -74,6 +84,7 @@ impl Usage {
             completion_tokens: sat_u32(completion.unwrap_or(0)),
             // Never more than the prompt, whatever the upstream says.
             cached_prompt_tokens: cached.min(prompt_tokens),
+            cache_write_prompt_tokens: 0,
         })
     }
 }
@@ -92,7 +103,15 @@ mod tests {
         let v = json!({"prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306,
                        "prompt_tokens_details": {"cached_tokens": 1920, "audio_tokens": 0}});
         let u = Usage::from_openai(&v).unwrap();
-        assert_eq!(u, Usage { prompt_tokens: 2006, completion_tokens: 300, cached_prompt_tokens: 1920 });
+        assert_eq!(
+            u,
+            Usage {
+                prompt_tokens: 2006,
+                completion_tokens: 300,
+                cached_prompt_tokens: 1920,
+                cache_write_prompt_tokens: 0
+            }
+        );
         assert_eq!(
             u.to_json(),
             v.as_object()

@@ -52,6 +52,7 @@ fn facts() -> Vec<EndpointFacts> {
                     input: PricePerMtok::from_usd(pin),
                     output: PricePerMtok::from_usd(pout),
                     cached_input: PricePerMtok::from_usd(pin / 2.0),
+                    cache_write: PricePerMtok::from_usd(pin),
                     long_context: None,
                 },
             )],

@@ -94,7 +94,13 @@ pub(crate) fn facts(
         tokenizer: TokenRatio { ratio, lang: Vec::new() },
         prices: vec![(
             0,
-            Price { input, output: PricePerMtok::from_usd(price_out), cached_input: input, long_context: None },
+            Price {
+                input,
+                output: PricePerMtok::from_usd(price_out),
+                cached_input: input,
+                cache_write: input,
+                long_context: None,
+            },
         )],
         quality,
         prompt_cache: None,

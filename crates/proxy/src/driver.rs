@@ -309,12 +309,20 @@ struct CachedAnswer {
 }
 
 /// An upstream's usage report as the executor's: its cached prompt tokens
-/// (at most the prompt) priced at the cached price, the price in force at
+/// (at most the prompt) priced at the cached price, those it wrote to its
+/// cache (at most the rest) at the cache-write price, the price in force at
 /// `now`. Used for attempts and for what a response-cache hit saves.
 fn billed(facts: &EndpointFacts, now: u64, u: windtunnel_openai::Usage) -> Usage {
-    let (input, cached, output) = (u.prompt_tokens, u.cached_prompt_tokens.min(u.prompt_tokens), u.completion_tokens);
-    let cost = facts.price_at(now).cost(u64::from(input - cached), u64::from(cached), u64::from(output));
-    Usage { input_tokens: input, cached_input_tokens: cached, output_tokens: output, cost }
+    let (input, output) = (u.prompt_tokens, u.completion_tokens);
+    let cached = u.cached_prompt_tokens.min(input);
+    let written = u.cache_write_prompt_tokens.min(input - cached);
+    let cost = facts.price_at(now).cost_with_writes(
+        u64::from(input - cached),
+        u64::from(cached),
+        u64::from(written),
+        u64::from(output),
+    );
+    Usage { input_tokens: input, cached_input_tokens: cached, cache_write_tokens: written, output_tokens: output, cost }
 }
 
 /// The response cache's key for a request: a hash of its tenant and of

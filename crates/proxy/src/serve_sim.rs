@@ -161,6 +161,13 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
         prompt_tokens: scheduled.report.usage.input_tokens,
         completion_tokens: scheduled.report.usage.output_tokens,
         cached_prompt_tokens: scheduled.report.usage.cached_input_tokens,
+        // Cache writes are the Anthropic dialect's to report; OpenAI's has
+        // no field for them.
+        cache_write_prompt_tokens: if dialect == Dialect::Anthropic {
+            scheduled.report.usage.cache_write_tokens
+        } else {
+            0
+        },
     };
     match (&scheduled.report.result, scheduled.first_token_at) {
         // Refused or failed before a first token: the status, when it is due.

@@ -236,6 +236,7 @@ fn counted_usage(chat: &ChatRequest, answer: &str) -> Usage {
         prompt_tokens: count_tokens(&chat.prompt_text()),
         completion_tokens: count_tokens(answer),
         cached_prompt_tokens: 0,
+        cache_write_prompt_tokens: 0,
     }
 }
 

@@ -30,12 +30,12 @@ name = "live-prompt-cache"
 {policy_line}
 [[endpoints]]
 name = "w/a"
-price = {{ input_per_mtok = 1, output_per_mtok = 2, cached_input_per_mtok = 0.1 }}
+price = {{ input_per_mtok = 1, output_per_mtok = 2, cached_input_per_mtok = 0.1, cache_write_per_mtok = 1.25 }}
 prompt_cache = {{ ttl = "5m", min_tokens = 1024 }}
 upstream = {{ kind = "{kind}", base_url = "{base}/a/v1", model = "m-a" }}
 [[endpoints]]
 name = "w/b"
-price = {{ input_per_mtok = 1, output_per_mtok = 2, cached_input_per_mtok = 0.1 }}
+price = {{ input_per_mtok = 1, output_per_mtok = 2, cached_input_per_mtok = 0.1, cache_write_per_mtok = 1.25 }}
 prompt_cache = {{ ttl = "5m", min_tokens = 1024 }}
 upstream = {{ kind = "{kind}", base_url = "{base}/b/v1", model = "m-b" }}
 "#
@@ -65,7 +65,8 @@ fn say(text: &str) -> serde_json::Value {
 }
 
 /// An answer reporting 2,000 prompt tokens of which 1,536 were cached, and
-/// 10 completion tokens, in the dialect.
+/// 10 completion tokens, in the dialect; Anthropic's also says 400 of the
+/// others were written to its cache (OpenAI reports no writes).
 fn cached_answer(kind: &str) -> ResponseTemplate {
     let body = if kind == "openai" {
         serde_json::json!({
@@ -75,11 +76,12 @@ fn cached_answer(kind: &str) -> ResponseTemplate {
                       "prompt_tokens_details": {"cached_tokens": 1536}}
         })
     } else {
-        // Anthropic counts cache reads outside `input_tokens`.
+        // Anthropic counts cache reads and writes outside `input_tokens`.
         serde_json::json!({
             "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
             "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": 464, "cache_read_input_tokens": 1536, "output_tokens": 10}
+            "usage": {"input_tokens": 64, "cache_creation_input_tokens": 400, "cache_read_input_tokens": 1536,
+                      "output_tokens": 10}
         })
     };
     ResponseTemplate::new(200).set_body_json(body)
@@ -97,10 +99,14 @@ async fn cached_prompt_tokens_the_upstream_reports_are_billed_at_the_cached_pric
         assert_eq!(v["usage"]["prompt_tokens"], 2000, "{kind}: {v}");
         assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 1536, "{kind}: {v}");
         let report = p.shutdown().await.unwrap();
-        // 464 input at $1, 1,536 cached at $0.10, 10 output at $2 per Mtok.
-        assert_eq!(report.cost.total_usd.0, 464 * 1_000 + 1_536 * 100 + 10 * 2_000, "{kind}");
+        // 1,536 cached at $0.10, 10 output at $2 per Mtok; the other 464
+        // input at $1, but Anthropic's 400 written at $1.25.
+        let (plain, written) = if kind == "openai" { (464, 0) } else { (64, 400) };
+        let cost = plain * 1_000 + written * 1_250 + 1_536 * 100 + 10 * 2_000;
+        assert_eq!(report.cost.total_usd.0, cost, "{kind}");
         assert_eq!(report.cache.prompt_cached_tokens, 1_536, "{kind}");
-        assert_eq!(report.cache.prompt_cache_saved_usd.0, 1_536 * 900, "{kind}");
+        // Saved: the reads' discount less the writes' premium.
+        assert_eq!(report.cache.prompt_cache_saved_usd.0, 1_536 * 900 - written * 250, "{kind}");
     }
 }
 

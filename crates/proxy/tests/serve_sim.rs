@@ -79,8 +79,8 @@ async fn simulated_endpoints_answer_with_their_latency_limits_and_faults() {
 }
 
 /// An endpoint with `prompt_cache` keeps the prompt's 512-token blocks and
-/// answers those it held as cached, in either dialect; one without never
-/// does.
+/// answers those it held as cached, in either dialect (Anthropic's with the
+/// blocks it wrote); one without never does.
 #[tokio::test]
 async fn serve_sim_answers_prompt_cache_hits_in_either_dialect() {
     let scenario = r#"
@@ -126,8 +126,11 @@ name = "openai/plain"
     assert_eq!((u["prompt_tokens"].as_u64(), cached(&u)), (Some(2_000), 1_536));
     assert_eq!(cached(&ask(path, &second).await), 1_024);
 
+    // Anthropic's dialect also reports what was written to the cache.
     let path = "anthropic/cached/v1/messages";
-    assert!(ask(path, &first).await.get("cache_read_input_tokens").is_none());
+    let u = ask(path, &first).await;
+    assert!(u.get("cache_read_input_tokens").is_none(), "{u}");
+    assert_eq!((u["input_tokens"].as_u64(), u["cache_creation_input_tokens"].as_u64()), (Some(464), Some(1_536)));
     let u = ask(path, &first).await;
     assert_eq!((u["input_tokens"].as_u64(), u["cache_read_input_tokens"].as_u64()), (Some(464), Some(1_536)));
 

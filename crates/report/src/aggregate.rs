@@ -276,14 +276,14 @@ impl EventSink for Aggregator {
                 self.attempt_started(at, req.seq, attempt, endpoint)
             }
             Event::AttemptFinished { at, endpoint, report, started_at, .. } => {
-                if report.usage.cached_input_tokens > 0 {
-                    self.prompt_cached(started_at, endpoint, report.usage.cached_input_tokens);
+                if report.usage.cached_input_tokens > 0 || report.usage.cache_write_tokens > 0 {
+                    self.prompt_cached(started_at, endpoint, &report.usage);
                 }
                 self.attempt_finished(at, endpoint, report);
             }
             Event::AttemptCancelled { at, endpoint, usage, .. } => {
-                if usage.cached_input_tokens > 0 {
-                    self.prompt_cached(at, endpoint, usage.cached_input_tokens);
+                if usage.cached_input_tokens > 0 || usage.cache_write_tokens > 0 {
+                    self.prompt_cached(at, endpoint, &usage);
                 }
                 self.attempt_cancelled(at, endpoint, usage.cost);
             }
@@ -339,14 +339,18 @@ impl Aggregator {
         }
     }
 
-    /// `tokens` of an attempt's input were billed as cached on `endpoint`:
-    /// counted, with what they saved at the price in force at `at`.
+    /// An attempt on `endpoint` read some of its input from the prompt
+    /// cache or wrote some to it: the read tokens are counted, and what the
+    /// cache saved at the price in force at `at` (reads below the input
+    /// price, less writes above it).
     #[inline(never)]
-    fn prompt_cached(&mut self, at: u64, endpoint: EndpointIdx, tokens: u32) {
-        self.prompt_cached_tokens += u64::from(tokens);
+    fn prompt_cached(&mut self, at: u64, endpoint: EndpointIdx, usage: &windtunnel_core::Usage) {
+        let (read, written) = (u64::from(usage.cached_input_tokens), u64::from(usage.cache_write_tokens));
+        self.prompt_cached_tokens += read;
         if let Some(f) = self.facts.get(endpoint.get()) {
             let p = f.price_at(at);
-            self.prompt_cache_saved += p.input.cost(u64::from(tokens)) - p.cached_input.cost(u64::from(tokens));
+            self.prompt_cache_saved += p.input.cost(read) - p.cached_input.cost(read);
+            self.prompt_cache_saved -= p.cache_write.cost(written) - p.input.cost(written);
         }
     }
 

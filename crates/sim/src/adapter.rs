@@ -79,9 +79,20 @@ impl Scheduled {
                     (tokens as u32).clamp(1, full.output_tokens.max(1))
                 };
                 let cached = full.cached_input_tokens.min(full.input_tokens);
-                let cost =
-                    self.price.cost(u64::from(full.input_tokens - cached), u64::from(cached), u64::from(produced));
-                Usage { input_tokens: full.input_tokens, cached_input_tokens: cached, output_tokens: produced, cost }
+                let written = full.cache_write_tokens.min(full.input_tokens - cached);
+                let cost = self.price.cost_with_writes(
+                    u64::from(full.input_tokens - cached),
+                    u64::from(cached),
+                    u64::from(written),
+                    u64::from(produced),
+                );
+                Usage {
+                    cached_input_tokens: cached,
+                    cache_write_tokens: written,
+                    output_tokens: produced,
+                    cost,
+                    ..full
+                }
             }
             _ => Usage { output_tokens: 0, cost: Nanodollars::ZERO, ..full },
         }
@@ -111,6 +122,7 @@ mod tests {
             input: PricePerMtok::from_usd(1.0),
             output: PricePerMtok::from_usd(2.0),
             cached_input: PricePerMtok::from_usd(1.0),
+            cache_write: PricePerMtok::from_usd(1.0),
             long_context: None,
         };
         let usage =

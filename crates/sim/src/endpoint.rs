@@ -27,8 +27,8 @@ use crate::queue::{Admission, Slots};
 use crate::rate_limit::TokenBucket;
 use windtunnel_config::{EndpointSpec, FaultKind};
 use windtunnel_core::{
-    AttemptError, AttemptReport, AttemptStart, Biller, Dist, EndpointFacts, EndpointIdx, ErrorKind, KeyedStream,
-    MAX_DURATION_MS, Price, PromptCache, Rng, Streams, TokenRatio, Usage,
+    AttemptError, AttemptReport, AttemptStart, Biller, CacheUse, Dist, EndpointFacts, EndpointIdx, ErrorKind,
+    KeyedStream, MAX_DURATION_MS, Price, PromptCache, Rng, Streams, TokenRatio, Usage,
 };
 
 /// How long an upstream takes to refuse at once (429, 503, 400): one round
@@ -252,10 +252,11 @@ impl SimEndpoint {
 
     /// Step 5: service from `service_start` (after the queue, step 4):
     /// `prompt_cache`: the input tokens (as counted here) of the prompt's
-    /// leading blocks this endpoint holds, at most the whole input. A trace
-    /// line with only the older `prefix_hash` is a one-block prompt.
-    fn cached_input(&mut self, now: u64, req: &windtunnel_core::Request, input: u32) -> u32 {
-        let Some(cache) = self.prompt_cache.as_mut() else { return 0 };
+    /// leading blocks this endpoint holds, at most the whole input, are read
+    /// from it; the rest of its blocks are written. A trace line with only
+    /// the older `prefix_hash` is a one-block prompt.
+    fn cache_use(&mut self, now: u64, req: &windtunnel_core::Request, input: u32) -> CacheUse {
+        let Some(cache) = self.prompt_cache.as_mut() else { return CacheUse::default() };
         cache.send(now, req, input, self.facts.tokenizer.for_request(req))
     }
 
@@ -294,16 +295,19 @@ impl SimEndpoint {
         first_token_at: u64,
         price: &Price,
     ) -> (Option<u64>, u64, AttemptReport) {
-        let &Service { input, cached, output, spike, after_ttft, stream } = service;
+        let &Service { input, cache, output, spike, after_ttft, stream } = service;
+        let (cached, written) = (cache.read, cache.written);
         let decode_ms = |tokens: u32| whole_ms(f64::from(tokens) * 1000.0 / d.tokens_per_s * spike);
         let biller = &mut self.biller;
         let mut bill = |out: u32| Usage {
             input_tokens: input,
             cached_input_tokens: cached,
+            cache_write_tokens: written,
             output_tokens: out,
-            cost: biller.bill(price, u64::from(input - cached), u64::from(cached), u64::from(out)),
+            cost: biller.bill(price, u64::from(input - cached), u64::from(cached), u64::from(written), u64::from(out)),
         };
-        let unbilled = Usage { input_tokens: input, cached_input_tokens: cached, ..Usage::default() };
+        let unbilled =
+            Usage { input_tokens: input, cached_input_tokens: cached, cache_write_tokens: written, ..Usage::default() };
         let queue_ttft = Some(first_token_at - now);
         match after_ttft {
             Some(FaultKind::ErrorRate { status }) => {
@@ -342,8 +346,8 @@ impl SimEndpoint {
 struct Service {
     /// Prompt tokens as this endpoint counts them.
     input: u32,
-    /// Of `input`, the tokens the prompt cache held.
-    cached: u32,
+    /// Of `input`, the tokens the prompt cache held, and those it wrote.
+    cache: CacheUse,
     /// Tokens of the answer, as this endpoint counts them, at most `max_tokens`.
     output: u32,
     /// The product of the active latency spikes' multipliers (1 without one).
@@ -377,9 +381,9 @@ impl Adapter for SimEndpoint {
             return self.refuse(now, err, input);
         }
         // The prompt reaches the model: its leading blocks this endpoint
-        // holds are cached input.
-        let cached = self.cached_input(now, req, input);
-        let service = Service { input, cached, output, spike, after_ttft, stream: req.stream };
+        // holds are cached input, the rest are written to the cache.
+        let cache = self.cache_use(now, req, input);
+        let service = Service { input, cache, output, spike, after_ttft, stream: req.stream };
         // 4. Queue.
         let admission = self.slots.as_mut().map(|s| s.admit(now));
         // 5. Service.

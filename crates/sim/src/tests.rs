@@ -12,6 +12,7 @@ fn spec(name: &str) -> EndpointSpec {
             input: PricePerMtok::from_usd(2.5),
             output: PricePerMtok::from_usd(10.0),
             cached_input: PricePerMtok::from_usd(1.25),
+            cache_write: PricePerMtok::from_usd(2.5),
             long_context: None,
         },
         context_window: None,
@@ -106,11 +107,13 @@ fn long_prompts_pay_the_long_context_rates() {
         input: PricePerMtok::from_usd(0.075),
         output: PricePerMtok::from_usd(0.30),
         cached_input: PricePerMtok::from_usd(0.075),
+        cache_write: PricePerMtok::from_usd(0.075),
         long_context: Some(LongContextPrice {
             above_tokens: 128_000,
             input: PricePerMtok::from_usd(0.15),
             output: PricePerMtok::from_usd(0.60),
             cached_input: PricePerMtok::from_usd(0.15),
+            cache_write: PricePerMtok::from_usd(0.15),
         }),
     };
     let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
@@ -293,6 +296,7 @@ fn price_changes_apply_from_their_time() {
         input: PricePerMtok::from_usd(1.25),
         output: PricePerMtok::from_usd(5.0),
         cached_input: PricePerMtok::from_usd(0.5),
+        cache_write: PricePerMtok::from_usd(1.25),
         long_context: None,
     };
     sp.price_changes.push(PriceChange { at_ms: 60_000, price: half });
@@ -328,4 +332,40 @@ fn huge_latencies_saturate_instead_of_wrapping() {
     assert_eq!(s.first_token_at, Some(1_000 + MAX_DURATION_MS));
     assert!(s.done_at >= 1_000 + MAX_DURATION_MS);
     assert_eq!(s.report.ttft_ms, Some(MAX_DURATION_MS));
+}
+
+/// Anthropic-style prompt caching, by hand: the first send of a prompt
+/// writes its blocks at the cache-write price, the next reads them at the
+/// cached price and writes only its new blocks; the bill matches to the
+/// nano-dollar.
+#[test]
+fn prompt_cache_writes_and_reads_are_billed_at_their_prices() {
+    let mut sp = spec("anthropic/sonnet");
+    sp.price = Price {
+        input: PricePerMtok::from_usd(3.0),
+        output: PricePerMtok::from_usd(15.0),
+        cached_input: PricePerMtok::from_usd(0.30),
+        cache_write: PricePerMtok::from_usd(3.75),
+        long_context: None,
+    };
+    sp.prompt_cache = Some(PromptCacheSpec { ttl_ms: 300_000, min_tokens: 1024, block_tokens: 512 });
+    let mut ep = SimEndpoint::from_seed(EndpointIdx(0), &sp, &Streams::from_seed(1));
+    let turn = |seq: u64, at: u64, input: u32, ids: &[u64]| {
+        let mut r = Request::new(seq, at, input, 100);
+        r.hash_ids = Some(ids.into());
+        r
+    };
+    // 1,600 tokens in 4 blocks (the last partial): all written.
+    let first = start(&mut ep, 0, &turn(0, 0, 1_600, &[1, 2, 3, 4]), 1);
+    let u = first.report.usage;
+    assert_eq!((u.cached_input_tokens, u.cache_write_tokens), (0, 1_600));
+    assert_eq!(u.cost, Nanodollars(1_600 * 3_750 + 100 * 15_000));
+    // The next turn shares 3 full blocks (1,536 tokens) and adds two.
+    let next = start(&mut ep, 10_000, &turn(1, 10_000, 2_300, &[1, 2, 3, 5, 6]), 1);
+    let u = next.report.usage;
+    assert_eq!((u.cached_input_tokens, u.cache_write_tokens), (1_536, 2_300 - 1_536));
+    assert_eq!(u.cost, Nanodollars(1_536 * 300 + 764 * 3_750 + 100 * 15_000));
+    // Under `min_tokens`, neither read nor written: plain input.
+    let short = start(&mut ep, 20_000, &turn(2, 20_000, 1_000, &[1, 2]), 1);
+    assert_eq!(short.report.usage.cost, Nanodollars(1_000 * 3_000 + 100 * 15_000));
 }

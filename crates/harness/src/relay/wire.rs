@@ -238,15 +238,18 @@ fn attempt_started(out: &mut Chunk, event: &Event<'_>) {
 #[inline(always)]
 fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
     let Event::AttemptFinished { at, req, attempt, endpoint, started_at, report } = *event else { return };
-    // Ok: the quality's bits, and the cached input tokens. Err: kind,
-    // status and cached input tokens, and the Retry-After.
+    // Ok: the quality's bits, and the cached and written input tokens. Err:
+    // kind, status and cached input tokens, and the Retry-After; the written
+    // tokens in a word of their own (flag F4) when there are any.
     let cached = u64::from(report.usage.cached_input_tokens);
+    let written = u64::from(report.usage.cache_write_tokens);
     let (f_result, a, b) = match &report.result {
-        Ok(r) => (0, r.quality.to_bits(), cached),
+        Ok(r) => (0, r.quality.to_bits(), pair(report.usage.cached_input_tokens, report.usage.cache_write_tokens)),
         Err(e) => {
             let (f_status, status) = opt(F2, e.status.map(u64::from));
             let (f_retry, retry) = opt(F3, e.retry_after_ms);
-            (F0 | f_status | f_retry, e.kind.index() as u64 | status << 8 | cached << 32, retry)
+            let f_written = if written > 0 { F4 } else { 0 };
+            (F0 | f_status | f_retry | f_written, e.kind.index() as u64 | status << 8 | cached << 32, retry)
         }
     };
     let (f_ttft, ttft) = opt(F1, report.ttft_ms);
@@ -261,6 +264,9 @@ fn attempt_finished(out: &mut Chunk, event: &Event<'_>) {
         pair(report.usage.input_tokens, report.usage.output_tokens),
         report.usage.cost.0 as u64,
     ]);
+    if f_result & F4 != 0 {
+        out.put([written]);
+    }
 }
 
 #[inline(always)]
@@ -290,7 +296,7 @@ fn rare(out: &mut Chunk, event: &Event<'_>) {
             req.seq,
             pair(usage.input_tokens, usage.output_tokens),
             usage.cost.0 as u64,
-            u64::from(usage.cached_input_tokens),
+            pair(usage.cached_input_tokens, usage.cache_write_tokens),
         ]),
         Event::Breaker { at, endpoint, from, to } => {
             out.put([header(kind::BREAKER, 0, endpoint.0, pair32(from as u16, to as u16)), at])
@@ -504,17 +510,20 @@ impl Decoder {
     #[inline(always)]
     fn attempt_finished<S: EventSink>(&mut self, h: Header, words: &mut Words<'_>, sink: &mut S) -> Option<()> {
         let [at, seq, started_at, a, b, ttft, tokens, cost] = words.take::<8>()?;
-        let (result, cached) = if h.has(F0) {
+        let (result, cached, written): (_, u64, u64) = if h.has(F0) {
             let err = AttemptError {
                 kind: error_kind(a & 0xFF)?,
                 status: h.optional(F2, (a >> 8) & 0xFFFF).map(|s| s as u16),
                 retry_after_ms: h.optional(F3, b),
             };
-            (Err(err), a >> 32)
+            let written = if h.has(F4) { words.take::<1>()?[0] } else { 0 };
+            (Err(err), a >> 32, written)
         } else {
-            (Ok(Response { quality: f64::from_bits(a) }), b)
+            let (cached, written) = unpair(b);
+            (Ok(Response { quality: f64::from_bits(a) }), u64::from(cached), u64::from(written))
         };
-        let usage = Usage { cached_input_tokens: cached as u32, ..usage(tokens, cost) };
+        let usage =
+            Usage { cached_input_tokens: cached as u32, cache_write_tokens: written as u32, ..usage(tokens, cost) };
         let report = AttemptReport { result, ttft_ms: h.optional(F1, ttft), usage };
         let req = self.req(seq);
         let (attempt, endpoint) = (h.high(), h.endpoint());
@@ -546,8 +555,9 @@ impl Decoder {
         let (endpoint, high) = (h.endpoint(), h.high());
         match h.kind() {
             kind::ATTEMPT_CANCELLED => {
-                let [at, seq, tokens, cost, cached] = words.take::<5>()?;
-                let usage = Usage { cached_input_tokens: cached as u32, ..usage(tokens, cost) };
+                let [at, seq, tokens, cost, cache] = words.take::<5>()?;
+                let (cached, written) = unpair(cache);
+                let usage = Usage { cached_input_tokens: cached, cache_write_tokens: written, ..usage(tokens, cost) };
                 sink.record(&Event::AttemptCancelled { at, req: self.req(seq), attempt: high, endpoint, usage });
             }
             kind::BREAKER => {
@@ -616,7 +626,7 @@ fn unpair(w: u64) -> (u32, u32) {
 #[inline(always)]
 fn usage(tokens: u64, cost: u64) -> Usage {
     let (input_tokens, output_tokens) = unpair(tokens);
-    Usage { input_tokens, cached_input_tokens: 0, output_tokens, cost: Nanodollars(cost as i64) }
+    Usage { input_tokens, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens, cost: Nanodollars(cost as i64) }
 }
 
 #[cfg(test)]
@@ -654,9 +664,12 @@ mod tests {
     }
 
     fn usage() -> impl Strategy<Value = Usage> {
-        (any::<u32>(), any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(i, k, o, c)| Usage {
+        // Written tokens: often none, as most attempts write nothing.
+        let written = prop_oneof![Just(0u32), any::<u32>()];
+        (any::<u32>(), any::<u32>(), written, any::<u32>(), any::<i64>()).prop_map(|(i, k, w, o, c)| Usage {
             input_tokens: i,
             cached_input_tokens: k,
+            cache_write_tokens: w,
             output_tokens: o,
             cost: Nanodollars(c),
         })

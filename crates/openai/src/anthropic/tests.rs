@@ -30,7 +30,10 @@ fn a_stream_translates_to_openai_chunks() {
     let chunks = translate(&mut s, "anthropic/stream.sse").unwrap();
     assert_eq!(text_of(&chunks), "Okay, let's see: the capital of France is Paris — パリ in Japanese.");
     assert!(s.is_finished());
-    assert_eq!(s.usage(), Usage { prompt_tokens: 472, completion_tokens: 24, cached_prompt_tokens: 0 });
+    assert_eq!(
+        s.usage(),
+        Usage { prompt_tokens: 472, completion_tokens: 24, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 }
+    );
     // Role first, as OpenAI starts.
     assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
     // Then four text deltas, the finish reason, and the usage.
@@ -157,7 +160,10 @@ fn max_tokens_stop_maps_to_length() {
 fn a_whole_message_translates_to_a_chat_completion() {
     let (v, usage) =
         anthropic_response_to_openai(fixture("anthropic/message.json").as_bytes(), "claude-haiku").unwrap();
-    assert_eq!(usage, Usage { prompt_tokens: 21, completion_tokens: 10, cached_prompt_tokens: 0 });
+    assert_eq!(
+        usage,
+        Usage { prompt_tokens: 21, completion_tokens: 10, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 }
+    );
     assert_eq!(
         v,
         json!({
@@ -182,8 +188,16 @@ fn a_cut_message_joins_its_blocks_and_counts_cached_tokens() {
         anthropic_response_to_openai(fixture("anthropic/message_max_tokens.json").as_bytes(), "m").unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "Here is the first part of the essay. It goes on");
     assert_eq!(v["choices"][0]["finish_reason"], "length");
-    // Cache reads are the cached part of the prompt; cache writes bill as input.
-    assert_eq!(usage, Usage { prompt_tokens: 12 + 1024 + 2048, completion_tokens: 64, cached_prompt_tokens: 2048 });
+    // Cache reads are the cached part of the prompt, cache writes the written part.
+    assert_eq!(
+        usage,
+        Usage {
+            prompt_tokens: 12 + 1024 + 2048,
+            completion_tokens: 64,
+            cached_prompt_tokens: 2048,
+            cache_write_prompt_tokens: 1024
+        }
+    );
 }
 
 #[test]
@@ -209,8 +223,13 @@ fn an_unparseable_message_is_malformed_and_an_error_body_is_classified() {
 #[test]
 fn usage_written_in_anthropics_shape_reads_back_the_same() {
     for usage in [
-        Usage { prompt_tokens: 3_000, completion_tokens: 40, cached_prompt_tokens: 2_560 },
-        Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0 },
+        Usage {
+            prompt_tokens: 3_000,
+            completion_tokens: 40,
+            cached_prompt_tokens: 2_560,
+            cache_write_prompt_tokens: 0,
+        },
+        Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 },
     ] {
         let body = serde_json::json!({"id": "msg_1", "type": "message", "role": "assistant",
             "content": [{"type": "text", "text": "x"}], "stop_reason": "end_turn", "usage": usage.to_anthropic_json()});
@@ -218,6 +237,8 @@ fn usage_written_in_anthropics_shape_reads_back_the_same() {
         assert_eq!(read, usage);
     }
     // Without cached tokens, no cache field at all.
-    let plain = Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0 }.to_anthropic_json();
+    let plain =
+        Usage { prompt_tokens: 12, completion_tokens: 3, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 }
+            .to_anthropic_json();
     assert!(plain.get("cache_read_input_tokens").is_none(), "{plain}");
 }

@@ -31,7 +31,12 @@ fn stream_with_usage_ends_with_a_usage_chunk_then_done() {
         Ok(StreamItem::Chunk {
             text: String::new(),
             finish_reason: None,
-            usage: Some(Usage { prompt_tokens: 24, completion_tokens: 8, cached_prompt_tokens: 0 })
+            usage: Some(Usage {
+                prompt_tokens: 24,
+                completion_tokens: 8,
+                cached_prompt_tokens: 0,
+                cache_write_prompt_tokens: 0
+            })
         })
     );
     assert_eq!(
@@ -62,7 +67,12 @@ fn openrouter_usage_rides_on_a_chunk_with_choices() {
     assert!(items.contains(&Ok(StreamItem::Chunk {
         text: String::new(),
         finish_reason: None,
-        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 7, cached_prompt_tokens: 0 })
+        usage: Some(Usage {
+            prompt_tokens: 11,
+            completion_tokens: 7,
+            cached_prompt_tokens: 0,
+            cache_write_prompt_tokens: 0
+        })
     })));
 }
 
@@ -104,7 +114,10 @@ fn an_error_chunk_is_the_errors_kind() {
 fn the_answer_gives_text_and_usage() {
     let (text, usage) = parse_openai_response(fixture("openai/chat_completion.json").as_bytes()).unwrap();
     assert_eq!(text, "The capital of France is Paris.");
-    assert_eq!(usage, Some(Usage { prompt_tokens: 24, completion_tokens: 8, cached_prompt_tokens: 0 }));
+    assert_eq!(
+        usage,
+        Some(Usage { prompt_tokens: 24, completion_tokens: 8, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 })
+    );
     let (text, usage) = parse_openai_response(fixture("openai/chat_completion_no_usage.json").as_bytes()).unwrap();
     assert_eq!(text, "Paris.");
     assert_eq!(usage, None);
@@ -115,7 +128,15 @@ fn an_answer_with_null_content_is_empty_text() {
     let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
     assert_eq!(
         parse_openai_response(body),
-        Ok((String::new(), Some(Usage { prompt_tokens: 5, completion_tokens: 1, cached_prompt_tokens: 0 })))
+        Ok((
+            String::new(),
+            Some(Usage {
+                prompt_tokens: 5,
+                completion_tokens: 1,
+                cached_prompt_tokens: 0,
+                cache_write_prompt_tokens: 0
+            })
+        ))
     );
 }
 
@@ -151,7 +172,7 @@ fn chunks_have_openais_shape_and_parse_back() {
     let finish = openai_chunk("chatcmpl-9", "fast", None, Some("stop"), None);
     assert_eq!(finish["choices"][0]["delta"], json!({}));
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
-    let usage = Usage { prompt_tokens: 3, completion_tokens: 4, cached_prompt_tokens: 0 };
+    let usage = Usage { prompt_tokens: 3, completion_tokens: 4, cached_prompt_tokens: 0, cache_write_prompt_tokens: 0 };
     let last = openai_chunk("chatcmpl-9", "fast", None, None, Some(usage));
     assert_eq!(last["choices"], json!([]));
     assert_eq!(last["usage"], json!({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}));

@@ -321,7 +321,7 @@ const ENDPOINT_KEYS: [&str; 17] = [
 fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
     let f = Fields::new(m, "context", &CONTEXT_KEYS)?;
     let now_ms = f.whole("now_ms")?.unwrap_or(0);
-    let mut cached: Vec<u32> = Vec::new();
+    let mut cached: Vec<windtunnel_core::CacheUse> = Vec::new();
     let (facts, health) = match f.get("endpoints") {
         None => sample::world(&[]),
         Some(v) => {
@@ -333,7 +333,7 @@ fn context(m: &Map, declared: &Map) -> Result<CtxView, String> {
             cached.clear();
             for (n, item) in arr.into_iter().enumerate() {
                 let (fa, he, ca) = endpoint(&item.flatten(), n, now_ms)?;
-                cached.push(ca);
+                cached.push(windtunnel_core::CacheUse { read: ca, written: 0 });
                 if facts.iter().any(|x| x.id == fa.id) {
                     return Err(format!("context: endpoints[{n}]: `{}` is listed twice", fa.id));
                 }

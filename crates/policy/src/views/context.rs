@@ -119,7 +119,7 @@ pub(crate) struct Snapshot {
     pub(crate) params: Rc<Map>,
     /// Per endpoint, the routed request's input tokens its prompt cache
     /// holds (empty: none anywhere).
-    pub(crate) cached: Vec<u32>,
+    pub(crate) cached: Vec<windtunnel_core::CacheUse>,
     /// The UTC time of day now, ms since midnight.
     pub(crate) time_of_day_ms: u64,
 }
@@ -138,9 +138,10 @@ impl Snapshot {
         })
     }
 
-    /// The routed request's input tokens endpoint `i`'s prompt cache holds.
-    pub(crate) fn cached(&self, i: u16) -> u32 {
-        self.cached.get(usize::from(i)).copied().unwrap_or(0)
+    /// What endpoint `i`'s prompt cache would do with the routed request's
+    /// prompt: the input tokens it holds, and those it would write.
+    pub(crate) fn cached(&self, i: u16) -> windtunnel_core::CacheUse {
+        self.cached.get(usize::from(i)).copied().unwrap_or_default()
     }
 
     /// Health of endpoint `i` (default when the driver passed fewer).

@@ -121,7 +121,8 @@ impl EndpointView {
         self.facts().fits(req.request())
     }
 
-    /// `e.est_cost(req)` in USD: cached input (`cached_tokens`) at its price.
+    /// `e.est_cost(req)` in USD: cached input (`cached_tokens`) at its price,
+    /// and the input the prompt cache would write at the cache-write price.
     pub(crate) fn est_cost(&self, req: &ReqView) -> f64 {
         self.facts().est_cost_cached(req.request(), self.snap.now_ms, self.snap.cached(self.idx)).as_usd()
     }
@@ -130,7 +131,7 @@ impl EndpointView {
     /// counted here), those this endpoint's prompt cache holds, as far as
     /// the gateway can tell from what it sent there.
     pub(crate) fn cached_tokens(&self, _req: &ReqView) -> INT {
-        INT::from(self.snap.cached(self.idx))
+        INT::from(self.snap.cached(self.idx).read)
     }
 
     /// `e.max_cost(req)` in USD: the cost if the answer is `max_tokens` long.
