@@ -48,6 +48,7 @@ pub(crate) struct RawCache {
     pub(crate) ttl: Option<Spanned<RawDuration>>,
     pub(crate) max_entries: Option<Spanned<u64>>,
     pub(crate) latency_ms: Option<u64>,
+    pub(crate) max_bytes: Option<u64>,
 }
 
 /// `[proxy]`: live mode's listener and secrets (names of environment variables).

@@ -56,11 +56,20 @@ pub struct CacheSpec {
     pub max_entries: u64,
     /// `latency_ms` (default 5): the time a hit takes.
     pub latency_ms: u64,
+    /// `max_bytes` (default 256 MiB): live, the answers' bodies held at
+    /// most; beyond it the least recently used go, and an answer larger
+    /// than it is not kept. The simulator keeps no bodies.
+    pub max_bytes: u64,
+}
+
+impl CacheSpec {
+    /// The default `max_bytes`: 256 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
 }
 
 impl Default for CacheSpec {
     fn default() -> CacheSpec {
-        CacheSpec { ttl_ms: 3_600_000, max_entries: 100_000, latency_ms: 5 }
+        CacheSpec { ttl_ms: 3_600_000, max_entries: 100_000, latency_ms: 5, max_bytes: CacheSpec::DEFAULT_MAX_BYTES }
     }
 }
 

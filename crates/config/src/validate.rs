@@ -206,6 +206,9 @@ impl Validator<'_> {
         if let Some(l) = c.latency_ms {
             spec.latency_ms = l;
         }
+        if let Some(b) = c.max_bytes {
+            spec.max_bytes = b;
+        }
         Ok(spec)
     }
 

@@ -12,7 +12,8 @@
 //!
 //! Memory: one entry per distinct `prompt_hash` answered, at most
 //! `max_entries` of them (about 100 bytes each with the recency index), so a
-//! long trace does not grow it past that bound.
+//! long trace does not grow it past that bound. Entries stored with a size
+//! (the proxy's answer bodies) also count against `max_bytes`.
 //!
 //! What it does not model: an answer is stored when it completes, so a
 //! second request for the same prompt arriving while the first is still in
@@ -31,6 +32,8 @@ struct Entry<V> {
     answer: V,
     /// Its position in the recency order.
     stamp: u64,
+    /// Its size against `max_bytes` (0 for the simulator's).
+    bytes: u64,
 }
 
 /// The cache's entries and their recency; `V` is what a hit gives back.
@@ -41,12 +44,14 @@ pub struct ResponseCache<V = EndpointIdx> {
     /// Last use → prompt hash: the first is the least recently used.
     recency: BTreeMap<u64, u64>,
     next_stamp: u64,
+    /// The entries' sizes, summed.
+    bytes: u64,
 }
 
 impl<V: Clone> ResponseCache<V> {
     /// An empty cache.
     pub fn new(spec: CacheSpec) -> ResponseCache<V> {
-        ResponseCache { spec, entries: BTreeMap::new(), recency: BTreeMap::new(), next_stamp: 0 }
+        ResponseCache { spec, entries: BTreeMap::new(), recency: BTreeMap::new(), next_stamp: 0, bytes: 0 }
     }
 
     /// How long a hit takes.
@@ -66,8 +71,7 @@ impl<V: Clone> ResponseCache<V> {
         let e = self.entries.get(&hash)?;
         let (stored_at, stamp) = (e.stored_at, e.stamp);
         if now.saturating_sub(stored_at) >= self.spec.ttl_ms {
-            self.entries.remove(&hash);
-            self.recency.remove(&stamp);
+            self.remove(hash);
             return None;
         }
         self.recency.remove(&stamp);
@@ -81,14 +85,32 @@ impl<V: Clone> ResponseCache<V> {
     /// Stores `answer` to `hash` at `now` (replacing an older one), evicting
     /// the least recently used entries beyond `max_entries`.
     pub fn store(&mut self, hash: u64, answer: V, now: u64) {
-        let stamp = self.stamp();
-        if let Some(old) = self.entries.insert(hash, Entry { stored_at: now, answer, stamp }) {
-            self.recency.remove(&old.stamp);
+        self.store_sized(hash, answer, now, 0);
+    }
+
+    /// [`ResponseCache::store`] of an answer of `bytes`, which also count
+    /// against `max_bytes`: the least recently used entries go until both
+    /// bounds hold. An answer larger than `max_bytes` is not kept.
+    pub fn store_sized(&mut self, hash: u64, answer: V, now: u64, bytes: u64) {
+        if bytes > self.spec.max_bytes {
+            return;
         }
+        self.remove(hash);
+        let stamp = self.stamp();
+        self.entries.insert(hash, Entry { stored_at: now, answer, stamp, bytes });
         self.recency.insert(stamp, hash);
-        while self.entries.len() as u64 > self.spec.max_entries {
-            let Some((_, oldest)) = self.recency.pop_first() else { break };
-            self.entries.remove(&oldest);
+        self.bytes += bytes;
+        while self.entries.len() as u64 > self.spec.max_entries || self.bytes > self.spec.max_bytes {
+            let Some(&oldest) = self.recency.values().next() else { break };
+            self.remove(oldest);
+        }
+    }
+
+    /// Drops the entry of `hash`, if any.
+    fn remove(&mut self, hash: u64) {
+        if let Some(e) = self.entries.remove(&hash) {
+            self.recency.remove(&e.stamp);
+            self.bytes -= e.bytes;
         }
     }
 
@@ -104,7 +126,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn cache(ttl_ms: u64, max_entries: u64) -> ResponseCache {
-        ResponseCache::new(CacheSpec { ttl_ms, max_entries, latency_ms: 5 })
+        ResponseCache::new(CacheSpec { ttl_ms, max_entries, ..CacheSpec::default() })
     }
 
     #[test]
@@ -136,26 +158,60 @@ mod tests {
         assert_eq!((c.len(), c.lookup(3, 6)), (2, Some(EndpointIdx(1))));
     }
 
+    #[test]
+    fn sized_answers_are_held_within_max_bytes() {
+        let mut c = ResponseCache::new(CacheSpec { max_bytes: 100, ..CacheSpec::default() });
+        c.store_sized(1, EndpointIdx(0), 0, 60);
+        c.store_sized(2, EndpointIdx(0), 1, 30);
+        assert!(c.lookup(1, 2).is_some());
+        // 60 + 30 + 10 = 100: all fit.
+        c.store_sized(3, EndpointIdx(0), 3, 10);
+        assert_eq!((c.len(), c.bytes), (3, 100));
+        c.store_sized(4, EndpointIdx(0), 4, 40);
+        assert!(c.lookup(2, 5).is_none(), "least recently used");
+        assert!(c.lookup(1, 5).is_none(), "next least recently used");
+        assert_eq!((c.len(), c.bytes), (2, 50));
+        // Replacing an answer counts its new size only.
+        c.store_sized(4, EndpointIdx(1), 6, 20);
+        assert_eq!((c.len(), c.bytes), (2, 30));
+        // An answer larger than the budget is not kept, and evicts nothing.
+        c.store_sized(5, EndpointIdx(0), 7, 101);
+        assert!(c.lookup(5, 8).is_none());
+        assert_eq!((c.len(), c.bytes), (2, 30));
+        // Expiry gives its bytes back.
+        let mut c = ResponseCache::new(CacheSpec { ttl_ms: 10, max_bytes: 100, ..CacheSpec::default() });
+        c.store_sized(1, EndpointIdx(0), 0, 70);
+        assert!(c.lookup(1, 10).is_none());
+        assert_eq!(c.bytes, 0);
+    }
+
     proptest! {
         /// Whatever the sequence, the cache never holds more than
-        /// `max_entries`, its recency index matches its entries, and a hit is
-        /// always an answer stored within the TTL.
+        /// `max_entries` nor `max_bytes`, its recency index and byte count
+        /// match its entries, and a hit is always an answer stored within
+        /// the TTL.
         #[test]
         fn bounded_consistent_and_fresh(ops in prop::collection::vec((any::<bool>(), 0u64..20, 0u64..50), 1..300)) {
-            let mut c = cache(100, 5);
+            let mut c = ResponseCache::new(CacheSpec { ttl_ms: 100, max_entries: 5, max_bytes: 60, ..CacheSpec::default() });
             let mut now = 0;
             let mut stored: BTreeMap<u64, u64> = BTreeMap::new();
             for (store, hash, dt) in ops {
                 now += dt;
                 if store {
-                    c.store(hash, EndpointIdx(0), now);
-                    stored.insert(hash, now);
+                    // Sizes from the draws: some over the budget, never kept.
+                    let bytes = (hash * 7 + dt) % 70;
+                    c.store_sized(hash, EndpointIdx(0), now, bytes);
+                    if bytes <= 60 {
+                        stored.insert(hash, now);
+                    }
                 } else if c.lookup(hash, now).is_some() {
                     let at = stored[&hash];
                     prop_assert!(now - at < 100, "hit on an answer stored at {at}, now {now}");
                 }
                 prop_assert!(c.entries.len() <= 5);
                 prop_assert_eq!(c.entries.len(), c.recency.len());
+                prop_assert!(c.bytes <= 60);
+                prop_assert_eq!(c.bytes, c.entries.values().map(|e| e.bytes).sum::<u64>());
             }
         }
     }

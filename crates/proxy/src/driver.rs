@@ -855,7 +855,10 @@ impl Driver {
                     (key, self.response_cache.as_mut(), &body, c.endpoint, c.outcome)
                 {
                     let usage = windtunnel_openai::parse_openai_response(body).ok().and_then(|(_, u)| u);
-                    cache.store(k, Arc::new(CachedAnswer { endpoint: e, body: body.clone(), usage }), now);
+                    // Held against `max_bytes` by the body's size (the
+                    // entry's other parts are a few dozen bytes).
+                    let bytes = body.len() as u64;
+                    cache.store_sized(k, Arc::new(CachedAnswer { endpoint: e, body: body.clone(), usage }), now, bytes);
                 }
                 match (body, c.endpoint) {
                     (Some(body), Some(e)) => ClientEvent::Complete {

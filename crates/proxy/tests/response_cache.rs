@@ -12,14 +12,18 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn proxy(server: &MockServer, ttl: &str) -> (Running, String) {
+    proxy_with(server, &format!("ttl = \"{ttl}\"\nmax_entries = 100")).await
+}
+
+/// A proxy whose `[cache]` table holds `cache`.
+async fn proxy_with(server: &MockServer, cache: &str) -> (Running, String) {
     let base = server.uri();
     let text = format!(
         r#"
 name = "live-response-cache"
 policy = {{ chain = ["w/a"] }}
 [cache]
-ttl = "{ttl}"
-max_entries = 100
+{cache}
 [[endpoints]]
 name = "w/a"
 price = {{ input_per_mtok = 1, output_per_mtok = 2 }}
@@ -133,4 +137,21 @@ async fn an_expired_answer_is_asked_for_again() {
     assert_eq!(attempts, "1", "past the TTL the upstream answers again");
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
     assert_eq!(p.shutdown().await.unwrap().cache.hits, 0);
+}
+
+/// `max_bytes` bounds the answers' bodies held: an answer larger than it is
+/// not kept (both requests reach the upstream); one that fits is.
+#[tokio::test]
+async fn an_answer_over_max_bytes_is_not_kept() {
+    for (max_bytes, second_attempts) in [(100, "1"), (100_000, "0")] {
+        let server = upstream().await;
+        let (p, base) = proxy_with(&server, &format!("ttl = \"1h\"\nmax_bytes = {max_bytes}")).await;
+        let (status, attempts, body) = post(&base, ask("Capital of France?", 0.0, false)).await;
+        assert_eq!((status, attempts.as_str()), (200, "1"), "{body}");
+        assert!(body.len() > 100, "the answer is {} bytes", body.len());
+        let (status, attempts, _) = post(&base, ask("Capital of France?", 0.0, false)).await;
+        assert_eq!((status, attempts.as_str()), (200, second_attempts), "max_bytes {max_bytes}");
+        let report = p.shutdown().await.unwrap();
+        assert_eq!(report.cache.hits, u64::from(second_attempts == "0"), "max_bytes {max_bytes}");
+    }
 }
