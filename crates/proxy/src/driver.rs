@@ -325,23 +325,6 @@ fn billed(facts: &EndpointFacts, now: u64, u: windtunnel_openai::Usage) -> Usage
     Usage { input_tokens: input, cached_input_tokens: cached, cache_write_tokens: written, output_tokens: output, cost }
 }
 
-/// The response cache's key for a request: a hash of its tenant and of
-/// everything that shapes the answer (model, messages, `max_tokens` and
-/// every other field as sent, but not whether or how it is streamed), so
-/// only an identical request of the same tenant hits.
-fn cache_key(chat: &windtunnel_openai::ChatRequest, tenant: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut extra = chat.extra.clone();
-    extra.remove("stream_options");
-    let shape = serde_json::json!({
-        "tenant": tenant, "model": chat.model, "messages": chat.messages, "max_tokens": chat.max_tokens, "extra": extra,
-    });
-    // SipHash with fixed keys: the same request, the same key, in every run.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    shape.to_string().hash(&mut h);
-    h.finish()
-}
-
 /// How often the policy file is checked for changes.
 const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
@@ -536,18 +519,16 @@ impl Driver {
                     if rec.prompts() {
                         r.messages = serde_json::to_string(&chat.messages).ok().map(String::into_boxed_str);
                     } else {
-                        // Block hashes tell which prompts share text: prompts' business.
+                        // Block and prompt hashes tell which prompts share
+                        // text: prompts' business.
                         r.hash_ids = None;
+                        r.prompt_hash = None;
                     }
                     r
                 });
                 let forced = forced_rules(&incoming.headers);
                 // Per tenant; a request forcing chaos rules must meet them upstream.
-                let key = self
-                    .response_cache
-                    .as_ref()
-                    .filter(|_| forced.is_empty())
-                    .map(|_| cache_key(&chat, &incoming.request.tenant));
+                let key = self.response_cache.as_ref().filter(|_| forced.is_empty()).and(incoming.request.prompt_hash);
                 let hit = key.and_then(|k| self.response_cache.as_mut().and_then(|c| c.lookup(k, now)));
                 // A stream is served only an answer that tells as a text stream.
                 let told = hit.and_then(|hit| {

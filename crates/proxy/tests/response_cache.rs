@@ -155,3 +155,54 @@ async fn an_answer_over_max_bytes_is_not_kept() {
         assert_eq!(report.cache.hits, u64::from(second_attempts == "0"), "max_bytes {max_bytes}");
     }
 }
+
+/// With `--record-prompts`, a recording says which requests were identical
+/// (`prompt_hash`), so replaying it with `[cache]` prices a response cache
+/// on the traffic actually served; without it, no hash is written.
+#[tokio::test]
+async fn a_recording_with_prompts_carries_prompt_hashes_a_replay_caches_on() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    for prompts in [true, false] {
+        let served = dir.path().join(format!("served-{prompts}.jsonl"));
+        let text = format!(
+            r#"
+name = "record"
+policy = {{ chain = ["w/a"] }}
+[[endpoints]]
+name = "w/a"
+price = {{ input_per_mtok = 1, output_per_mtok = 2 }}
+upstream = {{ kind = "openai", base_url = "{}/a/v1", model = "m-a" }}
+"#,
+            server.uri()
+        );
+        let scenario = windtunnel_config::parse_scenario(&text, std::path::Path::new("rec.toml"), &[]).unwrap();
+        let opts = ProxyOptions { record: Some((served.clone(), prompts)), ..ProxyOptions::loopback() };
+        let p = windtunnel_proxy::start(scenario, opts).await.unwrap();
+        let base = format!("http://{}", p.addr);
+        for question in ["Capital of France?", "Capital of France?", "Capital of Spain?"] {
+            assert_eq!(post(&base, ask(question, 0.0, false)).await.0, 200);
+            // Apart, so the replay's first answer is in before the repeat.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        p.shutdown().await.unwrap();
+        let lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&served).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let hashes: Vec<Option<&serde_json::Value>> = lines.iter().map(|l| l.get("prompt_hash")).collect();
+        if !prompts {
+            assert!(hashes.iter().all(Option::is_none), "{lines:?}");
+            continue;
+        }
+        assert!(hashes.iter().all(Option::is_some), "{lines:?}");
+        assert_eq!(hashes[0], hashes[1]);
+        assert_ne!(hashes[0], hashes[2]);
+        // The recording replayed with a response cache: the repeat is a hit.
+        let replay = format!(
+            "name = \"replay\"\npolicy = {{ chain = [\"w/a\"] }}\n[cache]\nttl = \"1h\"\n[trace]\npath = \"{}\"\n[[endpoints]]\nname = \"w/a\"\nprice = {{ input_per_mtok = 1, output_per_mtok = 2 }}\nlatency = {{ ttft_ms = 5, tokens_per_s = 1000 }}\n",
+            served.display()
+        );
+        let sim = windtunnel_config::parse_scenario(&replay, &dir.path().join("replay.toml"), &[]).unwrap();
+        let report = windtunnel_harness::run(&sim, windtunnel_harness::RunOptions::default()).unwrap();
+        assert_eq!((report.outcomes.succeeded, report.cache.hits), (2, 1));
+    }
+}
