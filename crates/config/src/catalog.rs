@@ -30,8 +30,8 @@ pub(crate) struct CatalogEntry {
     /// USD per million cached input tokens, when listed.
     pub(crate) cached_input_per_mtok: Option<f64>,
     /// USD per million input tokens written to the prompt cache, when
-    /// listed (`cache_creation_input_token_cost`: Anthropic's 5-minute
-    /// writes).
+    /// listed above the input price (`cache_creation_input_token_cost`:
+    /// Anthropic's 5-minute writes).
     pub(crate) cache_write_per_mtok: Option<f64>,
     /// `max_input_tokens`.
     pub(crate) context_window: Option<u32>,
@@ -93,11 +93,16 @@ impl Catalog {
         let tokens = |field| {
             o.get(field).and_then(Value::as_f64).filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v <= f64::from(u32::MAX))
         };
+        let input_per_mtok = per_mtok("input_cost_per_token").ok_or(LookupError::NoPrice("input_cost_per_token"))?;
+        // A cache write never costs less than plain input: the table lists
+        // providers that charge nothing extra with 0 (DeepSeek), which here
+        // means "as input". A tier's write price only beside a base one.
+        let cache_write_per_mtok = per_mtok("cache_creation_input_token_cost").filter(|&w| w > input_per_mtok);
         Ok(CatalogEntry {
-            input_per_mtok: per_mtok("input_cost_per_token").ok_or(LookupError::NoPrice("input_cost_per_token"))?,
+            input_per_mtok,
             output_per_mtok: per_mtok("output_cost_per_token").ok_or(LookupError::NoPrice("output_cost_per_token"))?,
             cached_input_per_mtok: per_mtok("cache_read_input_token_cost"),
-            cache_write_per_mtok: per_mtok("cache_creation_input_token_cost"),
+            cache_write_per_mtok,
             context_window: tokens("max_input_tokens").map(|v| v as u32),
             max_output_tokens: tokens("max_output_tokens").map(|v| v as u32),
             long_context: [(128_000, "128k"), (200_000, "200k")].into_iter().find_map(|(above, tag)| {
@@ -108,7 +113,8 @@ impl Catalog {
                     input,
                     output,
                     cached: per_mtok(&format!("cache_read_input_token_cost_above_{tag}_tokens")),
-                    cache_write: per_mtok(&format!("cache_creation_input_token_cost_above_{tag}_tokens")),
+                    cache_write: per_mtok(&format!("cache_creation_input_token_cost_above_{tag}_tokens"))
+                        .filter(|&w| cache_write_per_mtok.is_some() && w > input),
                 })
             }),
         })
@@ -157,7 +163,13 @@ mod tests {
                             "cache_creation_input_token_cost": 3.75e-06,
                             "input_cost_per_token_above_200k_tokens": 6e-06,
                             "output_cost_per_token_above_200k_tokens": 2.25e-05,
-                            "cache_creation_input_token_cost_above_200k_tokens": 7.5e-06 }
+                            "cache_creation_input_token_cost_above_200k_tokens": 7.5e-06 },
+                "deepseek": { "input_cost_per_token": 2.7e-07, "output_cost_per_token": 1.1e-06,
+                              "cache_creation_input_token_cost": 0.0 },
+                "gempro": { "input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
+                            "input_cost_per_token_above_200k_tokens": 2.5e-06,
+                            "output_cost_per_token_above_200k_tokens": 1.5e-05,
+                            "cache_creation_input_token_cost_above_200k_tokens": 2.5e-07 }
             }"#,
         )
         .unwrap();
@@ -172,5 +184,10 @@ mod tests {
         let sonnet = c.get("sonnet").unwrap();
         assert!((sonnet.cache_write_per_mtok.unwrap() - 3.75).abs() < 1e-9);
         assert!((sonnet.long_context.unwrap().cache_write.unwrap() - 7.5).abs() < 1e-9);
+        // A write price under the input's (DeepSeek's 0: nothing extra), or a
+        // tier's without a base one, is not a write premium: input it is.
+        assert_eq!(c.get("deepseek").unwrap().cache_write_per_mtok, None);
+        let gempro = c.get("gempro").unwrap();
+        assert_eq!((gempro.cache_write_per_mtok, gempro.long_context.unwrap().cache_write), (None, None));
     }
 }

@@ -60,7 +60,7 @@ pub use endpoint::{EndpointId, EndpointIdx};
 pub use error_kind::{AttemptError, ErrorKind};
 pub use event::{Event, EventSink, NullSink, PerKind, event_kind};
 pub use junit::{JunitCase, JunitFailure, JunitSuite, junit_xml};
-pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, PricePerMtok};
+pub use money::{Biller, LongContextPrice, NANOS_PER_USD, Nanodollars, Price, PricePerMtok, Rates};
 pub use outcome::{FailReason, INVARIANT_NAMES, Outcome, RejectReason};
 pub use plan::{DEFAULT_ATTEMPT_TIMEOUT_MS, Plan};
 pub use planner::{AttemptInfo, ErrorAction, FirstPolicyError, FixedChain, Planner, PolicyErrorTally, PolicyFailure};

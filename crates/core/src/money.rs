@@ -151,6 +151,19 @@ pub struct LongContextPrice {
     pub cache_write: PricePerMtok,
 }
 
+/// The per-token rates one request pays ([`Price::rates`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rates {
+    /// Uncached input tokens.
+    pub input: PricePerMtok,
+    /// Cached input tokens.
+    pub cached_input: PricePerMtok,
+    /// Input tokens written to the prompt cache.
+    pub cache_write: PricePerMtok,
+    /// Output tokens.
+    pub output: PricePerMtok,
+}
+
 impl Price {
     /// The cost of one attempt's tokens, as the endpoint counts them, rounded
     /// half up to a whole nano-dollar.
@@ -190,17 +203,29 @@ impl Price {
         written_tokens: u64,
         output_tokens: u64,
     ) -> i128 {
-        let (input, cached, write, output) = match self.long_context {
-            Some(lc) if input_tokens.saturating_add(cached_input_tokens) > lc.above_tokens => {
-                (lc.input, lc.cached_input, lc.cache_write, lc.output)
-            }
-            _ => (self.input, self.cached_input, self.cache_write, self.output),
-        };
+        let r = self.rates(input_tokens.saturating_add(cached_input_tokens));
         let written = written_tokens.min(input_tokens);
-        input.micro_cost(input_tokens - written)
-            + write.micro_cost(written)
-            + cached.micro_cost(cached_input_tokens)
-            + output.micro_cost(output_tokens)
+        r.input.micro_cost(input_tokens - written)
+            + r.cache_write.micro_cost(written)
+            + r.cached_input.micro_cost(cached_input_tokens)
+            + r.output.micro_cost(output_tokens)
+    }
+
+    /// The rates a request whose prompt is `prompt_tokens` long (cached
+    /// input included, as this endpoint counts it) pays: the long-context
+    /// tier's above its threshold, else the base ones.
+    pub fn rates(&self, prompt_tokens: u64) -> Rates {
+        match self.long_context {
+            Some(lc) if prompt_tokens > lc.above_tokens => {
+                Rates { input: lc.input, cached_input: lc.cached_input, cache_write: lc.cache_write, output: lc.output }
+            }
+            _ => Rates {
+                input: self.input,
+                cached_input: self.cached_input,
+                cache_write: self.cache_write,
+                output: self.output,
+            },
+        }
     }
 }
 

@@ -234,8 +234,9 @@ struct Client {
     tx: mpsc::UnboundedSender<ClientEvent>,
     stream: bool,
     committed: bool,
-    /// Whole answers by endpoint, until the executor concludes.
-    bodies: Vec<(EndpointIdx, Bytes)>,
+    /// Whole answers by endpoint, with the usage their upstream reported,
+    /// until the executor concludes.
+    bodies: Vec<(EndpointIdx, Bytes, Option<windtunnel_openai::Usage>)>,
     /// The last failure, for the client's error.
     last_error: Option<(AttemptError, String)>,
     /// Endpoints that answered this request with a rate 429: the client's
@@ -595,7 +596,7 @@ impl Driver {
                     match outcome.result {
                         Ok(()) => {
                             if let Some(b) = outcome.body {
-                                c.bodies.push((endpoint, b));
+                                c.bodies.push((endpoint, b, outcome.usage));
                             }
                             c.served_output = outcome.usage.map(|u| u.completion_tokens);
                         }
@@ -828,14 +829,19 @@ impl Driver {
         let event = match c.outcome {
             Outcome::Succeeded | Outcome::Cached if client.stream => ClientEvent::End,
             Outcome::Succeeded | Outcome::Cached => {
-                let body = c
+                let answer = c
                     .endpoint
-                    .and_then(|e| client.bodies.iter().rposition(|b| b.0 == e).map(|i| client.bodies.swap_remove(i).1));
+                    .and_then(|e| client.bodies.iter().rposition(|b| b.0 == e).map(|i| client.bodies.swap_remove(i)));
+                let (body, usage) = match answer {
+                    Some((_, body, usage)) => (Some(body), usage),
+                    None => (None, None),
+                };
                 let now = self.now();
                 if let (Some(k), Some(cache), Some(body), Some(e), Outcome::Succeeded) =
                     (key, self.response_cache.as_mut(), &body, c.endpoint, c.outcome)
                 {
-                    let usage = windtunnel_openai::parse_openai_response(body).ok().and_then(|(_, u)| u);
+                    // The usage as the upstream reported it (an Anthropic
+                    // answer's cache writes included), for what a hit saves.
                     // Held against `max_bytes` by the body's size (the
                     // entry's other parts are a few dozen bytes).
                     let bytes = body.len() as u64;

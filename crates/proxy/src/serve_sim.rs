@@ -16,8 +16,9 @@
 //! simulator keeps a trace's `hash_ids` (the proxy's scheme,
 //! `windtunnel_openai::prompt_blocks`), and answers the tokens it held as
 //! cached (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
-//! `cache_read_input_tokens`). Usage in its answers is what the simulator
-//! bills.
+//! `cache_read_input_tokens`), and in Anthropic's dialect the tokens it
+//! wrote (`cache_creation_input_tokens`; OpenAI's has no field for them).
+//! Usage in its answers is what the simulator bills.
 
 use crate::clock::LiveClock;
 use axum::Router;

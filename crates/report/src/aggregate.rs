@@ -348,7 +348,8 @@ impl Aggregator {
         let (read, written) = (u64::from(usage.cached_input_tokens), u64::from(usage.cache_write_tokens));
         self.prompt_cached_tokens += read;
         if let Some(f) = self.facts.get(endpoint.get()) {
-            let p = f.price_at(at);
+            // The rates of the tier the prompt was billed in.
+            let p = f.price_at(at).rates(u64::from(usage.input_tokens));
             self.prompt_cache_saved += p.input.cost(read) - p.cached_input.cost(read);
             self.prompt_cache_saved -= p.cache_write.cost(written) - p.input.cost(written);
         }

@@ -27,7 +27,7 @@
 //! }
 //! ```
 
-use windtunnel_core::{AttemptReport, AttemptStart, Nanodollars, Price, Usage};
+use windtunnel_core::{AttemptReport, AttemptStart, Price, Usage};
 
 /// The whole course of a virtual-time attempt, known when it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +94,9 @@ impl Scheduled {
                     ..full
                 }
             }
-            _ => Usage { output_tokens: 0, cost: Nanodollars::ZERO, ..full },
+            // Cut before its first token: nothing billed, none of its input
+            // cached or written as far as the bill goes.
+            _ => Usage { input_tokens: full.input_tokens, ..Usage::default() },
         }
     }
 }
@@ -115,7 +117,7 @@ pub trait Adapter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use windtunnel_core::PricePerMtok;
+    use windtunnel_core::{Nanodollars, PricePerMtok};
 
     fn sched() -> Scheduled {
         let price = Price {

@@ -306,8 +306,9 @@ impl SimEndpoint {
             output_tokens: out,
             cost: biller.bill(price, u64::from(input - cached), u64::from(cached), u64::from(written), u64::from(out)),
         };
-        let unbilled =
-            Usage { input_tokens: input, cached_input_tokens: cached, cache_write_tokens: written, ..Usage::default() };
+        // A failure before the first token bills nothing: no cached or
+        // written tokens either (the blocks are held all the same).
+        let unbilled = Usage { input_tokens: input, ..Usage::default() };
         let queue_ttft = Some(first_token_at - now);
         match after_ttft {
             Some(FaultKind::ErrorRate { status }) => {

@@ -33,9 +33,9 @@ mod kind {
 }
 
 /// The longest record but one that carries a string (a `SYMBOL`, an
-/// `ARRIVED` with the trace's id): `ARRIVED` and `ATTEMPT_FINISHED`, a header
-/// and eight words.
-pub(crate) const MAX_RECORD_WORDS: usize = 9;
+/// `ARRIVED` with the trace's id): a failed `ATTEMPT_FINISHED` that wrote
+/// to a prompt cache, a header and nine words.
+pub(crate) const MAX_RECORD_WORDS: usize = 10;
 
 /// Presence flags, header bits 8..16.
 const F0: u64 = 1 << 8;
