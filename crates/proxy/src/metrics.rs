@@ -1,7 +1,8 @@
 //! [`Metrics`]: the Prometheus counters of `/metrics`, fed by the event log
 //! like the report: requests by outcome and reason, attempts by endpoint and
-//! result, failovers by endpoint and reason, breaker state, cost, and
-//! latency and TTFT histograms. Rendered in the text exposition format.
+//! result, failovers by endpoint and reason, breaker state, cost, prompt
+//! tokens read from and written to providers' prompt caches, and latency
+//! and TTFT histograms. Rendered in the text exposition format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -48,6 +49,9 @@ pub(crate) struct Metrics {
     failovers: BTreeMap<(usize, &'static str), u64>,
     breaker: Vec<BreakerState>,
     cost: Vec<Nanodollars>,
+    /// Per endpoint, prompt tokens billed as read from its prompt cache, and
+    /// as written to it.
+    prompt_cache: Vec<[u64; 2]>,
     latency: Histogram,
     ttft: Histogram,
     reloads: [u64; 2],
@@ -68,6 +72,7 @@ impl Metrics {
             failovers: BTreeMap::new(),
             breaker: vec![BreakerState::Closed; n],
             cost: vec![Nanodollars::ZERO; n],
+            prompt_cache: vec![[0; 2]; n],
             latency: Histogram::default(),
             ttft: Histogram::default(),
             reloads: [0; 2],
@@ -89,6 +94,17 @@ impl Metrics {
     /// A policy reload: loaded, or refused.
     pub(crate) fn policy_reloaded(&mut self, loaded: bool) {
         self.reloads[usize::from(!loaded)] += 1;
+    }
+
+    /// An attempt on endpoint `i` was billed `usage`.
+    fn billed(&mut self, i: usize, usage: &windtunnel_core::Usage) {
+        if let Some(c) = self.cost.get_mut(i) {
+            *c += usage.cost;
+        }
+        if let Some([read, written]) = self.prompt_cache.get_mut(i) {
+            *read += u64::from(usage.cached_input_tokens);
+            *written += u64::from(usage.cache_write_tokens);
+        }
     }
 
     fn name(&self, i: usize) -> &str {
@@ -145,6 +161,15 @@ impl Metrics {
         for (i, c) in self.cost.iter().enumerate() {
             let _ = writeln!(s, "windtunnel_cost_usd_total{{endpoint=\"{}\"}} {c}", self.name(i));
         }
+        let _ = writeln!(
+            s,
+            "# HELP windtunnel_prompt_cache_tokens_total Prompt tokens billed as read from or written to an endpoint's prompt cache.\n# TYPE windtunnel_prompt_cache_tokens_total counter"
+        );
+        for (i, [read, written]) in self.prompt_cache.iter().enumerate() {
+            let e = self.name(i);
+            let _ = writeln!(s, "windtunnel_prompt_cache_tokens_total{{endpoint=\"{e}\",op=\"read\"}} {read}");
+            let _ = writeln!(s, "windtunnel_prompt_cache_tokens_total{{endpoint=\"{e}\",op=\"write\"}} {written}");
+        }
         self.latency.render(&mut s, "windtunnel_request_latency_ms", "End-to-end latency of succeeded requests.");
         self.ttft.render(&mut s, "windtunnel_ttft_ms", "Time to first token of succeeded streamed requests.");
         let _ = writeln!(
@@ -182,15 +207,11 @@ impl EventSink for Metrics {
                     Err(err) => err.kind.as_str(),
                 };
                 *self.attempts.entry((endpoint.get(), result)).or_insert(0) += 1;
-                if let Some(c) = self.cost.get_mut(endpoint.get()) {
-                    *c += report.usage.cost;
-                }
+                self.billed(endpoint.get(), &report.usage);
             }
             Event::AttemptCancelled { endpoint, usage, .. } => {
                 *self.attempts.entry((endpoint.get(), "cancelled")).or_insert(0) += 1;
-                if let Some(c) = self.cost.get_mut(endpoint.get()) {
-                    *c += usage.cost;
-                }
+                self.billed(endpoint.get(), &usage);
             }
             Event::Failover { from, reason, .. } => {
                 *self.failovers.entry((from.get(), reason.as_str())).or_insert(0) += 1

@@ -98,10 +98,18 @@ async fn cached_prompt_tokens_the_upstream_reports_are_billed_at_the_cached_pric
         // The client sees OpenAI's usage, cached tokens included.
         assert_eq!(v["usage"]["prompt_tokens"], 2000, "{kind}: {v}");
         assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 1536, "{kind}: {v}");
+        let (plain, written) = if kind == "openai" { (464, 0) } else { (64, 400) };
+        // `/metrics` counts what was read from and written to the cache.
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        for line in [
+            "windtunnel_prompt_cache_tokens_total{endpoint=\"w/a\",op=\"read\"} 1536".to_string(),
+            format!("windtunnel_prompt_cache_tokens_total{{endpoint=\"w/a\",op=\"write\"}} {written}"),
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{kind}: no `{line}` in\n{metrics}");
+        }
         let report = p.shutdown().await.unwrap();
         // 1,536 cached at $0.10, 10 output at $2 per Mtok; the other 464
         // input at $1, but Anthropic's 400 written at $1.25.
-        let (plain, written) = if kind == "openai" { (464, 0) } else { (64, 400) };
         let cost = plain * 1_000 + written * 1_250 + 1_536 * 100 + 10 * 2_000;
         assert_eq!(report.cost.total_usd.0, cost, "{kind}");
         assert_eq!(report.cache.prompt_cached_tokens, 1_536, "{kind}");
