@@ -396,6 +396,7 @@ fn endpoint(v: &Dynamic, n: usize, now_ms: u64) -> Result<(EndpointFacts, Health
         for (_, price) in &mut facts.prices {
             price.input = p;
             price.cached_input = p;
+            price.cache_write = p;
         }
     }
     if let Some(p) = f.number("price_out")? {
