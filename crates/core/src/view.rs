@@ -162,21 +162,28 @@ impl EndpointFacts {
     }
 
     /// The cost of the request if it produces `max_tokens` (an upper bound,
-    /// what budgets reserve) at the price in force at `t`.
+    /// what budgets reserve) at the price in force at `t`: its whole prompt
+    /// at the dearer of the input and cache-write prices, since a prompt
+    /// cache may write all of it.
     pub fn max_cost(&self, req: &Request, t: u64) -> Nanodollars {
         self.max_cost_tokens(self.tokens(req), t)
     }
 
     /// [`EndpointFacts::max_cost`] for tokens already counted by [`EndpointFacts::tokens`].
     pub fn max_cost_tokens(&self, (input, max): (u32, u32), t: u64) -> Nanodollars {
-        self.price_at(t).cost(u64::from(input), 0, u64::from(max))
+        let price = self.price_at(t);
+        let rates = price.rates(u64::from(input));
+        let written = if rates.cache_write.0 > rates.input.0 { u64::from(input) } else { 0 };
+        price.cost_with_writes(u64::from(input), 0, written, u64::from(max))
     }
 
     /// The cost a policy can expect before the answer: the input plus
-    /// `max_tokens` of output. Never the trace's `output_tokens`: that is what
-    /// the answer will turn out to be, which no live gateway knows.
+    /// `max_tokens` of output, nothing read from or written to a prompt
+    /// cache ([`EndpointFacts::est_cost_cached`] counts those). Never the
+    /// trace's `output_tokens`: that is what the answer will turn out to be,
+    /// which no live gateway knows.
     pub fn est_cost(&self, req: &Request, t: u64) -> Nanodollars {
-        self.max_cost(req, t)
+        self.est_cost_cached(req, t, crate::CacheUse::default())
     }
 
     /// [`EndpointFacts::est_cost`] with what the endpoint's prompt cache
@@ -436,6 +443,15 @@ mod tests {
         // Never more read or written than the input.
         let over = crate::CacheUse { read: 1000, written: 900 };
         assert_eq!(f.est_cost_cached(&r, 1000, over), Nanodollars(1000 * 100 + 100 * 1250 + 110 * 2000));
+        // What budgets reserve is the most it can cost: every input token
+        // written at the dearer cache-write price.
+        assert_eq!(f.max_cost(&r, 1000), Nanodollars(1100 * 1250 + 110 * 2000));
+        for read in [0, 300, 1100] {
+            let all_written = crate::CacheUse { read, written: 1100 - read };
+            assert!(f.est_cost_cached(&r, 1000, all_written) <= f.max_cost(&r, 1000));
+        }
+        // Before t = 1,000, no premium: plain input.
+        assert_eq!(f.max_cost(&r, 0), Nanodollars(1100 * 2000 + 110 * 4000));
     }
 
     #[test]

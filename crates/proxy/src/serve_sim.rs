@@ -12,8 +12,8 @@
 //! It produces `max_tokens` output tokens (the trace's `output_tokens` when
 //! `load` sends them as `max_tokens`), and counts prompt tokens with the
 //! estimate the proxy uses, times the endpoint's tokenizer ratio. An
-//! endpoint with `prompt_cache` keeps the prompt's 512-token blocks as the
-//! simulator keeps a trace's `hash_ids` (the proxy's scheme,
+//! endpoint with `prompt_cache` keeps the prompt's blocks (of its
+//! `block_tokens`) as the simulator keeps a trace's `hash_ids` (the proxy's scheme,
 //! `windtunnel_openai::prompt_blocks`), and answers the tokens it held as
 //! cached (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
 //! `cache_read_input_tokens`), and in Anthropic's dialect the tokens it
@@ -42,8 +42,9 @@ use windtunnel_sim::{Adapter, NEVER};
 struct SimState {
     endpoints: Arc<Mutex<Vec<SimEndpoint>>>,
     names: Arc<Vec<String>>,
-    /// Whether each endpoint caches prompts (`prompt_cache`).
-    prompt_caches: Arc<Vec<bool>>,
+    /// Each endpoint's prompt-cache block size, if it caches prompts
+    /// (`prompt_cache`).
+    prompt_caches: Arc<Vec<Option<u32>>>,
     clock: LiveClock,
     speed: f64,
     seq: Arc<Mutex<u64>>,
@@ -86,7 +87,7 @@ pub fn router(scenario: &Scenario, speed: f64) -> Router {
     let state = SimState {
         endpoints: Arc::new(Mutex::new(endpoints)),
         names: Arc::new(scenario.endpoints.iter().map(|e| e.id.to_string()).collect()),
-        prompt_caches: Arc::new(scenario.endpoints.iter().map(|e| e.prompt_cache.is_some()).collect()),
+        prompt_caches: Arc::new(scenario.endpoints.iter().map(|e| e.prompt_cache.map(|c| c.block_tokens)).collect()),
         clock: LiveClock::start(),
         speed: speed.clamp(1e-3, 1e6),
         seq: Arc::new(Mutex::new(0)),
@@ -142,9 +143,9 @@ async fn chat(State(s): State<SimState>, Path(path): Path<String>, body: Bytes) 
     let max_tokens = chat.max_tokens.unwrap_or(crate::request::DEFAULT_MAX_TOKENS);
     let now = s.now();
     let text = chat.prompt_text();
-    let mut req = if s.prompt_caches[idx] {
+    let mut req = if let Some(block_tokens) = s.prompt_caches[idx] {
         // The prompt's blocks, for the endpoint's prompt cache.
-        let (tokens, blocks) = prompt_blocks(&text, windtunnel_trace::BLOCK_TOKENS as usize);
+        let (tokens, blocks) = prompt_blocks(&text, block_tokens as usize);
         let mut req = Request::new(seq, now, tokens, max_tokens);
         req.hash_ids = (!blocks.is_empty()).then(|| blocks.into_boxed_slice());
         req
