@@ -483,6 +483,18 @@ prompt_cache = { ttl = "60s", min_tokens = 1024, block_tokens = 512 }
     assert_eq!(report.cost.total_usd.0, expected + written * 250);
     assert_eq!(report.cache.prompt_cached_tokens, 1_536 + 1_024);
     assert_eq!(report.cache.prompt_cache_saved_usd.0, (1_536 + 1_024) * 900 - written * 250);
+    // A budget reserves the input at the dearer cache-write price: $0.0017
+    // covers the first request's plain input ($0.001556) but not its bill
+    // with writes ($0.00194), so it is refused rather than overspent.
+    let tight = format!(
+        "{}[budgets]\ndefault = {{ usd = 0.0017 }}\n",
+        toml.replace("cached_input_per_mtok = 0.1 }", "cached_input_per_mtok = 0.1, cache_write_per_mtok = 1.25 }")
+    );
+    let tight = parse_scenario(&tight, &dir.path().join("tight.toml"), &[]).expect("valid scenario");
+    let report = run(&tight, RunOptions::default()).expect("run");
+    assert!(report.invariants.iter().all(|i| i.violations == 0), "{:?}", report.invariants);
+    assert!(report.cost.total_usd.0 <= 1_700_000, "{}", report.cost.total_usd);
+    assert!(report.outcomes.by_reason.get("budget").is_some_and(|&n| n > 0), "{:?}", report.outcomes);
     // Without prompt_cache the same trace bills every input token in full.
     let plain = parse_scenario(
         &toml.replace("prompt_cache = { ttl = \"60s\", min_tokens = 1024, block_tokens = 512 }\n", ""),
