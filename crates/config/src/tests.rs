@@ -178,6 +178,11 @@ fn error_with(text: &str, sets: &[&str]) -> String {
     }
 }
 
+/// gpt-4o's price: $2.50 in, $10 out, $1.25 cached per Mtok; writes at input.
+fn gpt_4o() -> Price {
+    Price { input: usd(2.5), output: usd(10.0), cached_input: usd(1.25), cache_write: usd(2.5), long_context: None }
+}
+
 fn usd(v: f64) -> PricePerMtok {
     PricePerMtok::from_usd(v)
 }
@@ -235,16 +240,7 @@ fn good_scenario_endpoint_with_every_key() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[0];
     assert_eq!(e.id.as_str(), "openai/gpt-4o");
-    assert_eq!(
-        e.price,
-        Price {
-            input: usd(2.5),
-            output: usd(10.0),
-            cached_input: usd(1.25),
-            cache_write: usd(2.5),
-            long_context: None
-        }
-    );
+    assert_eq!(e.price, gpt_4o());
     assert_eq!((e.context_window, e.max_output_tokens), (Some(128_000), Some(16_384)));
     assert_eq!(e.tokenizer.ratio, 1.1);
     assert_eq!(e.tokenizer.lang.get("zh"), Some(&1.3));
@@ -367,16 +363,7 @@ fn catalog_prices_come_from_the_litellm_table() {
     let s = Fixture::new().parse(&good()).unwrap();
     let e = &s.endpoints[2];
     // gpt-4o: $2.5 in, $10 out, $1.25 cached per Mtok; 128,000 in, 16,384 out.
-    assert_eq!(
-        e.price,
-        Price {
-            input: usd(2.5),
-            output: usd(10.0),
-            cached_input: usd(1.25),
-            cache_write: usd(2.5),
-            long_context: None
-        }
-    );
+    assert_eq!(e.price, gpt_4o());
     assert_eq!(e.context_window, Some(128_000));
     assert_eq!(e.max_output_tokens, Some(4096), "the endpoint's own value wins over the catalog's");
     assert_eq!(e.latency.ttft_ms, Dist::Fixed(250.0));
