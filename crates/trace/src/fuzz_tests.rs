@@ -372,3 +372,21 @@ fn edits_do_what_they_say() {
     assert_eq!(apply(text, &[Edit::Truncate(3)]), b"a,1");
     assert_eq!(apply(b"", &[Edit::DeleteLine(2), Edit::DeleteBytes(1, 3), Edit::ReplaceNumber(0, b"1")]), b"");
 }
+
+/// A carriage return between the tokens of `messages` (found by the fuzz
+/// test above): the writer writes it as a space to keep the line whole, so
+/// the reader reads it as one, and a round trip gives the request back.
+#[test]
+fn a_carriage_return_in_messages_round_trips() {
+    let line = "{\"at_ms\": 1, \"input_tokens\": 1, \"output_tokens\": 1, \"messages\": [{\"role\": \"user\", \"content\":\r\"hi\"}]}\n";
+    let reader = TraceReader::from_reader(
+        Box::new(io::Cursor::new(line.as_bytes().to_vec())),
+        "cr",
+        TraceFormat::Jsonl,
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let requests: Vec<Request> = reader.collect::<Result<_, _>>().unwrap();
+    assert_eq!(requests[0].messages.as_deref(), Some("[{\"role\": \"user\", \"content\": \"hi\"}]"));
+    round_trips(&requests);
+}

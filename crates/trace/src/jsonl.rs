@@ -214,7 +214,10 @@ fn parse_line(text: &str, seq: u64, interner: &mut Interner) -> Result<Request, 
     }
     if let Some(f) = field(MESSAGES) {
         f.array_of_objects()?;
-        req.messages = Some(f.raw.get().into());
+        // A carriage return inside the line can only be whitespace between
+        // tokens (in a string it is escaped): read as the space the writer
+        // writes for it, so reading and writing agree.
+        req.messages = Some(f.raw.get().replace('\r', " ").into());
     }
     Ok(req)
 }
