@@ -60,9 +60,19 @@ impl<V: Clone> ResponseCache<V> {
     }
 
     /// Entries held now.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The sizes of the entries held now, summed (see
+    /// [`ResponseCache::store_sized`]).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The answer to `hash` that can be served at `now`, if any; a hit

@@ -620,7 +620,11 @@ impl Driver {
                 let _ = reply.send(self.chaos.rules().clone());
             }
             DriverMsg::Snapshot { reply } => {
-                let _ = reply.send(Snapshot { report: self.report(), metrics: self.sinks.metrics.render() });
+                let mut metrics = self.sinks.metrics.render();
+                if let Some(cache) = &self.response_cache {
+                    crate::metrics::render_response_cache(&mut metrics, cache.len() as u64, cache.bytes());
+                }
+                let _ = reply.send(Snapshot { report: self.report(), metrics });
             }
             DriverMsg::Shutdown { reply } => self.shutdown = Some(reply),
         }

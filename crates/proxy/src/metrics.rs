@@ -2,7 +2,8 @@
 //! like the report: requests by outcome and reason, attempts by endpoint and
 //! result, failovers by endpoint and reason, breaker state, cost, prompt
 //! tokens read from and written to providers' prompt caches, and latency
-//! and TTFT histograms. Rendered in the text exposition format.
+//! and TTFT histograms; and the response cache's gauges, which the driver
+//! adds ([`render_response_cache`]). Rendered in the text exposition format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -191,6 +192,16 @@ impl Metrics {
         }
         s
     }
+}
+
+/// The live response cache's gauges: answers held and their bytes (kept
+/// apart from [`Metrics`], which the event log feeds: the cache is the
+/// driver's).
+pub(crate) fn render_response_cache(out: &mut String, entries: u64, bytes: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP windtunnel_response_cache_entries Answers the response cache holds.\n# TYPE windtunnel_response_cache_entries gauge\nwindtunnel_response_cache_entries {entries}\n# HELP windtunnel_response_cache_bytes Bytes of the answers the response cache holds.\n# TYPE windtunnel_response_cache_bytes gauge\nwindtunnel_response_cache_bytes {bytes}"
+    );
 }
 
 /// A label value escaped as the text format asks: backslash, quote, newline.

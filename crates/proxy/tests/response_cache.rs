@@ -151,6 +151,15 @@ async fn an_answer_over_max_bytes_is_not_kept() {
         assert!(body.len() > 100, "the answer is {} bytes", body.len());
         let (status, attempts, _) = post(&base, ask("Capital of France?", 0.0, false)).await;
         assert_eq!((status, attempts.as_str()), (200, second_attempts), "max_bytes {max_bytes}");
+        // `/metrics` shows what the cache holds.
+        let kept = second_attempts == "0";
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        let (entries, bytes) = if kept { (1, body.len()) } else { (0, 0) };
+        for line in
+            [format!("windtunnel_response_cache_entries {entries}"), format!("windtunnel_response_cache_bytes {bytes}")]
+        {
+            assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+        }
         let report = p.shutdown().await.unwrap();
         assert_eq!(report.cache.hits, u64::from(second_attempts == "0"), "max_bytes {max_bytes}");
     }
