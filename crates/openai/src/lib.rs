@@ -52,7 +52,7 @@
 //! - `sse`: [`SseDecoder`], [`SseEvent`], [`SseError`], [`sse_data`], [`sse_event`].
 //! - `classify`: [`classify`] and the error-body reader the parsers share.
 //! - `retry_after`: `retry-after-ms`, `retry-after`, rate-limit reset headers.
-//! - `text`: [`count_tokens`], [`prompt_blocks`], [`synthetic_text`], [`detect_lang`].
+//! - `text`: [`count_tokens`], [`prompt_blocks`], [`synthetic_prompt`], [`detect_lang`].
 //! - `usage`: [`Usage`].
 //!
 //! # Dependencies
@@ -99,7 +99,7 @@ pub use openai::{
 };
 pub use request::{ANTHROPIC_DEFAULT_MAX_TOKENS, ChatRequest, RequestError, mark_anthropic_prompt_cache};
 pub use sse::{MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent, sse_data, sse_event};
-pub use text::{count_tokens, detect_lang, prompt_blocks, synthetic_prompt, synthetic_text, warm_tokenizer};
+pub use text::{count_tokens, detect_lang, prompt_blocks, synthetic_prompt, warm_tokenizer};
 pub use usage::Usage;
 
 #[cfg(test)]

@@ -36,10 +36,10 @@ pub fn count_tokens(text: &str) -> u32 {
 /// as in simulation. A `block_tokens` of 0 gives no ids.
 ///
 /// ```
-/// use windtunnel_openai::{prompt_blocks, synthetic_text};
-/// let (tokens, ids) = prompt_blocks(&synthetic_text(1300), 512);
+/// use windtunnel_openai::{prompt_blocks, synthetic_prompt};
+/// let (tokens, ids) = prompt_blocks(&synthetic_prompt(1300, &[], 512, 7), 512);
 /// assert_eq!((tokens, ids.len()), (1300, 2));
-/// let (_, longer) = prompt_blocks(&(synthetic_text(1100) + " and more"), 512);
+/// let (_, longer) = prompt_blocks(&(synthetic_prompt(1100, &[], 512, 7) + " and more"), 512);
 /// assert_eq!(longer, ids);
 /// ```
 pub fn prompt_blocks(text: &str, block_tokens: usize) -> (u32, Vec<u64>) {
@@ -77,18 +77,6 @@ pub fn warm_tokenizer() {
 fn bpe() -> &'static tiktoken_rs::CoreBPE {
     static BPE: OnceLock<&'static tiktoken_rs::CoreBPE> = OnceLock::new();
     BPE.get_or_init(tiktoken_rs::o200k_base_singleton)
-}
-
-/// Text that [`count_tokens`] counts as exactly `tokens` tokens: `" x"`
-/// repeated (each a single `o200k_base` token, never merged across the
-/// space). For `load`'s synthetic prompts.
-///
-/// ```
-/// use windtunnel_openai::{count_tokens, synthetic_text};
-/// assert_eq!(count_tokens(&synthetic_text(500)), 500);
-/// ```
-pub fn synthetic_text(tokens: u32) -> String {
-    " x".repeat(tokens as usize)
 }
 
 /// Words of [`synthetic_prompt`]'s text: each one `o200k_base` token, and
@@ -233,9 +221,9 @@ mod tests {
     }
 
     #[test]
-    fn synthetic_text_counts_exactly() {
+    fn synthetic_prompts_count_exactly() {
         for n in [0, 1, 2, 3, 7, 100, 999, 4_096, 32_000] {
-            assert_eq!(count_tokens(&synthetic_text(n)), n, "{n}");
+            assert_eq!(count_tokens(&synthetic_prompt(n, &[3, 1, 4], 512, 9)), n, "{n}");
         }
     }
 
