@@ -105,7 +105,7 @@ impl PricePerMtok {
 impl Nanodollars {
     /// Millionths of a nano-dollar, rounded half up to a whole nano-dollar.
     #[inline]
-    fn from_micro_rounded(micro: i128) -> Nanodollars {
+    pub(crate) fn from_micro_rounded(micro: i128) -> Nanodollars {
         if let Ok(m) = i64::try_from(micro)
             && m < i64::MAX - 500_000
         {

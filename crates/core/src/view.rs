@@ -163,18 +163,19 @@ impl EndpointFacts {
 
     /// The cost of the request if it produces `max_tokens` (an upper bound,
     /// what budgets reserve) at the price in force at `t`: its whole prompt
-    /// at the dearer of the input and cache-write prices, since a prompt
-    /// cache may write all of it.
+    /// at the dearer of the input and cache-write prices when the endpoint
+    /// has a `prompt_cache` the prompt is long enough for (it may write all
+    /// of it); plain input otherwise.
     pub fn max_cost(&self, req: &Request, t: u64) -> Nanodollars {
         self.max_cost_tokens(self.tokens(req), t)
     }
 
     /// [`EndpointFacts::max_cost`] for tokens already counted by [`EndpointFacts::tokens`].
     pub fn max_cost_tokens(&self, (input, max): (u32, u32), t: u64) -> Nanodollars {
-        let price = self.price_at(t);
-        let rates = price.rates(u64::from(input));
-        let written = if rates.cache_write.0 > rates.input.0 { u64::from(input) } else { 0 };
-        price.cost_with_writes(u64::from(input), 0, written, u64::from(max))
+        let r = self.price_at(t).rates(u64::from(input));
+        let cacheable = self.prompt_cache.is_some_and(|c| input >= c.min_tokens);
+        let per_input = if cacheable && r.cache_write.0 > r.input.0 { r.cache_write } else { r.input };
+        Nanodollars::from_micro_rounded(per_input.micro_cost(u64::from(input)) + r.output.micro_cost(u64::from(max)))
     }
 
     /// The cost a policy can expect before the answer: the input plus
@@ -431,6 +432,12 @@ mod tests {
     #[test]
     fn the_estimate_prices_cache_reads_and_writes() {
         let mut f = facts();
+        // An endpoint without `prompt_cache` writes nothing: plain input is
+        // the most, whatever its cache-write price.
+        let r = Request::new(0, 0, 1000, 100);
+        f.prices[1].1.cache_write = PricePerMtok::from_usd(1.25);
+        assert_eq!(f.max_cost(&r, 1000), Nanodollars(1100 * 1000 + 110 * 2000));
+        f.prompt_cache = Some(crate::PromptCacheSpec { min_tokens: 1000, ..Default::default() });
         // $1 input, $2 output, $0.10 cached, $1.25 written per Mtok from t = 1,000.
         f.prices[1].1.cached_input = PricePerMtok::from_usd(0.1);
         f.prices[1].1.cache_write = PricePerMtok::from_usd(1.25);
@@ -450,8 +457,9 @@ mod tests {
             let all_written = crate::CacheUse { read, written: 1100 - read };
             assert!(f.est_cost_cached(&r, 1000, all_written) <= f.max_cost(&r, 1000));
         }
-        // Before t = 1,000, no premium: plain input.
-        assert_eq!(f.max_cost(&r, 0), Nanodollars(1100 * 2000 + 110 * 4000));
+        // A prompt under `min_tokens` is never written: plain input.
+        let short = Request::new(0, 0, 800, 100);
+        assert_eq!(f.max_cost(&short, 1000), Nanodollars(880 * 1000 + 110 * 2000));
     }
 
     #[test]
